@@ -1,0 +1,97 @@
+"""The plan: which users cut over on which day.
+
+Each cutover day takes its batch (``batches.weekday`` or ``weekend_day``, as
+the phases say) from the users not yet scheduled. ``selection = "random"``
+draws them at random, as NHSmail did; ``"by_organisation"`` keeps each
+organisation together, packing whole organisations into days in a random order
+(an organisation larger than a whole day's batch spans consecutive days).
+
+The result is the cohort of each day and the queue order of the initial syncs:
+cohort by cohort, in the order drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UNSCHEDULED = -1
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    planned_day: np.ndarray  # per mailbox: calendar day index of its first cutover, or -1
+    queue: np.ndarray  # mailbox ids in initial-sync queue order (scheduled mailboxes only)
+
+
+def plan_random(
+    mailboxes: int, cutover_days: np.ndarray, batch_sizes: np.ndarray, rng: np.random.Generator
+) -> Cohorts:
+    """Each day's cohort drawn at random from the users not yet scheduled."""
+    order = rng.permutation(mailboxes)
+    return _fill_days(order, cutover_days, np.cumsum(batch_sizes), mailboxes)
+
+
+def plan_by_organisation(
+    organisation_sizes: np.ndarray,
+    cutover_days: np.ndarray,
+    batch_sizes: np.ndarray,
+    rng: np.random.Generator,
+) -> Cohorts:
+    """Whole organisations packed into days in a random order.
+
+    An organisation that does not fit in what is left of a day starts the next
+    day instead (the rest of the day is left unused), unless it is larger than
+    that next day's whole batch, in which case it fills days from here on.
+    """
+    mailboxes = int(organisation_sizes.sum())
+    first_mailbox = np.concatenate([[0], np.cumsum(organisation_sizes)[:-1]])
+    org_order = rng.permutation(len(organisation_sizes))
+    # Slots are positions in the stream of day capacities; skipped slots stay empty.
+    capacity_end = np.cumsum(batch_sizes)
+    slot_of_org = np.empty(len(org_order), dtype=np.int64)
+    slot, day = 0, 0
+    n_days = len(batch_sizes)
+    for k, org in enumerate(org_order):
+        size = int(organisation_sizes[org])
+        while day < n_days and capacity_end[day] <= slot:
+            day += 1
+        if day >= n_days:
+            slot_of_org[k:] = -1
+            break
+        left_today = int(capacity_end[day]) - slot
+        next_batch = int(batch_sizes[day + 1]) if day + 1 < n_days else 0
+        if size > left_today and left_today < batch_sizes[day] and size <= next_batch:
+            slot, day = int(capacity_end[day]), day + 1
+        slot_of_org[k] = slot
+        slot += size
+    placed = slot_of_org >= 0
+    sizes = organisation_sizes[org_order[placed]]
+    mailbox_ids = _expand(first_mailbox[org_order[placed]], sizes)
+    slots = _expand(slot_of_org[placed], sizes)
+    day_of_slot = np.searchsorted(capacity_end, slots, side="right")
+    keep = day_of_slot < n_days
+    planned_day = np.full(mailboxes, UNSCHEDULED, dtype=np.int32)
+    planned_day[mailbox_ids[keep]] = cutover_days[day_of_slot[keep]]
+    return Cohorts(planned_day, mailbox_ids[keep])
+
+
+def _fill_days(
+    order: np.ndarray, cutover_days: np.ndarray, capacity_end: np.ndarray, mailboxes: int
+) -> Cohorts:
+    scheduled = min(mailboxes, int(capacity_end[-1]) if len(capacity_end) else 0)
+    queue = order[:scheduled]
+    filled = np.minimum(capacity_end, scheduled)
+    per_day = np.diff(filled, prepend=0)
+    planned_day = np.full(mailboxes, UNSCHEDULED, dtype=np.int32)
+    planned_day[queue] = np.repeat(cutover_days, per_day)
+    return Cohorts(planned_day, queue)
+
+
+def _expand(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Concatenate ranges [firsts[i], firsts[i] + sizes[i]) without a Python loop."""
+    if len(sizes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.repeat(firsts, sizes) + offsets
