@@ -1,0 +1,542 @@
+"""Plots a migration planner reads: when do we finish, how fast, what does the desk see.
+
+Every function takes the result DataFrames of a Monte Carlo run (see ``sim.run``) and an
+optional matplotlib ``ax``, draws one chart and returns the Axes. Without an ``ax`` a new
+:class:`matplotlib.figure.Figure` is created; pyplot's global state is never touched, so the
+functions are safe in worker processes, headless CI and notebooks alike::
+
+    ax = plots.progress_fan(res.daily, population=2_100_000, deadline=date(2021, 3, 31))
+    ax.figure.savefig("progress.png")
+
+Across replications the charts show the median (P50) as a line and the P10-P90 range as a
+band. Dates on the x axis are matplotlib date numbers (days since its epoch), so a test or
+caller can locate, say, the deadline line with ``matplotlib.dates.date2num``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+FIGSIZE_INCHES = (10.0, 4.2)
+QUANTILES = (0.1, 0.5, 0.9)
+GB_PER_TB = 1000.0
+TB_AXIS_FROM_GB = 10_000.0  # above this many GB a day the throttle chart switches to TB
+THRESHOLD_SHOWN_UP_TO = 3.0  # draw the go/no-go line only up to this multiple of the P90 peak
+
+COLOUR_OK = "#2a9d8f"
+COLOUR_FAILED = "#d62828"
+COLOUR_DEFERRED = "#f4a261"
+COLOUR_MAIN = "#1d4e89"
+COLOUR_DEADLINE = "#c1121f"
+COLOUR_PAUSED = "#6c757d"
+
+DateLike = dt.date | dt.datetime | pd.Timestamp | np.datetime64 | str
+
+
+# --- public plots --------------------------------------------------------------------------
+
+
+def completion_distribution(
+    runs: pd.DataFrame,
+    deadline: DateLike | None = None,
+    ax: Axes | None = None,
+    *,
+    marks: Mapping[str, DateLike | None] | None = None,
+) -> Axes:
+    """Draw the share of replications finished by each date (an ECDF of completion dates).
+
+    The P10-P90 range is shaded, P50 is a vertical line, the deadline a red line whose legend
+    entry gives P(meet deadline), and replications that did not finish within the horizon are
+    noted beside the chart (the curve then tops out below 100%). ``marks`` (for instance
+    ``summary["completion"]``) overrides the P10/P50/P90 dates computed from ``runs``, so a
+    report's chart and table agree.
+    """
+    ax = _new_axes(ax)
+    n_runs = len(runs)
+    completion = pd.to_datetime(runs["completion_date"]) if n_runs else pd.Series(dtype=float)
+    finished = np.sort(_to_num(completion.dropna()))
+    deadline_x = _date_num(deadline)
+    marks_x = _completion_quantiles(finished, n_runs)
+    if marks is not None:
+        marks_x.update({key: _date_num(value) for key, value in marks.items()})
+
+    ax.set_title(f"Completion date: share of {_replications(n_runs)} finished by each date")
+    ax.set_xlabel("completion date")
+    ax.set_ylabel("replications completed (%)")
+    ax.set_ylim(0, 105)
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=100))
+    ax.grid(axis="y", alpha=0.3)
+
+    if finished.size == 0:
+        ax.text(
+            0.5,
+            0.5,
+            "no replication completed within the horizon",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize="large",
+            color=COLOUR_DEADLINE,
+        )
+        if deadline_x is not None:
+            _deadline_line(ax, deadline_x, f"P(meet deadline) = {format_share(0.0)}")
+            ax.set_xlim(deadline_x - 30, deadline_x + 30)
+        _finish(ax)
+        return ax
+
+    share_pct = np.arange(1, finished.size + 1) / n_runs * 100.0
+    pad_days = max(3.0, 0.05 * (finished[-1] - finished[0]))
+    left = min(finished[0], deadline_x if deadline_x is not None else finished[0]) - pad_days
+    right = max(finished[-1], deadline_x if deadline_x is not None else finished[-1]) + pad_days
+    ax.step(
+        np.r_[left, finished, right],
+        np.r_[0.0, share_pct, share_pct[-1]],
+        where="post",
+        color=COLOUR_MAIN,
+        linewidth=2,
+        label="completed by date",
+    )
+
+    p10, p50, p90 = (marks_x.get(key) for key in ("p10", "p50", "p90"))
+    if p10 is not None and p90 is not None and p90 > p10:
+        ax.axvspan(
+            p10,
+            p90,
+            color=COLOUR_MAIN,
+            alpha=0.12,
+            label=f"P10-P90 {_iso(p10)} to {_iso(p90)}",
+        )
+    else:
+        for key, value in (("P10", p10), ("P90", p90)):
+            if value is not None and value != p50:
+                ax.axvline(
+                    value,
+                    color=COLOUR_MAIN,
+                    linestyle=":",
+                    linewidth=1.2,
+                    label=f"{key} {_iso(value)}",
+                )
+    if p50 is not None:
+        ax.axvline(p50, color=COLOUR_MAIN, linestyle="--", linewidth=1.2, label=f"P50 {_iso(p50)}")
+    if deadline_x is not None:
+        p_meet = _share_meeting_deadline(runs, completion, deadline_x)
+        _deadline_line(ax, deadline_x, f"P(meet deadline) = {format_share(p_meet)}")
+
+    notes = [f"{key.upper()} not reached" for key in ("p50", "p90") if marks_x.get(key) is None]
+    not_completed = 1.0 - finished.size / n_runs
+    if not_completed > 0:
+        notes.insert(
+            0, f"{format_share(not_completed)} of replications\nnot completed within\nthe horizon"
+        )
+    if notes:
+        _side_note(ax, "\n".join(notes), colour=COLOUR_DEADLINE)
+    ax.set_xlim(left, right)
+    _finish(ax)
+    return ax
+
+
+def progress_fan(
+    daily: pd.DataFrame,
+    population: int,
+    start: DateLike | None = None,
+    deadline: DateLike | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw the cumulative share of mailboxes migrated over time as a fan across replications.
+
+    The P50 line is the per-date median of ``cumulative_migrated / population`` (in %), the
+    band spans P10-P90; a replication whose table ends early is carried at its final value.
+    """
+    if population <= 0:
+        raise ValueError(f"population must be > 0 (got {population})")
+    ax = _new_axes(ax)
+    n_runs = _n_replications(daily)
+    ax.set_title(f"Migration progress: mailboxes migrated ({_replications(n_runs)})")
+    ax.set_xlabel("date")
+    ax.set_ylabel("mailboxes migrated (% of population)")
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=100))
+    ax.grid(axis="y", alpha=0.3)
+    if daily.empty:
+        return _no_data(ax)
+
+    fan = _per_date_quantiles(daily, "cumulative_migrated", fill="carry") / population * 100.0
+    x = _to_num(fan.index)
+    _fan(ax, x, fan, n_runs, "migrated", COLOUR_MAIN)
+    ax.axhline(100.0, color="black", linewidth=0.6, alpha=0.5)
+    ax.set_ylim(0, 105)
+    start_x = _date_num(start)
+    if start_x is not None:
+        ax.axvline(
+            start_x,
+            color=COLOUR_PAUSED,
+            linestyle=":",
+            linewidth=1.2,
+            label=f"start {_iso(start_x)}",
+            gid="start",
+        )
+    deadline_x = _date_num(deadline)
+    if deadline_x is not None:
+        _deadline_line(ax, deadline_x)
+    _finish(ax)
+    return ax
+
+
+def daily_cutovers(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Draw the median mailboxes per day cut over, failed and deferred, as stacked bars.
+
+    Days paused by the go/no-go gate in at least half of the replications are shaded; days
+    paused in fewer are counted in a note beside the chart.
+    """
+    ax = _new_axes(ax)
+    n_runs = _n_replications(daily)
+    ax.set_title(f"Daily cutovers (median across {_replications(n_runs)})")
+    ax.set_xlabel("date")
+    ax.set_ylabel("mailboxes per day")
+    ax.yaxis.set_major_formatter(_thousands())
+    ax.grid(axis="y", alpha=0.3)
+    if daily.empty:
+        return _no_data(ax)
+
+    bottom = None
+    for column, label, colour in (
+        ("cutover_ok", "cut over", COLOUR_OK),
+        ("cutover_failed", "failed (retried later)", COLOUR_FAILED),
+        ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
+    ):
+        median = _per_date_quantiles(daily, column, fill="zero")[0.5]
+        x = _to_num(median.index)
+        ax.bar(
+            x,
+            median.to_numpy(),
+            width=0.85,
+            bottom=bottom,
+            color=colour,
+            label=label,
+            gid=column,
+        )
+        bottom = median.to_numpy() if bottom is None else bottom + median.to_numpy()
+
+    # Zero-height segments stacked on the tallest bar pin autoscaling to it; leave headroom.
+    ax.set_ylim(0, max(float(np.nanmax(bottom)), 1.0) * 1.05)
+    _shade_paused(ax, _paused_share(daily))
+    _finish(ax)
+    return ax
+
+
+def throttle_utilisation(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Draw initial-sync data moved per day against the throttle's capacity (medians).
+
+    Bars are ``presync_gb``, the step line ``throttle_capacity_gb``; the axis switches to TB
+    when days move more than 10,000 GB. The mean utilisation over days with syncing is noted.
+    """
+    ax = _new_axes(ax)
+    n_runs = _n_replications(daily)
+    ax.set_title(f"Throttle: initial sync vs capacity (median across {_replications(n_runs)})")
+    ax.set_xlabel("date")
+    ax.grid(axis="y", alpha=0.3)
+    if daily.empty:
+        ax.set_ylabel("data per day (GB)")
+        return _no_data(ax)
+
+    moved_gb = _per_date_quantiles(daily, "presync_gb", fill="skip")[0.5]
+    capacity_gb = _per_date_quantiles(daily, "throttle_capacity_gb", fill="skip")[0.5]
+    peak_gb = float(np.nanmax(np.r_[moved_gb.to_numpy(), capacity_gb.to_numpy(), 0.0]))
+    per_unit, unit = (GB_PER_TB, "TB") if peak_gb >= TB_AXIS_FROM_GB else (1.0, "GB")
+    x = _to_num(moved_gb.index)
+    ax.bar(
+        x,
+        moved_gb.to_numpy() / per_unit,
+        width=0.85,
+        color=COLOUR_OK,
+        alpha=0.8,
+        label="initial sync moved",
+        gid="presync",
+    )
+    ax.step(
+        x,
+        capacity_gb.to_numpy() / per_unit,
+        where="mid",
+        color=COLOUR_MAIN,
+        linewidth=1.6,
+        label="throttle capacity",
+        gid="capacity",
+    )
+    ax.set_ylabel(f"data per day ({unit})")
+    ax.yaxis.set_major_formatter(_thousands())
+
+    syncing = moved_gb.to_numpy() > 0
+    capacity_when_syncing = np.nansum(capacity_gb.to_numpy()[syncing])
+    if capacity_when_syncing > 0:
+        utilisation = np.nansum(moved_gb.to_numpy()[syncing]) / capacity_when_syncing
+        _side_note(ax, f"mean utilisation on\ndays with syncing: {format_share(utilisation)}")
+    ax.set_ylim(0, None)
+    _finish(ax)
+    return ax
+
+
+def support_backlog(
+    daily: pd.DataFrame, pause_backlog: int | None = None, ax: Axes | None = None
+) -> Axes:
+    """Draw the service desk's open tickets as a fan, with tickets opened and closed per day.
+
+    When ``pause_backlog`` is given and > 0, the go/no-go threshold is drawn (above it a
+    day's cutovers are skipped), or noted beside the chart when it is so far above the P90
+    backlog that drawing it would flatten the fan.
+    """
+    ax = _new_axes(ax)
+    n_runs = _n_replications(daily)
+    ax.set_title(f"Service desk: open tickets and daily flow ({_replications(n_runs)})")
+    ax.set_xlabel("date")
+    ax.set_ylabel("tickets")
+    ax.yaxis.set_major_formatter(_thousands())
+    ax.grid(axis="y", alpha=0.3)
+    if daily.empty:
+        return _no_data(ax)
+
+    backlog = _per_date_quantiles(daily, "ticket_backlog", fill="skip")
+    x = _to_num(backlog.index)
+    _fan(ax, x, backlog, n_runs, "open tickets", COLOUR_MAIN)
+    for column, label, colour in (
+        ("tickets_opened", "opened per day (median)", COLOUR_DEFERRED),
+        ("tickets_closed", "closed per day (median)", COLOUR_OK),
+    ):
+        median = _per_date_quantiles(daily, column, fill="zero")[0.5]
+        ax.step(
+            _to_num(median.index),
+            median.to_numpy(),
+            where="mid",
+            color=colour,
+            linewidth=0.8,
+            alpha=0.85,
+            label=label,
+            gid=column,
+        )
+    peak_p90 = float(np.nanmax(np.r_[backlog[0.9].to_numpy(), 0.0]))
+    if pause_backlog and pause_backlog <= THRESHOLD_SHOWN_UP_TO * max(peak_p90, 1.0):
+        ax.axhline(
+            pause_backlog,
+            color=COLOUR_DEADLINE,
+            linestyle="--",
+            linewidth=1.4,
+            label=f"go/no-go: pause above {pause_backlog:,} open",
+            gid="pause_backlog",
+        )
+    elif pause_backlog:
+        # Drawing a far-away threshold would squash the backlog into a flat line.
+        _side_note(
+            ax,
+            f"go/no-go: pause above\n{pause_backlog:,} open tickets\n"
+            f"(off the chart; end-of-day\nP90 at most {peak_p90:,.0f})",
+        )
+    ax.set_ylim(0, None)
+    _finish(ax)
+    return ax
+
+
+def format_share(share: float) -> str:
+    """Format a share (0-1) as a percentage: "62%", with one decimal only near 0% and 100%.
+
+    A tiny miss is never shown as "100%", nor a rare success as "0%".
+    """
+    pct = share * 100.0
+    if 0 < pct < 0.5:
+        return f"{max(pct, 0.1):.1f}%"
+    if 99.5 <= pct < 100:
+        return f"{min(pct, 99.9):.1f}%"
+    return f"{pct:.0f}%"
+
+
+# --- shared helpers ------------------------------------------------------------------------
+
+
+def _new_axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    figure = Figure(figsize=FIGSIZE_INCHES, layout="constrained")
+    return figure.add_subplot()
+
+
+def _finish(ax: Axes) -> None:
+    """Format the date axis and place the legend beside the plot, never over the data."""
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            fontsize="small",
+        )
+
+
+def _side_note(ax: Axes, text: str, colour: str = "#333333") -> None:
+    """A note in the margin under the legend, where it cannot cover data."""
+    ax.text(
+        1.02,
+        0.0,
+        text,
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize="small",
+        color=colour,
+        gid="note",
+    )
+
+
+def _no_data(ax: Axes) -> Axes:
+    ax.text(0.5, 0.5, "no daily data", transform=ax.transAxes, ha="center", va="center")
+    return ax
+
+
+def _thousands() -> ticker.Formatter:
+    return ticker.StrMethodFormatter("{x:,.0f}")
+
+
+def _fan(ax: Axes, x: np.ndarray, fan: pd.DataFrame, n_runs: int, what: str, colour: str) -> None:
+    """P10-P90 band (skipped for a single replication, where it is empty) and P50 line."""
+    if n_runs > 1:
+        ax.fill_between(
+            x,
+            fan[0.1].to_numpy(),
+            fan[0.9].to_numpy(),
+            step="mid",
+            color=colour,
+            alpha=0.2,
+            linewidth=0,
+            label=f"{what}, P10-P90",
+            gid="band",
+        )
+    ax.step(
+        x,
+        fan[0.5].to_numpy(),
+        where="mid",
+        color=colour,
+        linewidth=2,
+        label=f"{what}, P50" if n_runs > 1 else what,
+        gid="p50",
+        zorder=3,  # above the per-day flow lines drawn later
+    )
+
+
+def _deadline_line(ax: Axes, deadline_x: float, detail: str = "") -> None:
+    label = f"deadline {_iso(deadline_x)}" + (f"\n{detail}" if detail else "")
+    ax.axvline(deadline_x, color=COLOUR_DEADLINE, linewidth=1.8, label=label, gid="deadline")
+
+
+def _per_date_quantiles(daily: pd.DataFrame, column: str, fill: str) -> pd.DataFrame:
+    """P10/P50/P90 of ``column`` across replications, one row per date (columns 0.1/0.5/0.9).
+
+    Replications may stop at different dates. ``fill`` says what such a replication counts as
+    afterwards: "carry" its last value (levels such as cumulative_migrated), "zero" (flows per
+    day) or "skip" it (states only observed while simulated: backlog, throttle).
+    """
+    wide = daily.pivot(index="date", columns="replication", values=column).sort_index()
+    wide = wide.astype(float)
+    if fill == "carry":
+        wide = wide.ffill().fillna(0.0)
+    elif fill == "zero":
+        wide = wide.fillna(0.0)
+    elif fill != "skip":
+        raise ValueError(f"fill must be 'carry', 'zero' or 'skip' (got {fill!r})")
+    return wide.quantile(list(QUANTILES), axis=1).T
+
+
+def _paused_share(daily: pd.DataFrame) -> pd.Series:
+    """Share of replications that paused on each date (replications without that date skipped)."""
+    wide = daily.pivot(index="date", columns="replication", values="paused").sort_index()
+    return wide.astype(float).mean(axis=1).fillna(0.0)
+
+
+def _shade_paused(ax: Axes, share: pd.Series) -> None:
+    if not (share > 0).any():
+        return
+    x = _to_num(share.index)
+    # Half a day either side so a single paused day is a visible band, not a hairline.
+    edges = np.r_[x - 0.5, x[-1] + 0.5]
+    mostly_paused = share.to_numpy() >= 0.5
+    if mostly_paused.any():
+        ax.fill_between(
+            edges,
+            0,
+            1,
+            where=np.r_[mostly_paused, mostly_paused[-1]],
+            step="post",
+            transform=ax.get_xaxis_transform(),
+            color=COLOUR_PAUSED,
+            alpha=0.25,
+            linewidth=0,
+            label="paused by go/no-go\n(most replications)",
+            gid="paused",
+        )
+    # Scattered pauses in a minority of runs would grey out the whole chart; count them instead.
+    some_days = int(((share > 0) & ~mostly_paused).sum())
+    if some_days:
+        days = "day" if some_days == 1 else "days"
+        _side_note(ax, f"{some_days:,} more {days} paused\nin some replications")
+
+
+def _completion_quantiles(finished_sorted: np.ndarray, n_runs: int) -> dict[str, float | None]:
+    """P10/P50/P90 completion as date numbers; None where the quantile is an unfinished run.
+
+    Same rule as the run summary: the inverted empirical CDF over all replications, with
+    "not completed" later than any date.
+    """
+    quantiles: dict[str, float | None] = {}
+    for q in QUANTILES:
+        rank = max(math.ceil(q * n_runs) - 1, 0)
+        quantiles[f"p{round(q * 100)}"] = (
+            float(finished_sorted[rank]) if rank < finished_sorted.size else None
+        )
+    return quantiles
+
+
+def _share_meeting_deadline(runs: pd.DataFrame, completion: pd.Series, deadline_x: float) -> float:
+    if "met_deadline" in runs:
+        return float(runs["met_deadline"].astype(bool).mean())
+    done = completion.dropna()
+    return float((_to_num(done) <= deadline_x).sum() / len(runs))
+
+
+def _n_replications(daily: pd.DataFrame) -> int:
+    return int(daily["replication"].nunique()) if not daily.empty else 0
+
+
+def _replications(n_runs: int) -> str:
+    return f"{n_runs:,} replication" + ("" if n_runs == 1 else "s")
+
+
+def _to_num(dates: pd.Index | pd.Series) -> np.ndarray:
+    """Matplotlib date numbers (float days) for naive datetimes of any resolution."""
+    values = np.asarray(pd.DatetimeIndex(dates).as_unit("ns").to_numpy())
+    if values.size == 0:
+        return np.array([], dtype=float)
+    return np.asarray(mdates.date2num(values), dtype=float)
+
+
+def _date_num(value: DateLike | float | None) -> float | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, int | float | np.floating):
+        return float(value)
+    timestamp = pd.Timestamp(value)
+    if pd.isna(timestamp):
+        return None
+    if timestamp.tzinfo is not None:
+        timestamp = timestamp.tz_localize(None)
+    return float(mdates.date2num(timestamp.to_datetime64()))
+
+
+def _iso(date_num: float) -> str:
+    return mdates.num2date(date_num).date().isoformat()
