@@ -1,0 +1,157 @@
+"""Replications, spread over worker processes or a dask cluster.
+
+``run(scenario, replications=200, seed=1, workers=2)`` gives replication ``i``
+the ``i``-th child of ``SeedSequence(seed)``, whichever worker runs it, so the
+result is the same for 1 worker, 2 workers or a cluster. Work is cut into
+chunks of consecutive replications; each worker builds the :class:`Model`
+(calendar, windows) once per chunk and keeps only what the summary needs,
+except replication 0, which keeps its per-mailbox table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.model import Model, Replication
+from sim.results import Result, summarise
+from sim.scenario import Scenario
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Replications ``first .. first + count - 1`` of a seed."""
+
+    first: int
+    count: int
+
+
+def replication_seeds(seed: int, replications: int) -> list[np.random.SeedSequence]:
+    """One child seed sequence per replication, independent of how work is split."""
+    return np.random.SeedSequence(seed).spawn(replications)
+
+
+def run_chunk(
+    scenario: Scenario, seed: int, replications: int, chunk: Chunk, keep_daily: bool = True
+) -> list[Replication]:
+    """Run one chunk of replications in this process (the unit of work for every pool)."""
+    model = Model(scenario)
+    seeds = replication_seeds(seed, replications)
+    out = []
+    for i in range(chunk.first, chunk.first + chunk.count):
+        rep = model.replicate(seeds[i], keep_mailboxes=(i == 0), replication=i)
+        if not keep_daily:
+            rep.daily = rep.daily.iloc[0:0]
+        out.append(rep)
+    return out
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def chunks_for(replications: int, workers: int) -> list[Chunk]:
+    """Chunks small enough to balance load and show progress, big enough to amortise set-up."""
+    size = max(1, min(25, -(-replications // (workers * 4))))
+    return [Chunk(i, min(size, replications - i)) for i in range(0, replications, size)]
+
+
+def run(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    *,
+    dask: str | None = None,
+    keep_daily: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Result:
+    """Run ``replications`` replications of ``scenario`` and summarise them.
+
+    ``workers`` defaults to the machine's cores; ``dask`` is a scheduler
+    address or ``"local"`` for a LocalCluster. ``progress`` is called with the
+    number of replications finished each time a chunk finishes.
+    """
+    replications = replications or scenario.scenario.replications
+    seed = scenario.scenario.seed if seed is None else seed
+    workers = workers or default_workers()
+    if replications < 1 or workers < 1:
+        raise ValueError("replications and workers must be >= 1")
+    started = time.perf_counter()
+    chunks = chunks_for(replications, workers)
+    reps: list[Replication] = []
+    for done in _execute(scenario, seed, replications, chunks, workers, dask, keep_daily):
+        reps.extend(done)
+        if progress:
+            progress(len(done))
+    reps.sort(key=lambda r: r.metrics["replication"])
+    return _result(scenario, seed, reps, time.perf_counter() - started)
+
+
+def _execute(scenario, seed, replications, chunks, workers, dask, keep_daily) -> Iterator:
+    if dask:
+        yield from _execute_dask(scenario, seed, replications, chunks, dask, keep_daily)
+    elif workers == 1 or len(chunks) == 1:
+        for chunk in chunks:
+            yield run_chunk(scenario, seed, replications, chunk, keep_daily)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [
+                pool.submit(run_chunk, scenario, seed, replications, chunk, keep_daily)
+                for chunk in chunks
+            ]
+            for future in as_completed(futures):
+                yield future.result()
+
+
+def _execute_dask(scenario, seed, replications, chunks, address, keep_daily) -> Iterator:
+    from distributed import as_completed as dask_completed
+
+    with dask_client(address) as client:
+        futures = [
+            client.submit(run_chunk, scenario, seed, replications, chunk, keep_daily, pure=False)
+            for chunk in chunks
+        ]
+        for future in dask_completed(futures):
+            yield future.result()
+
+
+@contextmanager
+def dask_client(address: str):
+    """A dask.distributed client: ``"local"`` starts a LocalCluster for the duration."""
+    from distributed import Client, LocalCluster
+
+    if address == "local":
+        with (
+            LocalCluster(n_workers=default_workers(), threads_per_worker=1, processes=True) as c,
+            Client(c) as client,
+        ):
+            yield client
+    else:
+        with Client(address) as client:
+            yield client
+
+
+def _result(scenario: Scenario, seed: int, reps: list[Replication], wall: float) -> Result:
+    runs = pd.DataFrame([r.metrics for r in reps])
+    daily = pd.concat([r.daily for r in reps], ignore_index=True)
+    mailboxes = next((r.mailboxes for r in reps if r.mailboxes is not None), None)
+    sc = scenario.scenario
+    summary = summarise(
+        runs,
+        scenario_name=sc.name,
+        seed=seed,
+        start=sc.start,
+        deadline=sc.deadline,
+        wall_seconds=wall,
+    )
+    return Result(summary=summary, runs=runs, daily=daily, mailboxes=mailboxes, scenario=scenario)
