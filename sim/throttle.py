@@ -80,7 +80,9 @@ def build_capacity(calendar: Calendar, throttle: Throttle) -> Capacity:
         if window.from_ < window.to:
             covers = on_day[:, None] & (mids >= window.from_) & (mids < window.to)
         else:  # wraps midnight: the evening of a matching day and the morning after it
-            on_previous = np.concatenate([[False], on_day[:-1]])
+            # The day before the calendar: the same weekday a week on, holidays aside.
+            before_first = calendar.day_set(window.days, holidays_as_weekend=False)[6]
+            on_previous = np.concatenate([[before_first], on_day[:-1]])
             covers = (on_day[:, None] & (mids >= window.from_)) | (
                 on_previous[:, None] & (mids < window.to)
             )
