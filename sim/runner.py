@@ -40,16 +40,26 @@ def replication_seeds(seed: int, replications: int) -> list[np.random.SeedSequen
     return np.random.SeedSequence(seed).spawn(replications)
 
 
-def run_chunk(
-    scenario: Scenario, seed: int, replications: int, chunk: Chunk, keep_daily: bool = True
-) -> list[Replication]:
+@dataclass(frozen=True)
+class Job:
+    """What every chunk of one run shares."""
+
+    scenario: Scenario
+    seed: int
+    replications: int
+    keep_daily: bool = True
+    keep_mailboxes: bool = True  # replication 0's per-mailbox table
+
+
+def run_chunk(job: Job, chunk: Chunk) -> list[Replication]:
     """Run one chunk of replications in this process (the unit of work for every pool)."""
-    model = Model(scenario)
-    seeds = replication_seeds(seed, replications)
+    model = Model(job.scenario)
+    seeds = replication_seeds(job.seed, job.replications)
     out = []
     for i in range(chunk.first, chunk.first + chunk.count):
-        rep = model.replicate(seeds[i], keep_mailboxes=(i == 0), replication=i)
-        if not keep_daily:
+        keep = job.keep_mailboxes and i == 0
+        rep = model.replicate(seeds[i], keep_mailboxes=keep, replication=i)
+        if not job.keep_daily:
             rep.daily = rep.daily.iloc[0:0]
         out.append(rep)
     return out
@@ -73,13 +83,16 @@ def run(
     *,
     dask: str | None = None,
     keep_daily: bool = True,
+    keep_mailboxes: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Result:
     """Run ``replications`` replications of ``scenario`` and summarise them.
 
     ``workers`` defaults to the machine's cores; ``dask`` is a scheduler
-    address or ``"local"`` for a LocalCluster. ``progress`` is called with the
-    number of replications finished each time a chunk finishes.
+    address or ``"local"`` for a LocalCluster. ``keep_daily`` and
+    ``keep_mailboxes`` drop tables a caller does not need (the summary never
+    needs them). ``progress`` is called with the number of replications
+    finished each time a chunk finishes.
     """
     replications = replications or scenario.scenario.replications
     seed = scenario.scenario.seed if seed is None else seed
@@ -87,9 +100,9 @@ def run(
     if replications < 1 or workers < 1:
         raise ValueError("replications and workers must be >= 1")
     started = time.perf_counter()
-    chunks = chunks_for(replications, workers)
+    job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
     reps: list[Replication] = []
-    for done in _execute(scenario, seed, replications, chunks, workers, dask, keep_daily):
+    for done in _execute(job, workers, dask):
         reps.extend(done)
         if progress:
             progress(len(done))
@@ -97,29 +110,29 @@ def run(
     return _result(scenario, seed, reps, time.perf_counter() - started)
 
 
-def _execute(scenario, seed, replications, chunks, workers, dask, keep_daily) -> Iterator:
+def _execute(job: Job, workers: int, dask: str | None) -> Iterator[list[Replication]]:
     if dask:
-        yield from _execute_dask(scenario, seed, replications, chunks, dask, keep_daily)
-    elif workers == 1 or len(chunks) == 1:
+        yield from _execute_dask(job, dask)
+        return
+    chunks = chunks_for(job.replications, workers)
+    if workers == 1 or len(chunks) == 1:
         for chunk in chunks:
-            yield run_chunk(scenario, seed, replications, chunk, keep_daily)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [
-                pool.submit(run_chunk, scenario, seed, replications, chunk, keep_daily)
-                for chunk in chunks
-            ]
-            for future in as_completed(futures):
-                yield future.result()
+            yield run_chunk(job, chunk)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_chunk, job, chunk) for chunk in chunks]
+        for future in as_completed(futures):
+            yield future.result()
 
 
-def _execute_dask(scenario, seed, replications, chunks, address, keep_daily) -> Iterator:
+def _execute_dask(job: Job, address: str) -> Iterator[list[Replication]]:
     from distributed import as_completed as dask_completed
 
     with dask_client(address) as client:
+        threads = sum(client.nthreads().values()) or 1  # size chunks for the cluster
         futures = [
-            client.submit(run_chunk, scenario, seed, replications, chunk, keep_daily, pure=False)
-            for chunk in chunks
+            client.submit(run_chunk, job, chunk, pure=False)
+            for chunk in chunks_for(job.replications, threads)
         ]
         for future in dask_completed(futures):
             yield future.result()

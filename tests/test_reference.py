@@ -33,8 +33,8 @@ def test_more_than_85_percent_of_active_users_moved_by_26_november(reference):
 def test_full_pace_is_22000_a_weekday_and_83000_a_weekend(reference):
     _, run = reference
     daily = run.daily.set_index("date").loc["2020-10-05":"2020-11-27"]
-    weekday = daily[daily.index.dayofweek < 5]
-    weekend = daily[daily.index.dayofweek >= 5]
+    weekday = daily[daily.index.day_of_week < 5]
+    weekend = daily[daily.index.day_of_week >= 5]
     assert weekday["cutover_ok"].median() == pytest.approx(22_000, rel=0.02)
     assert 2 * weekend["cutover_ok"].median() == pytest.approx(83_000, rel=0.02)
 

@@ -1,0 +1,27 @@
+"""migsim: when will a very large mailbox migration finish, how sure are we, and
+what will it cost the service desk?
+
+>>> import sim
+>>> sc = sim.load("scenarios/nhsmail-2020.toml", overrides={"batches.weekday": 30000})
+>>> res = sim.run(sc, replications=20, seed=1, workers=2)
+>>> res.summary["completion"]          # P10 / P50 / P90 completion dates
+>>> res.daily, res.runs, res.mailboxes  # pandas DataFrames
+"""
+
+from sim.model import Model, simulate
+from sim.results import Result
+from sim.runner import run
+from sim.scenario import Scenario, ScenarioError, load, loads
+from sim.sweep import sweep
+
+__all__ = [
+    "Model",
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "load",
+    "loads",
+    "run",
+    "simulate",
+    "sweep",
+]

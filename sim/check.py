@@ -1,0 +1,298 @@
+"""The CI gate: does the plan still meet its deadline, at the required confidence?
+
+A CI job runs ``migsim check scenarios/plan.toml --junit report.xml`` on every
+change to the plan. The plan passes when the share of replications done by the
+end of the deadline day is at least ``confidence`` (0.9: nine runs in ten make
+it), e.g.::
+
+    PASS: "NHSmail to Exchange Online (2020-21 reference)" meets its deadline of
+    2021-03-31: P(done by 2021-03-31) = 100.0% (50 of 50 replications, seed
+    2020), at least the required 90.0%. Completion P50 is 2021-02-01 and P90
+    2021-02-01; at 90% confidence the plan is done by 2021-02-01, 58 days before
+    the deadline.
+
+:func:`check` returns a :class:`Verdict`; :func:`write_junit` and
+:func:`append_step_summary` turn it into a JUnit XML report (a missed deadline
+is a ``<failure>``) and a Markdown table for a GitHub Actions step summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.outputs import write_with
+from sim.runner import run
+from sim.scenario import Scenario, ScenarioError, parse_value, with_overrides
+
+# A share of replications is a fraction of n; never let float rounding fail 90 of 100 at 0.9.
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a check, with what a person or a CI report needs to explain it."""
+
+    scenario: str
+    deadline: dt.date
+    confidence: float
+    replications: int
+    met: int  # replications done by the end of the deadline day
+    seed: int
+    completion: dict[str, str | None]  # P10 / P50 / P90 completion dates (None: not reached)
+    done_by: str | None  # the completion date at the confidence quantile
+    completed_share: float
+    horizon_days: int
+    wall_seconds: float
+    file: str | None = None
+
+    @property
+    def p_meet_deadline(self) -> float:
+        return self.met / self.replications
+
+    @property
+    def passed(self) -> bool:
+        return self.met >= self.confidence * self.replications - TOLERANCE
+
+    def headline(self) -> str:
+        """``P(done by 2021-03-31) = 97.0% < required 99.0%``: the failure message."""
+        relation = ">=" if self.passed else "<"
+        return (
+            f"P(done by {self.deadline}) = {self.p_meet_deadline:.1%} "
+            f"{relation} required {self.confidence:.1%}"
+        )
+
+    def paragraph(self) -> str:
+        """The verdict for a person: pass or fail, P, the P50 and P90 dates, the deadline."""
+        p50, p90 = self.completion["p50"], self.completion["p90"]
+        verdict, outcome = ("PASS", "meets") if self.passed else ("FAIL", "misses")
+        comparison = "at least" if self.passed else "below"
+        return (
+            f'{verdict}: "{self.scenario}" {outcome} its deadline of '
+            f"{self.deadline}: P(done by {self.deadline}) = {self.p_meet_deadline:.1%} "
+            f"({self.met} of {self.replications} replications, seed {self.seed}), "
+            f"{comparison} the required {self.confidence:.1%}. "
+            f"Completion P50 is {_date_or_not(p50)} and P90 {_date_or_not(p90)}; "
+            f"{self._confident_finish()}."
+        )
+
+    def _confident_finish(self) -> str:
+        level = _percent(self.confidence)
+        if self.done_by is None:
+            return (
+                f"fewer than {level} of replications finish within the "
+                f"{self.horizon_days}-day horizon ({self.completed_share:.0%} do)"
+            )
+        margin = (self.deadline - dt.date.fromisoformat(self.done_by)).days
+        when = (
+            "on the deadline day"
+            if margin == 0
+            else f"{abs(margin)} day{'s' if abs(margin) != 1 else ''} "
+            f"{'before' if margin > 0 else 'after'} the deadline"
+        )
+        return f"at {level} confidence the plan is done by {self.done_by}, {when}"
+
+    def properties(self) -> dict[str, Any]:
+        """The numbers behind the verdict, for machine-readable reports."""
+        return {
+            "scenario": self.scenario,
+            "scenario_file": self.file,
+            "deadline": self.deadline.isoformat(),
+            "confidence": self.confidence,
+            "p_meet_deadline": round(self.p_meet_deadline, 4),
+            "replications": self.replications,
+            "seed": self.seed,
+            "completion_p10": self.completion["p10"],
+            "completion_p50": self.completion["p50"],
+            "completion_p90": self.completion["p90"],
+            "done_by_at_confidence": self.done_by,
+            "completed_share": self.completed_share,
+            "passed": self.passed,
+        }
+
+
+def _percent(share: float) -> str:
+    return f"{round(share * 100, 4):g}%"
+
+
+def _date_or_not(value: str | None) -> str:
+    return value if value is not None else "not reached within the horizon"
+
+
+def check(
+    scenario: Scenario,
+    *,
+    deadline: dt.date | str | None = None,
+    confidence: float | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    source: str = "<scenario>",
+) -> Verdict:
+    """Simulate ``scenario`` and judge it against ``deadline`` (default: the scenario's).
+
+    ``confidence`` defaults to ``scenario.confidence``. Raises
+    :class:`ScenarioError` when there is no deadline or an option is invalid.
+    """
+    scenario = deadline_applied(scenario, deadline, source)
+    confidence = _confidence(scenario, confidence)
+    result = run(
+        scenario,
+        replications,
+        seed,
+        workers,
+        dask=dask,
+        keep_daily=False,
+        keep_mailboxes=False,
+        progress=progress,
+    )
+    return verdict_for(scenario, result.runs, confidence, result.summary, source)
+
+
+def deadline_applied(scenario: Scenario, deadline: dt.date | str | None, source: str) -> Scenario:
+    """The scenario with ``--deadline`` in place; an error when it has no deadline at all."""
+    if deadline is not None:
+        value = parse_value(deadline) if isinstance(deadline, str) else deadline
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise ScenarioError("--deadline", "", f"must be a date YYYY-MM-DD (got {deadline!r})")
+        scenario = with_overrides(scenario, {"scenario.deadline": value}, source="--deadline")
+    if scenario.scenario.deadline is None:
+        raise ScenarioError(
+            source,
+            "scenario.deadline",
+            "no deadline to check: set it in the file or pass --deadline",
+        )
+    return scenario
+
+
+def _confidence(scenario: Scenario, confidence: float | None) -> float:
+    if confidence is None:
+        return scenario.scenario.confidence
+    if not (isinstance(confidence, int | float) and 0 < confidence <= 1):
+        raise ScenarioError("--confidence", "", f"must be > 0 and <= 1 (got {confidence})")
+    return float(confidence)
+
+
+def verdict_for(
+    scenario: Scenario, runs: pd.DataFrame, confidence: float, summary: dict, file: str | None
+) -> Verdict:
+    """Judge the per-replication table of a run against the scenario's deadline."""
+    sc = scenario.scenario
+    return Verdict(
+        scenario=sc.name,
+        deadline=sc.deadline,
+        confidence=confidence,
+        replications=len(runs),
+        met=int(runs["met_deadline"].sum()),
+        seed=summary["seed"],
+        completion=summary["completion"],
+        done_by=completion_at(runs["completion_date"], confidence),
+        completed_share=summary["completed_share"],
+        horizon_days=sc.horizon_days,
+        wall_seconds=summary["wall_seconds"],
+        file=file,
+    )
+
+
+def completion_at(completion: pd.Series, q: float) -> str | None:
+    """The date by which a share ``q`` of replications completed (None: not within the horizon)."""
+    order = np.sort(completion.to_numpy(dtype="datetime64[D]"))  # not completed (NaT) sorts last
+    if not len(order):
+        return None
+    value = order[max(math.ceil(q * len(order) - TOLERANCE) - 1, 0)]
+    return None if np.isnat(value) else str(value)
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def junit_xml(verdict: Verdict) -> ET.ElementTree:
+    """One test suite with one test case named after the scenario; a miss is a ``<failure>``."""
+    failures = "0" if verdict.passed else "1"
+    seconds = f"{verdict.wall_seconds:.3f}"
+    suites = ET.Element(
+        "testsuites", name="migsim check", tests="1", failures=failures, errors="0", time=seconds
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="migsim check",
+        tests="1",
+        failures=failures,
+        errors="0",
+        skipped="0",
+        time=seconds,
+        timestamp=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in verdict.properties().items():
+        text = "" if value is None else str(value).lower() if isinstance(value, bool) else value
+        ET.SubElement(properties, "property", name=name, value=str(text))
+    case = ET.SubElement(
+        suite, "testcase", classname="migsim.check", name=verdict.scenario, time=seconds
+    )
+    if verdict.file:
+        case.set("file", verdict.file)
+    if not verdict.passed:
+        failure = ET.SubElement(case, "failure", message=verdict.headline(), type="DeadlineMissed")
+        failure.text = verdict.paragraph()
+    ET.SubElement(case, "system-out").text = verdict.paragraph()
+    tree = ET.ElementTree(suites)
+    ET.indent(tree)
+    return tree
+
+
+def write_junit(path: str | Path, verdict: Verdict) -> Path:
+    """Write the JUnit XML report atomically."""
+    text = ET.tostring(junit_xml(verdict).getroot(), encoding="unicode", xml_declaration=True)
+    return write_with(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def step_summary(verdict: Verdict) -> str:
+    """A Markdown table for ``$GITHUB_STEP_SUMMARY``."""
+    c = verdict.completion
+    mark = "✅ passed" if verdict.passed else "❌ failed"
+    rows = [
+        ("Deadline", str(verdict.deadline)),
+        (
+            "P(done by deadline)",
+            f"{verdict.p_meet_deadline:.1%} (required ≥ {verdict.confidence:.1%})",
+        ),
+        ("Completion P10 / P50 / P90", " / ".join(c[k] or "not reached" for k in c)),
+        (
+            f"Done by, at {_percent(verdict.confidence)} confidence",
+            verdict.done_by or "not reached",
+        ),
+        ("Replications", f"{verdict.replications} (seed {verdict.seed})"),
+    ]
+    lines = [
+        f"### migsim check {mark}: {_cell(verdict.scenario)}",
+        "",
+        "| Measure | Value |",
+        "| --- | --- |",
+        *(f"| {_cell(name)} | {_cell(value)} |" for name, value in rows),
+        "",
+        verdict.paragraph(),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def append_step_summary(path: str | Path, verdict: Verdict) -> None:
+    """Append to the GitHub step summary file (GitHub owns it: append, never replace)."""
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(step_summary(verdict) + "\n")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,116 @@
+"""Replications spread over workers: same seed, same answer, however the work is split.
+
+Replication ``i`` is child ``i`` of ``SeedSequence(seed)``, so the results must not
+depend on the number of workers, on a dask cluster, or on how many replications
+were asked for; and two scenarios run with one seed must share their random
+numbers (common random numbers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sim
+from sim.model import simulate
+from sim.results import QUANTILES, completion_quantiles
+from sim.runner import chunks_for, replication_seeds
+from sim.scenario import with_overrides
+
+SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small-trust.toml"
+REPLICATIONS = 12
+
+
+@pytest.fixture(scope="module")
+def small():
+    # Without the pilot phases, batches.weekday is the plan's pace (used by the CRN tests).
+    return sim.load(SMALL, overrides={"batches.phases": []})
+
+
+@pytest.fixture(scope="module")
+def one_worker(small):
+    return sim.run(small, REPLICATIONS, seed=11, workers=1)
+
+
+def assert_same_result(a, b) -> None:
+    pd.testing.assert_frame_equal(a.runs, b.runs)
+    pd.testing.assert_frame_equal(a.daily, b.daily)
+    pd.testing.assert_frame_equal(a.mailboxes, b.mailboxes)
+    drop = {"wall_seconds"}
+    assert {k: v for k, v in a.summary.items() if k not in drop} == {
+        k: v for k, v in b.summary.items() if k not in drop
+    }
+
+
+def test_one_and_two_workers_give_identical_results(small, one_worker):
+    two = sim.run(small, REPLICATIONS, seed=11, workers=2)
+    assert len(chunks_for(REPLICATIONS, 2)) > 1  # the pool really splits the work
+    assert_same_result(one_worker, two)
+
+
+def test_dask_local_cluster_gives_the_local_pools_results(small, one_worker):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_dask = sim.run(small, REPLICATIONS, seed=11, dask=cluster.scheduler_address)
+    assert_same_result(one_worker, on_dask)
+
+
+def test_replication_i_is_child_i_of_the_seed(small, one_worker):
+    third = simulate(small, replication_seeds(11, REPLICATIONS)[2], replication=2)
+    row = one_worker.runs.iloc[2].to_dict()
+    assert third.metrics == row
+
+
+def test_a_replication_does_not_depend_on_how_many_were_asked_for(small, one_worker):
+    fewer = sim.run(small, 5, seed=11, workers=1)
+    pd.testing.assert_frame_equal(fewer.runs, one_worker.runs.iloc[:5])
+
+
+def test_different_seeds_give_different_replications(small, one_worker):
+    other = sim.run(small, REPLICATIONS, seed=12, workers=1)
+    assert not other.runs["tickets"].equals(one_worker.runs["tickets"])
+
+
+def test_same_seed_same_population_across_scenarios(small):
+    """Common random numbers: a different plan meets the same mailboxes and users."""
+    faster = with_overrides(small, {"batches.weekday": 600, "support.agents": 5}, source="test")
+    seed = replication_seeds(5, 1)[0]
+    base, other = simulate(small, seed), simulate(faster, seed)
+    for column in ("organisation", "size_gb", "legacy"):
+        pd.testing.assert_series_equal(base.mailboxes[column], other.mailboxes[column])
+    assert base.metrics["completion_date"] != other.metrics["completion_date"]  # plans differ
+
+
+def test_runner_quantiles_are_ordered(small, one_worker):
+    summary = one_worker.summary
+    dates = [summary["completion"][q] for q in QUANTILES]
+    assert None not in dates and dates == sorted(dates)
+    blocks = [v for v in summary.values() if isinstance(v, dict) and "p10" in v]
+    blocks += [v for v in summary["support"].values()]
+    assert len(blocks) > 8
+    for block in blocks:
+        values = [block[q] for q in QUANTILES]
+        assert values == sorted(values), block
+
+
+@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    days=st.lists(st.one_of(st.none(), st.integers(0, 400)), min_size=1, max_size=60),
+)
+def test_completion_quantiles_are_ordered_and_null_only_when_too_few_completed(days):
+    base = np.datetime64("2024-03-04")
+    completion = pd.Series([pd.NaT if d is None else base + np.timedelta64(d, "D") for d in days])
+    quantiles = completion_quantiles(completion)
+    done = sum(d is not None for d in days)
+    reached = [quantiles[q] for q in QUANTILES if quantiles[q] is not None]
+    assert reached == sorted(reached)
+    for name, q in QUANTILES.items():
+        # Null exactly when fewer than a share q of replications completed.
+        assert (quantiles[name] is None) == (done < q * len(days) - 1e-9), (name, done)
