@@ -71,7 +71,7 @@ def default_workers() -> int:
 
 def chunks_for(replications: int, workers: int) -> list[Chunk]:
     """Chunks small enough to balance load and show progress, big enough to amortise set-up."""
-    size = max(1, min(25, -(-replications // (workers * 4))))
+    size = max(1, min(10, -(-replications // (workers * 8))))
     return [Chunk(i, min(size, replications - i)) for i in range(0, replications, size)]
 
 
