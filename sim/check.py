@@ -19,17 +19,16 @@ is a ``<failure>``) and a Markdown table for a GitHub Actions step summary.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.outputs import write_with
+from sim.results import completion_at
 from sim.runner import run
 from sim.scenario import Scenario, ScenarioError, parse_value, with_overrides
 
@@ -202,15 +201,6 @@ def verdict_for(
         wall_seconds=summary["wall_seconds"],
         file=file,
     )
-
-
-def completion_at(completion: pd.Series, q: float) -> str | None:
-    """The date by which a share ``q`` of replications completed (None: not within the horizon)."""
-    order = np.sort(completion.to_numpy(dtype="datetime64[D]"))  # not completed (NaT) sorts last
-    if not len(order):
-        return None
-    value = order[max(math.ceil(q * len(order) - TOLERANCE) - 1, 0)]
-    return None if np.isnat(value) else str(value)
 
 
 # --- reports --------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ caller can locate, say, the deadline line with ``matplotlib.dates.date2num``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 
 import matplotlib.dates as mdates
@@ -25,6 +24,8 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from sim.results import quantile_rank
 
 FIGSIZE_INCHES = (10.0, 4.2)
 QUANTILES = (0.1, 0.5, 0.9)
@@ -495,7 +496,7 @@ def _completion_quantiles(finished_sorted: np.ndarray, n_runs: int) -> dict[str,
     """
     quantiles: dict[str, float | None] = {}
     for q in QUANTILES:
-        rank = max(math.ceil(q * n_runs) - 1, 0)
+        rank = quantile_rank(q, n_runs)
         quantiles[f"p{round(q * 100)}"] = (
             float(finished_sorted[rank]) if rank < finished_sorted.size else None
         )

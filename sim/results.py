@@ -39,16 +39,27 @@ class Result:
         )
 
 
+def quantile_rank(q: float, n: int) -> int:
+    """The 0-based rank of the ``q`` quantile of ``n`` sorted values (inverted empirical CDF).
+
+    The slack keeps ``q * n`` that rounding puts a hair above a whole number
+    (0.7 * 10 = 7.000000000000001) on that number.
+    """
+    return max(math.ceil(q * n - 1e-9) - 1, 0)
+
+
+def completion_at(completion: pd.Series, q: float) -> str | None:
+    """The date by which a share ``q`` of replications completed (None: not within the horizon)."""
+    order = np.sort(completion.to_numpy(dtype="datetime64[D]"))  # NaT (not completed) sorts last
+    if not len(order):
+        return None
+    value = order[quantile_rank(q, len(order))]
+    return None if np.isnat(value) else str(value)
+
+
 def completion_quantiles(completion: pd.Series) -> dict[str, str | None]:
     """P10/P50/P90 of completion dates; None where too few replications completed."""
-    days = completion.to_numpy(dtype="datetime64[D]")
-    order = np.sort(days)  # NaT (not completed) sorts last
-    out: dict[str, str | None] = {}
-    for name, q in QUANTILES.items():
-        k = max(math.ceil(q * len(order)) - 1, 0)  # inverted empirical CDF
-        value = order[k] if len(order) else np.datetime64("NaT")
-        out[name] = None if np.isnat(value) else str(value)
-    return out
+    return {name: completion_at(completion, q) for name, q in QUANTILES.items()}
 
 
 def quantiles(values: pd.Series, names: tuple[str, ...] = ("p10", "p50", "p90")) -> dict:
