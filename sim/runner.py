@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,31 +112,74 @@ def run(
 
 
 def _execute(job: Job, workers: int, dask: str | None) -> Iterator[list[Replication]]:
+    local_workers = min(workers, job.replications)  # one replication needs no pool
+    with backend(local_workers, dask) as pool:
+        chunks = chunks_for(job.replications, pool.workers)
+        for _, replications in pool.completed([(run_chunk, job, chunk) for chunk in chunks]):
+            yield replications
+
+
+# --- where calls run: this process, a process pool, or a dask cluster -------------------------
+
+
+class Backend:
+    """Runs calls ``(function, *args)``; yields ``(call index, result)`` as each finishes."""
+
+    workers = 1
+
+    def completed(self, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
+        for index, (function, *args) in enumerate(calls):
+            yield index, function(*args)
+
+
+class PoolBackend(Backend):
+    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+        self.pool, self.workers = pool, workers
+
+    def completed(self, calls):
+        futures = {self.pool.submit(*call): i for i, call in enumerate(calls)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:  # an interrupt or a failed write: start nothing new
+            for future in futures:
+                future.cancel()
+            raise
+
+
+class DaskBackend(Backend):
+    def __init__(self, client) -> None:
+        self.client = client
+        self.workers = max(1, sum(client.nthreads().values()))
+
+    def completed(self, calls):
+        from distributed import as_completed as dask_completed
+
+        futures = [self.client.submit(*call, pure=False) for call in calls]
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in dask_completed(futures):
+                yield index[future.key], future.result()
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+
+@contextmanager
+def backend(workers: int | None, dask: str | None) -> Iterator[Backend]:
+    """Where runs and sweeps send their calls: dask if given, else ``workers`` processes."""
     if dask:
-        yield from _execute_dask(job, dask)
+        with dask_client(dask) as client:
+            yield DaskBackend(client)
         return
-    chunks = chunks_for(job.replications, workers)
-    if workers == 1 or len(chunks) == 1:
-        for chunk in chunks:
-            yield run_chunk(job, chunk)
+    workers = workers or default_workers()
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1 (got {workers})")
+    if workers == 1:
+        yield Backend()
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_chunk, job, chunk) for chunk in chunks]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def _execute_dask(job: Job, address: str) -> Iterator[list[Replication]]:
-    from distributed import as_completed as dask_completed
-
-    with dask_client(address) as client:
-        threads = sum(client.nthreads().values()) or 1  # size chunks for the cluster
-        futures = [
-            client.submit(run_chunk, job, chunk, pure=False)
-            for chunk in chunks_for(job.replications, threads)
-        ]
-        for future in dask_completed(futures):
-            yield future.result()
+        yield PoolBackend(pool, workers)
 
 
 @contextmanager

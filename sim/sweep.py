@@ -32,8 +32,6 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from sim.model import Model
 from sim.outputs import write_csv, write_json, write_parquet
 from sim.results import summarise
-from sim.runner import Chunk, dask_client, default_workers, replication_seeds
+from sim.runner import Chunk, Job, backend, run_chunk
 from sim.scenario import Scenario, ScenarioError, parse_value, to_dict, with_overrides
 
 ProgressCallback = Callable[[int], None]
@@ -298,12 +295,8 @@ def replicate_metrics(
 ) -> tuple[list[dict], float]:
     """One piece of a point in a worker: per-replication metrics (no tables) and its seconds."""
     started = time.perf_counter()
-    model = Model(scenario)
-    seeds = replication_seeds(seed, replications)
-    metrics = [
-        model.replicate(seeds[i], replication=i).metrics
-        for i in range(chunk.first, chunk.first + chunk.count)
-    ]
+    job = Job(scenario, seed, replications, keep_daily=False, keep_mailboxes=False)
+    metrics = [replication.metrics for replication in run_chunk(job, chunk)]
     return metrics, time.perf_counter() - started
 
 
@@ -313,8 +306,8 @@ def _simulate_points(
     """(point, summary) as each point finishes, whichever backend runs the pieces."""
     if not todo:
         return
-    with _backend(workers, dask) as backend:
-        pieces = _pieces(plan, len(todo), backend.workers)
+    with backend(workers, dask) as pool:
+        pieces = _pieces(plan, len(todo), pool.workers)
         tasks = [(i, chunk) for i in todo for chunk in pieces]
         waiting = dict.fromkeys(todo, len(pieces))
         metrics: dict[int, list[dict]] = {i: [] for i in todo}
@@ -323,7 +316,7 @@ def _simulate_points(
             (replicate_metrics, plan.scenarios[i], plan.seed, plan.replications, chunk)
             for i, chunk in tasks
         ]
-        for task, (rows, spent) in backend.completed(calls):
+        for task, (rows, spent) in pool.completed(calls):
             index, chunk = tasks[task]
             metrics[index].extend(rows)
             seconds[index] += spent
@@ -357,65 +350,6 @@ def _summary(plan: SweepPlan, index: int, metrics: list[dict], seconds: float) -
     )
     # As it will be read back from its point file, so a resumed table equals a fresh one.
     return _jsonable(summary)
-
-
-class _Backend:
-    """Runs calls ``(function, *args)``; yields ``(call index, result)`` as each finishes."""
-
-    workers = 1
-
-    def completed(self, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
-        for index, (function, *args) in enumerate(calls):
-            yield index, function(*args)
-
-
-class _PoolBackend(_Backend):
-    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
-        self.pool, self.workers = pool, workers
-
-    def completed(self, calls):
-        futures = {self.pool.submit(*call): i for i, call in enumerate(calls)}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        except BaseException:  # an interrupt or a failed write: start nothing new
-            for future in futures:
-                future.cancel()
-            raise
-
-
-class _DaskBackend(_Backend):
-    def __init__(self, client) -> None:
-        self.client = client
-        self.workers = max(1, sum(client.nthreads().values()))
-
-    def completed(self, calls):
-        from distributed import as_completed as dask_completed
-
-        futures = [self.client.submit(*call, pure=False) for call in calls]
-        index = {future.key: i for i, future in enumerate(futures)}
-        try:
-            for future in dask_completed(futures):
-                yield index[future.key], future.result()
-        except BaseException:
-            self.client.cancel(futures)
-            raise
-
-
-@contextmanager
-def _backend(workers: int | None, dask: str | None) -> Iterator[_Backend]:
-    if dask:
-        with dask_client(dask) as client:
-            yield _DaskBackend(client)
-        return
-    workers = workers or default_workers()
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1 (got {workers})")
-    if workers == 1:
-        yield _Backend()
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield _PoolBackend(pool, workers)
 
 
 # --- the table and the folder ---------------------------------------------------------------
