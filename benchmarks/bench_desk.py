@@ -19,7 +19,7 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.desk import ServiceDesk
+from sim.model.desk import ServiceDesk
 
 TICKETS = 20_000
 AGENTS = 40

@@ -8,11 +8,11 @@ what will it cost the service desk?
 >>> res.daily, res.runs, res.mailboxes  # pandas DataFrames
 """
 
-from sim.model import Model, simulate
-from sim.results import Result
-from sim.runner import run
-from sim.scenario import Scenario, ScenarioError, load, loads
-from sim.sweep import sweep
+from sim.experiments.results import Result
+from sim.experiments.runner import run
+from sim.experiments.sweep import sweep
+from sim.model.replication import Model, simulate
+from sim.model.scenario import Scenario, ScenarioError, load, loads
 
 __all__ = [
     "Model",

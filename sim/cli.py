@@ -22,13 +22,13 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim import check as check_mod
-from sim import scenario as scenario_mod
-from sim.calendar import build_calendar
-from sim.outputs import write_result
-from sim.runner import run as run_replications
-from sim.scenario import Scenario, ScenarioError
-from sim.sweep import parse_vary, plan_sweep
+from sim.experiments import check as check_mod
+from sim.experiments.runner import run as run_replications
+from sim.experiments.sweep import parse_vary, plan_sweep
+from sim.model import scenario as scenario_mod
+from sim.model.calendar import build_calendar
+from sim.model.scenario import Scenario, ScenarioError
+from sim.outputs.files import write_result
 
 app = typer.Typer(
     add_completion=False,
@@ -196,7 +196,7 @@ def report(
     workers: WorkersOpt = None,
 ) -> None:
     """Simulate a scenario and write a self-contained HTML report with plots."""
-    from sim.report import write_report
+    from sim.outputs.report import write_report
 
     with guarded():
         sc = load_scenario(scenario, set_)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.scenario import Scenario, from_dict
+from sim.model.scenario import Scenario, from_dict
 
 BASE: dict[str, Any] = {
     "scenario": {"name": "test", "start": dt.date(2024, 1, 8), "horizon_days": 120},

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import LocalClock, build_calendar, merge_intervals
+from sim.model.calendar import LocalClock, build_calendar, merge_intervals
 
 
 def cutover_dates(cal) -> list[dt.date]:

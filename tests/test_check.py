@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import sim
-from sim.check import check, completion_at, verdict_for
 from sim.cli import EXIT_BAD_INPUT, EXIT_MISSED, EXIT_OK, app
+from sim.experiments.check import check, completion_at, verdict_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small-trust.toml"

@@ -14,7 +14,7 @@ import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.desk import ServiceDesk, TicketRecords, serve
+from sim.model.desk import ServiceDesk, TicketRecords, serve
 
 HYPOTHESIS = settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import build_calendar
-from sim.model import Model, simulate
+from sim.model.calendar import build_calendar
+from sim.model.replication import Model, simulate
 
 from .conftest import nth_weekday_after, scenario
 
@@ -204,7 +204,7 @@ def scenario_from(p, **tweaks):
         failures={"rate": p["rate"], "max_attempts": p["max_attempts"], "retry_after_days": 2},
         support={"ticket_rate": 0.05, "legacy_ticket_rate": 0.2, "failed_cutover_ticket_rate": 0.5},
     )
-    from sim.scenario import with_overrides
+    from sim.model.scenario import with_overrides
 
     return with_overrides(base, tweaks, source="test") if tweaks else base
 

@@ -24,7 +24,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim import plots, report
+from sim.outputs import plots, report
 
 START = dt.date(2021, 1, 4)
 DEADLINE = dt.date(2021, 2, 28)

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.model import simulate
-from sim.results import QUANTILES, completion_quantiles
-from sim.runner import chunks_for, replication_seeds
-from sim.scenario import with_overrides
+from sim.experiments.results import QUANTILES, completion_quantiles
+from sim.experiments.runner import chunks_for, replication_seeds
+from sim.model.replication import simulate
+from sim.model.scenario import with_overrides
 
 SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small-trust.toml"
 REPLICATIONS = 12

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import sim
-from sim.scenario import ScenarioError, load, loads, parse_override, to_dict, with_overrides
+from sim.model.scenario import ScenarioError, load, loads, parse_override, to_dict, with_overrides
 
 MINIMAL = """
 [scenario]

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
-from sim.scenario import ScenarioError, with_overrides
-from sim.sweep import Range, plan_sweep, sweep
+from sim.experiments.sweep import Range, plan_sweep, sweep
+from sim.model.scenario import ScenarioError, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small-trust.toml"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import build_calendar
-from sim.throttle import build_capacity, initial_syncs
+from sim.model.calendar import build_calendar
+from sim.model.throttle import build_capacity, initial_syncs
 
 from .conftest import scenario
 

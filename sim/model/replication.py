@@ -14,7 +14,7 @@ The story, as the processes tell it:
 * the service desk: migrated users raise tickets on their next working morning
   (``support.ticket_rate``, ``legacy_ticket_rate``), and some failed switch-overs
   do too (``failed_cutover_ticket_rate``); agents work them first come, first
-  served, in opening hours (``sim.desk``).
+  served, in opening hours (``sim.model.desk``).
 
 Mailbox-level work is numpy over whole cohorts; SimPy moves time from one
 cutover evening to the next and runs the desk, ticket by ticket.
@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.calendar import Calendar, build_calendar
-from sim.desk import ServiceDesk
-from sim.plan import UNSCHEDULED, Cohorts, plan_by_organisation, plan_random
-from sim.population import Mailboxes, draw_mailboxes
-from sim.scenario import Scenario
-from sim.throttle import Capacity, build_capacity, initial_syncs
+from sim.model.calendar import Calendar, build_calendar
+from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_by_organisation, plan_random
+from sim.model.desk import ServiceDesk
+from sim.model.population import Mailboxes, draw_mailboxes
+from sim.model.scenario import Scenario
+from sim.model.throttle import Capacity, build_capacity, initial_syncs
 
 STREAMS = (
     "sizes",
@@ -193,7 +193,7 @@ class _Run:
         return plan_random(len(self.pop), days, sizes, rng)
 
     def _presync(self):
-        """Initial syncs under the tenant throttle, in queue order (``sim.throttle``)."""
+        """Initial syncs under the tenant throttle, in queue order (``sim.model.throttle``)."""
         queue = self.cohorts.queue
         lead_hours = self.sc.throttle.presync_lead_days * 24.0
         eligible = self.model.cutover_hours[self.cohorts.planned_day[queue]] - lead_hours

@@ -25,7 +25,7 @@ from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.results import quantile_rank
+from sim.experiments.results import quantile_rank
 
 FIGSIZE_INCHES = (10.0, 4.2)
 QUANTILES = (0.1, 0.5, 0.9)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario import Population
+from sim.model.scenario import Population
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model import Model, Replication
-from sim.results import Result, summarise
-from sim.scenario import Scenario
+from sim.experiments.results import Result, summarise
+from sim.model.replication import Model, Replication
+from sim.model.scenario import Scenario
 
 ProgressCallback = Callable[[int], None]
 

@@ -21,7 +21,7 @@ table of the points done so far. ``resume=True`` recomputes only the missing
 points, after checking that ``out/manifest.json`` describes the same sweep.
 
 (``sim.sweep`` is this module's :func:`sweep`; import the module's other names
-with ``from sim.sweep import ...``.)
+with ``from sim.experiments.sweep import ...``.)
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from sim.outputs import write_csv, write_json, write_parquet
-from sim.results import summarise
-from sim.runner import Chunk, Job, backend, run_chunk
-from sim.scenario import Scenario, ScenarioError, parse_value, to_dict, with_overrides
+from sim.experiments.results import summarise
+from sim.experiments.runner import Chunk, Job, backend, run_chunk
+from sim.model.scenario import Scenario, ScenarioError, parse_value, to_dict, with_overrides
+from sim.outputs.files import write_csv, write_json, write_parquet
 
 ProgressCallback = Callable[[int], None]
 

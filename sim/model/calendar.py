@@ -22,7 +22,7 @@ import holidays as holidays_lib
 import numpy as np
 import pandas as pd
 
-from sim.scenario import DAY_NAMES, Scenario
+from sim.model.scenario import DAY_NAMES, Scenario
 
 # Days kept after the horizon so that the service desk can drain its queue.
 DESK_DRAIN_DAYS = 60

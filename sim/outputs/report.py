@@ -2,7 +2,7 @@
 
 ``report.html`` answers the planner's three questions up front (when do we finish, how sure
 are we, what does the service desk see), then gives the key metrics and the five charts of
-:mod:`sim.plots`. It needs nothing else to open: the charts are base64 PNGs, the CSS inline,
+:mod:`sim.outputs.plots`. It needs nothing else to open: the charts are base64 PNGs, the CSS inline,
 no scripts and no external URLs, so it can be mailed or attached to a change ticket::
 
     path = write_report("out/", summary=res.summary, runs=res.runs, daily=res.daily,

@@ -27,10 +27,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim.outputs import write_with
-from sim.results import completion_at
-from sim.runner import run
-from sim.scenario import Scenario, ScenarioError, parse_value, with_overrides
+from sim.experiments.results import completion_at
+from sim.experiments.runner import run
+from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
+from sim.outputs.files import write_with
 
 # A share of replications is a fraction of n; never let float rounding fail 90 of 100 at 0.9.
 TOLERANCE = 1e-9

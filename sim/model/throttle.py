@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import Calendar
-from sim.scenario import MINUTES_PER_DAY, Throttle
+from sim.model.calendar import Calendar
+from sim.model.scenario import MINUTES_PER_DAY, Throttle
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+"""What is written or drawn: result files (``files``), matplotlib plots
+(``plots``) and the self-contained HTML report (``report``).
+"""
