@@ -61,7 +61,7 @@ def test_set_overrides_change_the_plan():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", SMALL, "--set", "batches.weekday=-5"], f"{SMALL}: batches.weekday: must be >= 0"),
+        (["run", SMALL, "--set", "batches.weekday=-5"], "--set: batches.weekday: must be >= 0"),
         (["run", SMALL, "--set", "batches.wekday=5"], "did you mean 'weekday'"),
         (["run", "missing.toml"], "missing.toml: no such file"),
         (["validate", SMALL, "--set", "calendar.holidays=XX"], "calendar.holidays"),

@@ -1,8 +1,11 @@
-"""What every ``migsim`` command shares: the app, options, errors and progress bars.
+"""What every ``migsim`` command shares: the app, its options, errors and exit codes.
 
-Exit codes: 0 success; 1 ``check`` found the plan misses its deadline; 2 bad
-input (usage, a missing or malformed file, an invalid value), reported as one
-line naming the file and the dotted key, with no traceback unless ``--debug``.
+Exit codes (SPEC): 0 success; 1 ``check`` found the plan misses its deadline;
+2 bad input (usage, a missing or malformed file, an invalid value, an output
+path that cannot be written: found before simulating); 3 the run could not
+finish (an unreachable cluster, a full disk, an internal error). Each failure
+is one line on stderr with no traceback, unless ``--debug`` is given anywhere
+on the command line. Errors are mapped here, once, for every command.
 """
 
 from __future__ import annotations
@@ -11,61 +14,241 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer._click import core as click_core  # typer's own copy of click
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
+from sim.experiments.runner import ClusterError
 from sim.experiments.runner import run as run_replications
 from sim.model import scenario as scenario_mod
+from sim.model.feasibility import MemoryLimitError
 from sim.model.scenario import Scenario, ScenarioError
+from sim.outputs.files import OutputError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    help="Discrete-event capacity simulator for very large mailbox migrations.",
-)
+EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT, EXIT_COULD_NOT_FINISH = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-_debug = {"on": False}
-
-EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class BadInput(Exception):
     """A usage problem found after parsing (e.g. an option value out of range)."""
 
 
-@app.callback()
-def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-) -> None:
-    _debug["on"] = debug
+class _State:
+    """Per invocation: ``--debug``, and what is true on disk if the user presses Ctrl-C now."""
+
+    debug = False
+    on_interrupt = "nothing was written"
+
+
+state = _State()
+
+
+def _say(line: str) -> None:
+    stderr.print(line, markup=False)
+
+
+class MigsimGroup(TyperGroup):
+    """The command group: ``--debug`` anywhere, and one place that maps errors to exit codes."""
+
+    def parse_args(self, ctx: click_core.Context, args: list[str]) -> list[str]:
+        state.debug = False
+        state.on_interrupt = "nothing was written"
+        if "--debug" in args:
+            cut = args.index("--") if "--" in args else len(args)
+            state.debug = "--debug" in args[:cut]
+            args = [a for i, a in enumerate(args) if not (a == "--debug" and i < cut)]
+        return super().parse_args(ctx, args)
+
+    def get_command(self, ctx: click_core.Context, cmd_name: str) -> click_core.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            plain = _plain_usage(command.collect_usage_pieces)
+            command.collect_usage_pieces = plain  # type: ignore[method-assign]
+        return command
+
+    def invoke(self, ctx: click_core.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except UsageError as error:
+            if state.debug or isinstance(error, NoArgsIsHelpError):
+                raise
+            where = error.ctx.command_path if error.ctx else "migsim"
+            _say(f"{where}: {error.format_message()} (see {where} --help)")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            if state.debug:
+                raise
+            _say(f"interrupted: {state.on_interrupt}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as error:
+            if state.debug:
+                raise
+            code, line = describe(error)
+            _say(line)
+            raise typer.Exit(code) from None
+
+
+def _plain_usage(collect):
+    """Usage pieces without typer's braces around required arguments: ``SCENARIO``."""
+
+    def pieces(ctx: click_core.Context) -> list[str]:
+        return [
+            piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+            for piece in collect(ctx)
+        ]
+
+    return pieces
+
+
+def describe(error: Exception) -> tuple[int, str]:
+    """The exit code and the one line a user sees for an error."""
+    if isinstance(error, MemoryLimitError):
+        line = str(error).replace("max_memory_gb=...", "--max-memory GB")
+        return EXIT_BAD_INPUT, line
+    if isinstance(error, ScenarioError | BadInput):
+        return EXIT_BAD_INPUT, str(error)
+    if isinstance(error, OutputError):
+        return EXIT_BAD_INPUT, error.cli
+    if isinstance(error, ClusterError):
+        return EXIT_COULD_NOT_FINISH, f"could not finish: {error}"
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or str(error)
+        return EXIT_COULD_NOT_FINISH, (f"could not finish: {where}{reason}; {state.on_interrupt}")
+    kind = type(error).__name__
+    return EXIT_COULD_NOT_FINISH, (
+        f"could not finish: internal error ({kind}: {error}); {state.on_interrupt}; "
+        "run again with --debug for the traceback"
+    )
 
 
 @contextmanager
-def guarded() -> Iterator[None]:
-    """Turn bad input into one line on stderr and exit code 2."""
-    try:
-        yield
-    except (ScenarioError, BadInput) as error:
-        if _debug["on"]:
-            raise
-        stderr.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        stderr.print("interrupted: nothing already written was changed", markup=False)
-        raise typer.Exit(130) from None
+def if_interrupted(message: str) -> Iterator[None]:
+    """While inside, a Ctrl-C or a failure reports ``message`` as what is on disk."""
+    previous, state.on_interrupt = state.on_interrupt, message
+    yield
+    # Restored only on success: a failure is reported after leaving this block.
+    state.on_interrupt = previous
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("migsim")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        stdout.print(f"migsim {version}", markup=False)
+        raise typer.Exit(EXIT_OK)
+
+
+app = typer.Typer(
+    cls=MigsimGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Discrete-event capacity simulator for very large mailbox migrations.",
+)
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks (anywhere on the command line).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Discrete-event capacity simulator for very large mailbox migrations."""
+
+
+# --- options shared by several commands -------------------------------------------------------
+
+ScenarioArg = Annotated[
+    Path, typer.Argument(help="Scenario TOML file.", show_default=False, metavar="SCENARIO")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a key: --set batches.weekday=30000 (repeatable).",
+    ),
+]
+ReplicationsOpt = Annotated[
+    int | None,
+    typer.Option("--replications", "-n", metavar="N", help="Monte Carlo replications."),
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="S", help="Master seed (>= 0).")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", "-w", metavar="N", help="Worker processes (default: all cores)."),
+]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS",
+        help="Run on a dask.distributed scheduler ADDRESS, or 'local'.",
+    ),
+]
+MaxMemoryOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-memory",
+        metavar="GB",
+        help="Memory the run may use (default: this machine's); larger runs are refused.",
+    ),
+]
+
+
+def out_option(help_text: str):
+    """``--out DIR`` with its help."""
+    return typer.Option("--out", metavar="DIR", help=help_text, show_default=False)
 
 
 def load_scenario(path: Path, assignments: list[str] | None) -> Scenario:
-    """Load a scenario with ``--set`` overrides; errors name the file and the key."""
+    """Load a scenario with ``--set`` overrides; errors name the file, or ``--set``, and the key."""
     overrides = dict(scenario_mod.parse_override(a, source="--set") for a in assignments or [])
-    return scenario_mod.load(path, overrides, source=str(path))
+    return scenario_mod.load(path, overrides, source=str(path), override_source="--set")
+
+
+def positive(value: int | None, name: str) -> int | None:
+    """``value`` if it is None or >= 1; else :class:`BadInput` naming the option."""
+    if value is not None and value < 1:
+        raise BadInput(f"{name}: must be >= 1 (got {value})")
+    return value
+
+
+def run_options(
+    replications: int | None,
+    seed: int | None,
+    workers: int | None,
+    max_memory: float | None = None,
+) -> None:
+    """Check the options every simulating command shares, before anything runs."""
+    positive(replications, "--replications")
+    positive(workers, "--workers")
+    if seed is not None and seed < 0:
+        raise BadInput(f"--seed: must be >= 0 (got {seed})")
+    if max_memory is not None and not max_memory > 0:
+        raise BadInput(f"--max-memory: must be > 0 GB (got {max_memory})")
 
 
 def show_progress() -> bool:
@@ -79,39 +262,10 @@ def progress_bar(total: int, label: str):
     if not show_progress():
         yield lambda n: None
         return
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
-
-
-def positive(value: int | None, name: str) -> int | None:
-    if value is not None and value < 1:
-        raise BadInput(f"{name}: must be >= 1 (got {value})")
-    return value
-
-
-ScenarioArg = Annotated[Path, typer.Argument(help="Scenario TOML file.", show_default=False)]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a key: --set batches.weekday=30000 (repeatable)."),
-]
-ReplicationsOpt = Annotated[
-    int | None, typer.Option("--replications", "-n", help="Monte Carlo replications.")
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Master seed.")]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", help="Worker processes (default: all cores).")
-]
-DaskOpt = Annotated[
-    str | None,
-    typer.Option("--dask", help="Run on a dask.distributed scheduler ADDRESS, or 'local'."),
-]
 
 
 def simulate_for_cli(
@@ -120,14 +274,30 @@ def simulate_for_cli(
     seed: int | None,
     workers: int | None,
     dask: str | None = None,
+    max_memory: float | None = None,
 ):
-    replications = positive(replications, "--replications") or sc.scenario.replications
-    positive(workers, "--workers")
+    """``sim.run`` with a progress bar, after the shared options are checked."""
+    run_options(replications, seed, workers, max_memory)
+    replications = replications or sc.scenario.replications
     with progress_bar(replications, "replications") as advance:
-        return run_replications(sc, replications, seed, workers, dask=dask, progress=advance)
+        return run_replications(
+            sc,
+            replications,
+            seed,
+            workers,
+            dask=dask,
+            progress=advance,
+            max_memory_gb=max_memory,
+        )
 
 
-def _fmt(value) -> str:
+def was_there(path: Path) -> str:
+    """What an interrupted write leaves at ``path``: the earlier results, or nothing."""
+    return f"{path} was left as it was" if path.exists() else f"{path} was not created"
+
+
+def fmt_number(value) -> str:
+    """A summary number for a table: whole numbers with separators, others to 2 decimals."""
     if value is None:
         return "-"
     if isinstance(value, int) or float(value).is_integer():
