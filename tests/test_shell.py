@@ -338,3 +338,23 @@ def test_fifty_million_mailboxes_are_refused_on_an_ordinary_machine(monkeypatch)
     result = invoke("run", SMALL, *huge)
     assert result.exit_code == 2
     assert "50,000,000 mailboxes need about" in one_line(result)
+
+
+def test_an_unwritable_junit_is_found_before_simulating(monkeypatch, tmp_path):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    (tmp_path / "blocker").write_text("")
+    result = invoke("check", SMALL, *FAST, "--junit", str(tmp_path / "blocker" / "x.xml"))
+    assert result.exit_code == 2
+    assert one_line(result).startswith("--junit: ")
+    assert not simulated
+
+
+def test_a_sweep_folder_problem_is_bad_input_in_the_clis_words(tmp_path):
+    args = ["sweep", SMALL, "--vary", "support.agents=3,4", *FAST, "--out", str(tmp_path)]
+    assert invoke(*args).exit_code == 0
+    again = invoke(*args)
+    assert again.exit_code == 2
+    assert one_line(again) == (
+        f"{tmp_path}: already holds a sweep: pass --resume to finish it, or choose another --out"
+    )

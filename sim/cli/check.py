@@ -13,18 +13,11 @@ from sim.cli.common import (
     EXIT_MISSED,
     EXIT_OK,
     BadInput,
-    DaskOpt,
-    MaxMemoryOpt,
-    ReplicationsOpt,
-    ScenarioArg,
-    SeedOpt,
-    SetOpt,
-    WorkersOpt,
+    RunOptions,
     app,
     if_interrupted,
-    load_scenario,
     progress_bar,
-    run_options,
+    simulating_command,
     stdout,
 )
 from sim.experiments import check as check_mod
@@ -33,8 +26,9 @@ from sim.outputs.files import OutputError, check_writable_file
 
 
 @app.command()
+@simulating_command
 def check(
-    scenario: ScenarioArg,
+    options: RunOptions,
     deadline: Annotated[
         str | None,
         typer.Option(
@@ -53,16 +47,12 @@ def check(
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report to this file."),
     ] = None,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
-    max_memory: MaxMemoryOpt = None,
 ) -> None:
-    """Exit 0 if the plan meets its deadline at the required confidence, 1 if not; 2: bad input."""
-    sc = load_scenario(scenario, set_)
-    run_options(replications, seed, workers, max_memory)
+    """Exit 0 if the plan meets its deadline at the required confidence, 1 if not.
+
+    2: bad input (found before simulating); 3: the check could not finish.
+    """
+    sc = options.load()
     if deadline is not None:
         value = parse_value(deadline)
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
@@ -70,7 +60,7 @@ def check(
         sc = with_overrides(sc, {"scenario.deadline": value}, source="--deadline")
     elif sc.scenario.deadline is None:
         raise BadInput(
-            f"{scenario}: scenario.deadline: no deadline to check: "
+            f"{sc.source_of('scenario.deadline')}: scenario.deadline: no deadline to check: "
             "set it in the file or pass --deadline"
         )
     if confidence is not None and not 0 < confidence <= 1:
@@ -82,18 +72,18 @@ def check(
                 check_writable_file(path)
             except OutputError as error:
                 raise BadInput(f"{option}: {error}") from None
-    replications = replications or sc.scenario.replications
+    replications = options.replications_of(sc)
     with progress_bar(replications, "replications") as advance:
         verdict = check_mod.check(
             sc,
             confidence=confidence,
             replications=replications,
-            seed=seed,
-            workers=workers,
-            dask=dask,
+            seed=options.seed,
+            workers=options.workers,
+            dask=options.dask,
             progress=advance,
-            source=str(scenario),
-            max_memory_gb=max_memory,
+            source=str(options.scenario),
+            max_memory_gb=options.max_memory,
         )
     stdout.print(verdict.paragraph(), markup=False)
     with if_interrupted(f"the verdict above was not saved to {junit or step_summary}"):

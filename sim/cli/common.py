@@ -10,10 +10,14 @@ on the command line. Errors are mapped here, once, for every command.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
@@ -191,31 +195,99 @@ SetOpt = Annotated[
         help="Override a key: --set batches.weekday=30000 (repeatable).",
     ),
 ]
-ReplicationsOpt = Annotated[
-    int | None,
-    typer.Option("--replications", "-n", metavar="N", help="Monte Carlo replications."),
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="S", help="Master seed (>= 0).")]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option("--workers", "-w", metavar="N", help="Worker processes (default: all cores)."),
-]
-DaskOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--dask",
-        metavar="ADDRESS",
-        help="Run on a dask.distributed scheduler ADDRESS, or 'local'.",
-    ),
-]
-MaxMemoryOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--max-memory",
-        metavar="GB",
-        help="Memory the run may use (default: this machine's); larger runs are refused.",
-    ),
-]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of every command that simulates: what to load and how to run it."""
+
+    scenario: Path
+    set_: list[str] | None = None
+    replications: int | None = None
+    seed: int | None = None
+    workers: int | None = None
+    dask: str | None = None
+    max_memory: float | None = None
+
+    def load(self) -> Scenario:
+        """The scenario with ``--set`` applied, after checking the options (bad input: 2)."""
+        positive(self.replications, "--replications")
+        positive(self.workers, "--workers")
+        if self.seed is not None and self.seed < 0:
+            raise BadInput(f"--seed: must be >= 0 (got {self.seed})")
+        if self.max_memory is not None and not self.max_memory > 0:
+            raise BadInput(f"--max-memory: must be > 0 GB (got {self.max_memory})")
+        return load_scenario(self.scenario, self.set_)
+
+    def replications_of(self, sc: Scenario) -> int:
+        return self.replications or sc.scenario.replications
+
+
+_RUN_OPTIONS: dict[str, Any] = {
+    "scenario": ScenarioArg,
+    "set_": SetOpt,
+    "replications": Annotated[
+        int | None,
+        typer.Option("--replications", "-n", metavar="N", help="Monte Carlo replications."),
+    ],
+    "seed": Annotated[int | None, typer.Option("--seed", metavar="S", help="Master seed (>= 0).")],
+    "workers": Annotated[
+        int | None,
+        typer.Option("--workers", "-w", metavar="N", help="Worker processes (default: all cores)."),
+    ],
+    "dask": Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Run on a dask.distributed scheduler ADDRESS, or 'local'.",
+        ),
+    ],
+    "max_memory": Annotated[
+        float | None,
+        typer.Option(
+            "--max-memory",
+            metavar="GB",
+            help="Memory the run may use (default: this machine's); larger runs are refused.",
+        ),
+    ],
+}
+
+
+def simulating_command(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the shared options; it receives them as ``options: RunOptions``.
+
+    The command declares only what is its own (``--out``, ``--json``, ...);
+    SCENARIO, ``--set``, ``-n``, ``--seed``, ``-w``, ``--dask`` and
+    ``--max-memory`` are declared once, here.
+    """
+    own = [
+        p
+        for p in inspect.signature(command, eval_str=True).parameters.values()
+        if p.name != "options"
+    ]
+    shared = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=annotation,
+            default=inspect.Parameter.empty if name == "scenario" else None,
+        )
+        for name, annotation in _RUN_OPTIONS.items()
+    ]
+    hints = typing.get_type_hints(command, include_extras=True)
+    hints.pop("options", None)
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> Any:
+        options = RunOptions(**{name: values.pop(name) for name in _RUN_OPTIONS})
+        return command(options=options, **values)
+
+    # SCENARIO first (an argument), then the command's own options, then the shared ones.
+    with_options.__signature__ = inspect.Signature([shared[0], *own, *shared[1:]])
+    with_options.__annotations__ = {**hints, **_RUN_OPTIONS}
+    del with_options.__wrapped__
+    return with_options
 
 
 def out_option(help_text: str):
@@ -236,21 +308,6 @@ def positive(value: int | None, name: str) -> int | None:
     return value
 
 
-def run_options(
-    replications: int | None,
-    seed: int | None,
-    workers: int | None,
-    max_memory: float | None = None,
-) -> None:
-    """Check the options every simulating command shares, before anything runs."""
-    positive(replications, "--replications")
-    positive(workers, "--workers")
-    if seed is not None and seed < 0:
-        raise BadInput(f"--seed: must be >= 0 (got {seed})")
-    if max_memory is not None and not max_memory > 0:
-        raise BadInput(f"--max-memory: must be > 0 GB (got {max_memory})")
-
-
 def show_progress() -> bool:
     """A progress bar only for a person at a terminal."""
     return sys.stderr.isatty() and not os.environ.get("CI")
@@ -268,26 +325,18 @@ def progress_bar(total: int, label: str):
         yield lambda n: bar.advance(task, n)
 
 
-def simulate_for_cli(
-    sc: Scenario,
-    replications: int | None,
-    seed: int | None,
-    workers: int | None,
-    dask: str | None = None,
-    max_memory: float | None = None,
-):
-    """``sim.run`` with a progress bar, after the shared options are checked."""
-    run_options(replications, seed, workers, max_memory)
-    replications = replications or sc.scenario.replications
+def simulate_for_cli(sc: Scenario, options: RunOptions):
+    """``sim.run`` with a progress bar."""
+    replications = options.replications_of(sc)
     with progress_bar(replications, "replications") as advance:
         return run_replications(
             sc,
             replications,
-            seed,
-            workers,
-            dask=dask,
+            options.seed,
+            options.workers,
+            dask=options.dask,
             progress=advance,
-            max_memory_gb=max_memory,
+            max_memory_gb=options.max_memory,
         )
 
 

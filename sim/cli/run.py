@@ -10,20 +10,16 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
-    DaskOpt,
-    MaxMemoryOpt,
-    ReplicationsOpt,
+    RunOptions,
     ScenarioArg,
-    SeedOpt,
     SetOpt,
-    WorkersOpt,
     app,
     fmt_number,
     if_interrupted,
     load_scenario,
     out_option,
-    run_options,
     simulate_for_cli,
+    simulating_command,
     stdout,
     was_there,
 )
@@ -37,24 +33,18 @@ REPORT_FILES = ("report.html", "*.png", "*.svg")
 
 
 @app.command()
+@simulating_command
 def run(
-    scenario: ScenarioArg,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
+    options: RunOptions,
     out: Annotated[
         Path | None, out_option("Write summary.json, runs/daily/mailboxes.parquet here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    dask: DaskOpt = None,
-    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Simulate a scenario: completion date distribution, support load, and more."""
-    sc = load_scenario(scenario, set_)
-    run_options(replications, seed, workers, max_memory)
+    sc = options.load()
     if out is None:
-        result = simulate_for_cli(sc, replications, seed, workers, dask, max_memory)
+        result = simulate_for_cli(sc, options)
     else:
         # The folder is claimed before simulating (an unwritable --out fails at once) and
         # replaces any earlier results only when every file is written.
@@ -62,7 +52,7 @@ def run(
             if_interrupted(f"{was_there(out)}; nothing was written"),
             staged_folder(out, RESULT_FILES) as staging,
         ):
-            result = simulate_for_cli(sc, replications, seed, workers, dask, max_memory)
+            result = simulate_for_cli(sc, options)
             write_result(staging, result)
     if as_json:
         stdout.print_json(json.dumps(result.summary, default=str))
@@ -101,26 +91,20 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 
 @app.command()
+@simulating_command
 def report(
-    scenario: ScenarioArg,
+    options: RunOptions,
     out: Annotated[Path, out_option("Folder for report.html (replaced whole).")],
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
-    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Simulate a scenario and write a self-contained HTML report with plots."""
     from sim.outputs.report import write_report
 
-    sc = load_scenario(scenario, set_)
-    run_options(replications, seed, workers, max_memory)
+    sc = options.load()
     with (
         if_interrupted(f"{was_there(out)}; nothing was written"),
         staged_folder(out, REPORT_FILES) as staging,
     ):
-        result = simulate_for_cli(sc, replications, seed, workers, dask, max_memory)
+        result = simulate_for_cli(sc, options)
         write_report(
             staging,
             summary=result.summary,
@@ -131,7 +115,7 @@ def report(
             deadline=sc.scenario.deadline,
             population=sc.population.mailboxes,
             pause_backlog=sc.support.pause_backlog,
-            scenario_text=scenario.read_text(encoding="utf-8"),
+            scenario_text=options.scenario.read_text(encoding="utf-8"),
         )
     stdout.print(f"report written to {out / 'report.html'}", markup=False)
 

@@ -13,21 +13,14 @@ from rich.table import Table
 
 from sim.cli.common import (
     BadInput,
-    DaskOpt,
-    MaxMemoryOpt,
-    ReplicationsOpt,
-    ScenarioArg,
-    SeedOpt,
-    SetOpt,
-    WorkersOpt,
+    RunOptions,
     app,
     fmt_number,
     if_interrupted,
-    load_scenario,
     out_option,
     positive,
     progress_bar,
-    run_options,
+    simulating_command,
     stdout,
 )
 from sim.experiments.axes import parse_vary
@@ -36,8 +29,9 @@ from sim.experiments.sweep import plan_sweep
 
 
 @app.command()
+@simulating_command
 def sweep(
-    scenario: ScenarioArg,
+    options: RunOptions,
     vary: Annotated[
         list[str],
         typer.Option(
@@ -56,22 +50,15 @@ def sweep(
         int | None,
         typer.Option("--samples", metavar="N", help="Points for --method lhs (ranges LO:HI)."),
     ] = None,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
     out: Annotated[
         Path | None, out_option("Write sweep.parquet, sweep.csv and per-point files here.")
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the sweep in --out: simulate missing points.")
     ] = False,
-    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Run a scenario at every point of a grid or a Latin hypercube, with the same seeds."""
-    sc = load_scenario(scenario, set_)
-    run_options(replications, seed, workers, max_memory)
+    sc = options.load()
     positive(samples, "--samples")
     if method not in ("grid", "lhs"):
         raise BadInput(f"--method: must be grid or lhs (got {method!r})")
@@ -85,13 +72,20 @@ def sweep(
         if key in specs:
             raise BadInput(f"--vary: {key}: given twice")
         specs[key] = text
-    plan = plan_sweep(sc, specs, replications, seed, method, samples, source="--vary")
+    plan = plan_sweep(sc, specs, options.replications, options.seed, method, samples, "--vary")
     done = f"{out} holds the points finished so far; --resume finishes the sweep"
     with (
         if_interrupted(done if out else "nothing was written"),
         progress_bar(len(plan.points) * plan.replications, "sweep") as advance,
     ):
-        result = plan.run(workers, dask, out, resume, progress=advance, max_memory_gb=max_memory)
+        result = plan.run(
+            options.workers,
+            options.dask,
+            out,
+            resume,
+            progress=advance,
+            max_memory_gb=options.max_memory,
+        )
     print_sweep(result)
 
 
