@@ -86,9 +86,14 @@ def check(
             max_memory_gb=options.max_memory,
         )
     stdout.print(verdict.paragraph(), markup=False)
-    with if_interrupted(f"the verdict above was not saved to {junit or step_summary}"):
-        if junit:
-            check_mod.write_junit(junit, verdict)
-        if step_summary:
-            check_mod.append_step_summary(step_summary, verdict)
+    saved_to = " and ".join(str(p) for p in (junit, step_summary) if p)
+    if saved_to:
+        with if_interrupted(
+            f"the verdict above was not saved to {saved_to}",
+            f"the verdict was saved to {saved_to}",
+        ):
+            if junit:
+                check_mod.write_junit(junit, verdict)
+            if step_summary:
+                check_mod.append_step_summary(step_summary, verdict)
     raise typer.Exit(EXIT_OK if verdict.passed else EXIT_MISSED)

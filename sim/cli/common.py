@@ -25,9 +25,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from typer._click import core as click_core  # typer's own copy of click
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
+
+try:  # newer typer carries its own copy of click; its exceptions are the ones raised
+    from typer._click import core as click_core
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # older typer runs on click itself
+    from click import core as click_core
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
 from sim.experiments.runner import ClusterError
 from sim.experiments.runner import run as run_replications
@@ -119,8 +124,7 @@ def _plain_usage(collect):
 def describe(error: Exception) -> tuple[int, str]:
     """The exit code and the one line a user sees for an error."""
     if isinstance(error, MemoryLimitError):
-        line = str(error).replace("max_memory_gb=...", "--max-memory GB")
-        return EXIT_BAD_INPUT, line
+        return EXIT_BAD_INPUT, error.cli
     if isinstance(error, ScenarioError | BadInput):
         return EXIT_BAD_INPUT, str(error)
     if isinstance(error, OutputError):
@@ -139,12 +143,12 @@ def describe(error: Exception) -> tuple[int, str]:
 
 
 @contextmanager
-def if_interrupted(message: str) -> Iterator[None]:
-    """While inside, a Ctrl-C or a failure reports ``message`` as what is on disk."""
-    previous, state.on_interrupt = state.on_interrupt, message
+def if_interrupted(during: str, after: str | None = None) -> Iterator[None]:
+    """A Ctrl-C or a failure inside reports ``during`` as what is on disk; ``after`` after it."""
+    previous, state.on_interrupt = state.on_interrupt, during
     yield
-    # Restored only on success: a failure is reported after leaving this block.
-    state.on_interrupt = previous
+    # Changed only on success: a failure is reported after leaving this block.
+    state.on_interrupt = after or previous
 
 
 def _version(value: bool) -> None:

@@ -49,7 +49,7 @@ def run(
         # The folder is claimed before simulating (an unwritable --out fails at once) and
         # replaces any earlier results only when every file is written.
         with (
-            if_interrupted(f"{was_there(out)}; nothing was written"),
+            if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the results"),
             staged_folder(out, RESULT_FILES) as staging,
         ):
             result = simulate_for_cli(sc, options)
@@ -101,7 +101,7 @@ def report(
 
     sc = options.load()
     with (
-        if_interrupted(f"{was_there(out)}; nothing was written"),
+        if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the report"),
         staged_folder(out, REPORT_FILES) as staging,
     ):
         result = simulate_for_cli(sc, options)

@@ -37,17 +37,26 @@ GB = 2**30
 
 
 class MemoryLimitError(ScenarioError):
-    """A run that would need more memory than allowed; ``needed_gb`` and ``limit_gb`` say how
-    much."""
+    """A run that would need more memory than allowed (``needed_gb`` > ``limit_gb``).
+
+    ``str(error)`` says how to raise the limit in Python (``max_memory_gb=``),
+    ``cli`` the same for the command line (``--max-memory``).
+    """
 
     def __init__(self, source: str, mailboxes: int, needed_gb: float, limit_gb: float) -> None:
         self.needed_gb, self.limit_gb = needed_gb, limit_gb
+        need = (
+            f"{mailboxes:,} mailboxes need about {needed_gb:,.1f} GB of memory, "
+            f"more than the {limit_gb:,.1f} GB allowed"
+        )
         super().__init__(
             source,
             "population.mailboxes",
-            f"{mailboxes:,} mailboxes need about {needed_gb:,.1f} GB of memory, more than "
-            f"the {limit_gb:,.1f} GB allowed (raise it with max_memory_gb=..., or use "
-            "fewer workers)",
+            f"{need} (raise it with max_memory_gb=, or use fewer workers)",
+        )
+        self.cli = (
+            f"{source}: population.mailboxes: {need} (raise it with --max-memory GB, or use "
+            "fewer --workers)"
         )
 
 
