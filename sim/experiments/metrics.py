@@ -100,7 +100,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("paused_days", "days", "paused days", ("paused_days",)),
     Metric("cutover_failures", "cutovers", "failed cutovers", ("cutover_failures",),
            in_table=False),
-    Metric("deferred_users", "users", "users deferred (sync not done or paused)",
+    Metric("deferred_users", "users", "users deferred",
            ("deferred_users",)),
     Metric("slipped_users", "users", "users slipped past their planned day", ("slipped_users",),
            in_table=False),
