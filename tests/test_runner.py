@@ -180,3 +180,18 @@ def test_days_to_complete_agrees_with_the_completion_dates(small, one_worker):
     start = pd.Timestamp(s["start"])
     for q, days in s["days_to_complete"].items():
         assert (pd.Timestamp(s["completion"][q]) - start).days + 1 == days
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 400)), min_size=1, max_size=40))
+def test_days_to_complete_quantiles_are_the_completion_date_quantiles_in_days(days):
+    from sim.experiments.results import quantiles
+
+    start = pd.Timestamp("2024-01-08")
+    values = pd.Series([np.nan if d is None else float(d) for d in days])
+    dates = pd.Series([pd.NaT if d is None else start + pd.Timedelta(days=d - 1) for d in days])
+    by_days = quantiles(values, missing_is_late=True)
+    by_dates = completion_quantiles(dates)
+    for q in QUANTILES:
+        expected = None if by_dates[q] is None else (pd.Timestamp(by_dates[q]) - start).days + 1
+        assert by_days[q] == expected

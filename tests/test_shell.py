@@ -293,12 +293,28 @@ def test_no_agents_is_fine_when_no_tickets_are_expected():
     assert feasibility.problems(scenario(support={"agents": 0})) == []
 
 
-def test_validate_and_run_refuse_the_same_plan_with_the_same_line():
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["check"],
+        ["report", "--out", "{tmp}/report"],
+        ["sweep", "--vary", "support.agents=3,4", "--out", "{tmp}/sweep"],
+    ],
+)
+def test_every_command_refuses_what_validate_refuses_with_the_same_line(
+    command, monkeypatch, tmp_path
+):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
     args = ["--set", "batches.phases=[]", "--set", "batches.weekday=0"]
-    checked, ran = invoke("validate", SMALL, *args), invoke("run", SMALL, *FAST, *args)
-    assert checked.exit_code == ran.exit_code == 2
-    assert one_line(checked) == one_line(ran)
-    assert one_line(ran).startswith("--set: batches.weekday: no cutover day within")
+    checked = invoke("validate", SMALL, *args)
+    name, *rest = (part.format(tmp=tmp_path) for part in command)
+    refused = invoke(name, SMALL, *rest, *FAST, *args)
+    assert checked.exit_code == refused.exit_code == 2
+    assert one_line(refused) == one_line(checked)
+    assert one_line(refused).startswith("--set: batches.weekday: no cutover day within")
+    assert not simulated and list(tmp_path.iterdir()) == []
 
 
 def test_validate_warns_when_the_horizon_ends_before_the_deadline():
