@@ -374,3 +374,19 @@ def test_a_sweep_folder_problem_is_bad_input_in_the_clis_words(tmp_path):
     assert one_line(again) == (
         f"{tmp_path}: already holds a sweep: pass --resume to finish it, or choose another --out"
     )
+
+
+def test_staging_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
+    code = (
+        "import os, sys\n"
+        "from sim.outputs.files import staged_folder\n"
+        f"with staged_folder({str(tmp_path / 'results')!r}) as staging:\n"
+        "    (staging / 'summary.json').write_text('{}')\n"
+        "    os._exit(9)  # killed mid-write: no clean-up runs\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=False, env={**os.environ})
+    abandoned = [p.name for p in tmp_path.iterdir()]
+    assert len(abandoned) == 1 and abandoned[0].startswith(".results.staging-")
+    with files.staged_folder(tmp_path / "results", files.RESULT_FILES) as staging:
+        (staging / "summary.json").write_text("{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]

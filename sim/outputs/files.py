@@ -19,6 +19,7 @@ would make them private to their owner.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import json
 import os
 import shutil
@@ -185,9 +186,8 @@ def staged_folder(target: str | Path, expected: Iterable[str] = ()) -> Iterator[
     check_folder_target(target, expected)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        )
+        _remove_abandoned_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(target), dir=target.parent))
     except OSError as error:
         raise OutputError(f"{target}: cannot write: {error.strerror or error}") from None
     try:
@@ -205,7 +205,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     if not target.exists():
         os.replace(staging, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    old = Path(tempfile.mkdtemp(prefix=_staging_prefix(target), suffix=".old", dir=target.parent))
     os.rmdir(old)
     os.replace(target, old)
     try:
@@ -214,6 +214,29 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         os.replace(old, target)  # put the earlier results back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _staging_prefix(target: Path) -> str:
+    # The process id in the name tells a staging folder abandoned by a killed run from a live one.
+    return f".{target.name}.staging-{os.getpid()}-"
+
+
+def _remove_abandoned_staging(target: Path) -> None:
+    """Remove staging folders of ``target`` left by runs that were killed (SIGKILL, power)."""
+    for path in target.parent.glob(f".{glob.escape(target.name)}.staging-*-*"):
+        pid = path.name.removeprefix(f".{target.name}.staging-").split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _normalise_modes(folder: Path) -> None:
