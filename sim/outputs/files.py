@@ -182,8 +182,8 @@ def staged_folder(target: str | Path, expected: Iterable[str] = ()) -> Iterator[
     failure or interrupt the staging folder is removed and ``target`` is left
     untouched. Every file in the finished folder is made readable by others.
     """
-    target = Path(target)
     check_folder_target(target, expected)
+    target = Path(os.path.abspath(target))  # "." or "results/" has a name and a parent
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_staging(target)
