@@ -9,13 +9,18 @@ what will it cost the service desk?
 """
 
 from sim.experiments.results import Result
-from sim.experiments.runner import run
+from sim.experiments.runner import ClusterError, run
 from sim.experiments.sweep import sweep
+from sim.model.feasibility import MemoryLimitError
 from sim.model.replication import Model, simulate
 from sim.model.scenario import Scenario, ScenarioError, load, loads
+from sim.outputs.files import OutputError
 
 __all__ = [
+    "ClusterError",
+    "MemoryLimitError",
     "Model",
+    "OutputError",
     "Result",
     "Scenario",
     "ScenarioError",

@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model.calendar import build_calendar
-from sim.model.replication import Model, simulate
+from sim.model.replication import simulate
 
 from .conftest import nth_weekday_after, scenario
 
@@ -276,16 +274,3 @@ def test_same_scenario_and_seed_give_identical_results(p):
     assert a.metrics == b.metrics
     pd.testing.assert_frame_equal(a.daily, b.daily)
     pd.testing.assert_frame_equal(a.mailboxes, b.mailboxes)
-
-
-def test_model_is_built_once_and_replications_differ_by_seed():
-    sc = scenario(
-        population={"mailboxes": 500, "size_gb": {"mean": 1.0, "sigma": 1.0}},
-        failures={"rate": 0.05},
-    )
-    model = Model(sc)
-    seeds = np.random.SeedSequence(3).spawn(2)
-    a = model.replicate(seeds[0], keep_mailboxes=True)
-    b = model.replicate(seeds[1], keep_mailboxes=True)
-    assert not np.array_equal(a.mailboxes["size_gb"], b.mailboxes["size_gb"])
-    assert build_calendar(sc).days == model.calendar.days

@@ -114,3 +114,84 @@ def test_completion_quantiles_are_ordered_and_null_only_when_too_few_completed(d
     for name, q in QUANTILES.items():
         # Null exactly when fewer than a share q of replications completed.
         assert (quantiles[name] is None) == (done < q * len(days) - 1e-9), (name, done)
+
+
+def test_the_runner_builds_one_model_per_chunk_not_per_replication(small, monkeypatch):
+    from sim.experiments import runner as runner_mod
+
+    built = []
+
+    class Counted(runner_mod.Model):
+        def __init__(self, scenario) -> None:
+            built.append(1)
+            super().__init__(scenario)
+
+    monkeypatch.setattr(runner_mod, "Model", Counted)
+    sim.run(small, REPLICATIONS, seed=11, workers=1)
+    assert len(built) == len(chunks_for(REPLICATIONS, 1)) < REPLICATIONS
+
+
+def test_a_reused_model_gives_each_replication_what_a_fresh_model_gives(small):
+    from sim.model.replication import Model
+
+    first, second = replication_seeds(5, 2)
+    model = Model(small)
+    a = model.replicate(first, keep_mailboxes=True)
+    b = model.replicate(second, keep_mailboxes=True)
+    again = model.replicate(first, keep_mailboxes=True)  # after b ran on the same model
+    fresh = Model(small).replicate(first, keep_mailboxes=True)
+    for other in (again, fresh):
+        assert other.metrics == a.metrics
+        pd.testing.assert_frame_equal(other.daily, a.daily)
+        pd.testing.assert_frame_equal(other.mailboxes, a.mailboxes)
+    assert not np.array_equal(a.mailboxes["size_gb"], b.mailboxes["size_gb"])
+
+
+def test_days_to_complete_counts_unfinished_replications_as_late():
+    from sim.experiments.results import summarise
+
+    start = pd.Timestamp("2024-01-08")
+    # 30 replications: 2 finish on days 10 and 12, 28 never do.
+    days = [10.0, 12.0] + [np.nan] * 28
+    runs = pd.DataFrame(
+        {
+            "completion_date": [
+                start + pd.Timedelta(days=d - 1) if d == d else pd.NaT for d in days
+            ],
+            "days_to_complete": days,
+        }
+    )
+    summary = summarise(
+        runs, scenario_name="t", seed=0, start=start.date(), deadline=None, wall_seconds=0
+    )
+    assert summary["days_to_complete"] == {"p10": None, "p50": None, "p90": None}
+    assert summary["completion"] == {"p10": None, "p50": None, "p90": None}
+    # With 10 of 30 done, P10 is the 3rd smallest (rank ceil(0.1 * 30) = 3) and P50 is null.
+    days = [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0] + [np.nan] * 20
+    runs = pd.DataFrame({"days_to_complete": days})
+    summary = summarise(
+        runs, scenario_name="t", seed=0, start=start.date(), deadline=None, wall_seconds=0
+    )
+    assert summary["days_to_complete"] == {"p10": 7, "p50": None, "p90": None}
+
+
+def test_days_to_complete_agrees_with_the_completion_dates(small, one_worker):
+    s = one_worker.summary
+    start = pd.Timestamp(s["start"])
+    for q, days in s["days_to_complete"].items():
+        assert (pd.Timestamp(s["completion"][q]) - start).days + 1 == days
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 400)), min_size=1, max_size=40))
+def test_days_to_complete_quantiles_are_the_completion_date_quantiles_in_days(days):
+    from sim.experiments.results import quantiles
+
+    start = pd.Timestamp("2024-01-08")
+    values = pd.Series([np.nan if d is None else float(d) for d in days])
+    dates = pd.Series([pd.NaT if d is None else start + pd.Timedelta(days=d - 1) for d in days])
+    by_days = quantiles(values, missing_is_late=True)
+    by_dates = completion_quantiles(dates)
+    for q in QUANTILES:
+        expected = None if by_dates[q] is None else (pd.Timestamp(by_dates[q]) - start).days + 1
+        assert by_days[q] == expected

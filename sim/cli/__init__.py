@@ -1,14 +1,15 @@
 """The ``migsim`` command line: a thin layer over the Python API.
 
 Exit codes: 0 success; 1 ``check`` found the plan misses its deadline; 2 bad
-input (usage, a missing or malformed file, an invalid value), reported as one
-line naming the file and the dotted key, with no traceback unless ``--debug``.
+input, found before simulating; 3 the run could not finish (cluster, disk,
+internal error). Errors become one line in :mod:`sim.cli.common`, once for
+every command; ``--debug`` (anywhere) shows the traceback instead.
 
 Each command lives in its own module and registers itself on :data:`app`.
 """
 
 from sim.cli import check, run, sweep  # noqa: F401  (registers the commands)
-from sim.cli.common import EXIT_BAD_INPUT, EXIT_MISSED, EXIT_OK, app
+from sim.cli.common import EXIT_BAD_INPUT, EXIT_COULD_NOT_FINISH, EXIT_MISSED, EXIT_OK, app
 
 
 def main() -> None:
@@ -16,4 +17,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_MISSED", "EXIT_OK", "app", "main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_COULD_NOT_FINISH", "EXIT_MISSED", "EXIT_OK", "app", "main"]

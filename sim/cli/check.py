@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Annotated
@@ -12,69 +13,87 @@ from sim.cli.common import (
     EXIT_MISSED,
     EXIT_OK,
     BadInput,
-    DaskOpt,
-    ReplicationsOpt,
-    ScenarioArg,
-    SeedOpt,
-    SetOpt,
-    WorkersOpt,
+    RunOptions,
     app,
-    guarded,
-    load_scenario,
-    positive,
+    if_interrupted,
     progress_bar,
+    simulating_command,
     stdout,
 )
 from sim.experiments import check as check_mod
+from sim.model.scenario import parse_value, with_overrides
+from sim.outputs.files import OutputError, check_writable_file
 
 
 @app.command()
+@simulating_command
 def check(
-    scenario: ScenarioArg,
+    options: RunOptions,
     deadline: Annotated[
         str | None,
-        typer.Option("--deadline", help="YYYY-MM-DD (default: the scenario's deadline)."),
+        typer.Option(
+            "--deadline", metavar="DATE", help="YYYY-MM-DD (default: the scenario's deadline)."
+        ),
     ] = None,
     confidence: Annotated[
         float | None,
         typer.Option(
-            "--confidence", help="Required P(done by deadline), 0-1 (default: scenario's)."
+            "--confidence",
+            metavar="P",
+            help="Required P(done by deadline), 0-1 (default: the scenario's).",
         ),
     ] = None,
     junit: Annotated[
-        Path | None, typer.Option("--junit", help="Write a JUnit XML report to this file.")
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report to this file."),
     ] = None,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
 ) -> None:
-    """Exit 0 if the plan meets its deadline at the required confidence, 1 if not; 2: bad input."""
-    with guarded():
-        sc = load_scenario(scenario, set_)
-        replications = positive(replications, "--replications") or sc.scenario.replications
-        positive(workers, "--workers")
-        with progress_bar(replications, "replications") as advance:
-            verdict = check_mod.check(
-                sc,
-                deadline=deadline,
-                confidence=confidence,
-                replications=replications,
-                seed=seed,
-                workers=workers,
-                dask=dask,
-                progress=advance,
-                source=str(scenario),
-            )
-        stdout.print(verdict.paragraph(), markup=False)
-        for path, write in (
-            (junit, check_mod.write_junit),
-            (os.environ.get("GITHUB_STEP_SUMMARY"), check_mod.append_step_summary),
-        ):
+    """Exit 0 if the plan meets its deadline at the required confidence, 1 if not.
+
+    2: bad input (found before simulating); 3: the check could not finish.
+    """
+    sc = options.load()
+    if deadline is not None:
+        value = parse_value(deadline)
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise BadInput(f"--deadline: must be a date YYYY-MM-DD (got {deadline!r})")
+        sc = with_overrides(sc, {"scenario.deadline": value}, source="--deadline")
+    elif sc.scenario.deadline is None:
+        raise BadInput(
+            f"{sc.source_of('scenario.deadline')}: scenario.deadline: no deadline to check: "
+            "set it in the file or pass --deadline"
+        )
+    if confidence is not None and not 0 < confidence <= 1:
+        raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    for path, option in ((junit, "--junit"), (step_summary, "GITHUB_STEP_SUMMARY")):
+        if path:
             try:
-                if path:
-                    write(path, verdict)
-            except OSError as error:
-                raise BadInput(f"{path}: cannot write: {error.strerror or error}") from None
+                check_writable_file(path)
+            except OutputError as error:
+                raise BadInput(f"{option}: {error}") from None
+    replications = options.replications_of(sc)
+    with progress_bar(replications, "replications") as advance:
+        verdict = check_mod.check(
+            sc,
+            confidence=confidence,
+            replications=replications,
+            seed=options.seed,
+            workers=options.workers,
+            dask=options.dask,
+            progress=advance,
+            source=str(options.scenario),
+            max_memory_gb=options.max_memory,
+        )
+    stdout.print(verdict.paragraph(), markup=False)
+    saved_to = " and ".join(str(p) for p in (junit, step_summary) if p)
+    if saved_to:
+        with if_interrupted(
+            f"the verdict above was not saved to {saved_to}",
+            f"the verdict was saved to {saved_to}",
+        ):
+            if junit:
+                check_mod.write_junit(junit, verdict)
+            if step_summary:
+                check_mod.append_step_summary(step_summary, verdict)
     raise typer.Exit(EXIT_OK if verdict.passed else EXIT_MISSED)

@@ -1,71 +1,206 @@
-"""What every ``migsim`` command shares: the app, options, errors and progress bars.
+"""What every ``migsim`` command shares: the app, its options and progress bars.
 
-Exit codes: 0 success; 1 ``check`` found the plan misses its deadline; 2 bad
-input (usage, a missing or malformed file, an invalid value), reported as one
-line naming the file and the dotted key, with no traceback unless ``--debug``.
+A command that simulates declares only its own options and is decorated with
+:func:`simulating_command`, which adds SCENARIO, ``--set``, ``-n``,
+``--seed``, ``-w``, ``--dask`` and ``--max-memory`` and hands them over as one
+:class:`RunOptions`. Errors and exit codes are mapped in :mod:`sim.cli.errors`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sim.cli.errors import (  # noqa: F401  (re-exported: every command imports from here)
+    EXIT_BAD_INPUT,
+    EXIT_COULD_NOT_FINISH,
+    EXIT_INTERRUPTED,
+    EXIT_MISSED,
+    EXIT_OK,
+    BadInput,
+    MigsimGroup,
+    if_interrupted,
+    stderr,
+)
 from sim.experiments.runner import run as run_replications
 from sim.model import scenario as scenario_mod
-from sim.model.scenario import Scenario, ScenarioError
+from sim.model.scenario import Scenario
+
+stdout = Console(highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("migsim")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        stdout.print(f"migsim {version}", markup=False)
+        raise typer.Exit(EXIT_OK)
+
 
 app = typer.Typer(
+    cls=MigsimGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Discrete-event capacity simulator for very large mailbox migrations.",
 )
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-_debug = {"on": False}
-
-EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class BadInput(Exception):
-    """A usage problem found after parsing (e.g. an option value out of range)."""
 
 
 @app.callback()
 def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks (anywhere on the command line).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
-    _debug["on"] = debug
+    """Discrete-event capacity simulator for very large mailbox migrations."""
 
 
-@contextmanager
-def guarded() -> Iterator[None]:
-    """Turn bad input into one line on stderr and exit code 2."""
-    try:
-        yield
-    except (ScenarioError, BadInput) as error:
-        if _debug["on"]:
-            raise
-        stderr.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        stderr.print("interrupted: nothing already written was changed", markup=False)
-        raise typer.Exit(130) from None
+# --- options shared by several commands -------------------------------------------------------
+
+ScenarioArg = Annotated[
+    Path, typer.Argument(help="Scenario TOML file.", show_default=False, metavar="SCENARIO")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a key: --set batches.weekday=30000 (repeatable).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of every command that simulates: what to load and how to run it."""
+
+    scenario: Path
+    set_: list[str] | None = None
+    replications: int | None = None
+    seed: int | None = None
+    workers: int | None = None
+    dask: str | None = None
+    max_memory: float | None = None
+
+    def load(self) -> Scenario:
+        """The scenario with ``--set`` applied, after checking the options (bad input: 2)."""
+        positive(self.replications, "--replications")
+        positive(self.workers, "--workers")
+        if self.seed is not None and self.seed < 0:
+            raise BadInput(f"--seed: must be >= 0 (got {self.seed})")
+        if self.max_memory is not None and not self.max_memory > 0:
+            raise BadInput(f"--max-memory: must be > 0 GB (got {self.max_memory})")
+        return load_scenario(self.scenario, self.set_)
+
+    def replications_of(self, sc: Scenario) -> int:
+        return self.replications or sc.scenario.replications
+
+
+_RUN_OPTIONS: dict[str, Any] = {
+    "scenario": ScenarioArg,
+    "set_": SetOpt,
+    "replications": Annotated[
+        int | None,
+        typer.Option("--replications", "-n", metavar="N", help="Monte Carlo replications."),
+    ],
+    "seed": Annotated[int | None, typer.Option("--seed", metavar="S", help="Master seed (>= 0).")],
+    "workers": Annotated[
+        int | None,
+        typer.Option("--workers", "-w", metavar="N", help="Worker processes (default: all cores)."),
+    ],
+    "dask": Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Run on a dask.distributed scheduler ADDRESS, or 'local'.",
+        ),
+    ],
+    "max_memory": Annotated[
+        float | None,
+        typer.Option(
+            "--max-memory",
+            metavar="GB",
+            help="Memory the run may use (default: this machine's); larger runs are refused.",
+        ),
+    ],
+}
+
+
+def simulating_command(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the shared options; it receives them as ``options: RunOptions``.
+
+    The command declares only what is its own (``--out``, ``--json``, ...);
+    SCENARIO, ``--set``, ``-n``, ``--seed``, ``-w``, ``--dask`` and
+    ``--max-memory`` are declared once, here.
+    """
+    own = [
+        p
+        for p in inspect.signature(command, eval_str=True).parameters.values()
+        if p.name != "options"
+    ]
+    shared = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=annotation,
+            default=inspect.Parameter.empty if name == "scenario" else None,
+        )
+        for name, annotation in _RUN_OPTIONS.items()
+    ]
+    hints = typing.get_type_hints(command, include_extras=True)
+    hints.pop("options", None)
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> Any:
+        options = RunOptions(**{name: values.pop(name) for name in _RUN_OPTIONS})
+        return command(options=options, **values)
+
+    # SCENARIO first (an argument), then the command's own options, then the shared ones.
+    with_options.__signature__ = inspect.Signature([shared[0], *own, *shared[1:]])
+    with_options.__annotations__ = {**hints, **_RUN_OPTIONS}
+    del with_options.__wrapped__
+    return with_options
+
+
+def out_option(help_text: str):
+    """``--out DIR`` with its help."""
+    return typer.Option("--out", metavar="DIR", help=help_text, show_default=False)
 
 
 def load_scenario(path: Path, assignments: list[str] | None) -> Scenario:
-    """Load a scenario with ``--set`` overrides; errors name the file and the key."""
+    """Load a scenario with ``--set`` overrides; errors name the file, or ``--set``, and the key."""
     overrides = dict(scenario_mod.parse_override(a, source="--set") for a in assignments or [])
-    return scenario_mod.load(path, overrides, source=str(path))
+    return scenario_mod.load(path, overrides, source=str(path), override_source="--set")
+
+
+def positive(value: int | None, name: str) -> int | None:
+    """``value`` if it is None or >= 1; else :class:`BadInput` naming the option."""
+    if value is not None and value < 1:
+        raise BadInput(f"{name}: must be >= 1 (got {value})")
+    return value
 
 
 def show_progress() -> bool:
@@ -79,55 +214,34 @@ def progress_bar(total: int, label: str):
     if not show_progress():
         yield lambda n: None
         return
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 
 
-def positive(value: int | None, name: str) -> int | None:
-    if value is not None and value < 1:
-        raise BadInput(f"{name}: must be >= 1 (got {value})")
-    return value
-
-
-ScenarioArg = Annotated[Path, typer.Argument(help="Scenario TOML file.", show_default=False)]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a key: --set batches.weekday=30000 (repeatable)."),
-]
-ReplicationsOpt = Annotated[
-    int | None, typer.Option("--replications", "-n", help="Monte Carlo replications.")
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Master seed.")]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", help="Worker processes (default: all cores).")
-]
-DaskOpt = Annotated[
-    str | None,
-    typer.Option("--dask", help="Run on a dask.distributed scheduler ADDRESS, or 'local'."),
-]
-
-
-def simulate_for_cli(
-    sc: Scenario,
-    replications: int | None,
-    seed: int | None,
-    workers: int | None,
-    dask: str | None = None,
-):
-    replications = positive(replications, "--replications") or sc.scenario.replications
-    positive(workers, "--workers")
+def simulate_for_cli(sc: Scenario, options: RunOptions):
+    """``sim.run`` with a progress bar."""
+    replications = options.replications_of(sc)
     with progress_bar(replications, "replications") as advance:
-        return run_replications(sc, replications, seed, workers, dask=dask, progress=advance)
+        return run_replications(
+            sc,
+            replications,
+            options.seed,
+            options.workers,
+            dask=options.dask,
+            progress=advance,
+            max_memory_gb=options.max_memory,
+        )
 
 
-def _fmt(value) -> str:
+def was_there(path: Path) -> str:
+    """What an interrupted write leaves at ``path``: the earlier results, or nothing."""
+    return f"{path} was left as it was" if path.exists() else f"{path} was not created"
+
+
+def fmt_number(value) -> str:
+    """A summary number for a table: whole numbers with separators, others to 2 decimals."""
     if value is None:
         return "-"
     if isinstance(value, int) or float(value).is_integer():

@@ -10,91 +10,103 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
-    DaskOpt,
-    ReplicationsOpt,
+    RunOptions,
     ScenarioArg,
-    SeedOpt,
     SetOpt,
-    WorkersOpt,
-    _fmt,
     app,
-    guarded,
+    fmt_number,
+    if_interrupted,
     load_scenario,
+    out_option,
     simulate_for_cli,
+    simulating_command,
     stdout,
+    was_there,
 )
+from sim.experiments.metrics import METRICS, metric
+from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
-from sim.outputs.files import write_result
+from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
+from sim.outputs.files import RESULT_FILES, staged_folder, write_result
+
+REPORT_FILES = ("report.html", "*.png", "*.svg")
 
 
 @app.command()
+@simulating_command
 def run(
-    scenario: ScenarioArg,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
+    options: RunOptions,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write summary.json, runs/daily/mailboxes.parquet here."),
+        Path | None, out_option("Write summary.json, runs/daily/mailboxes.parquet here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    dask: DaskOpt = None,
 ) -> None:
     """Simulate a scenario: completion date distribution, support load, and more."""
-    with guarded():
-        sc = load_scenario(scenario, set_)
-        result = simulate_for_cli(sc, replications, seed, workers, dask)
+    sc = options.load()
+    if out is None:
+        result = simulate_for_cli(sc, options)
+    else:
+        # The folder is claimed before simulating (an unwritable --out fails at once) and
+        # replaces any earlier results only when every file is written.
+        with (
+            if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the results"),
+            staged_folder(out, RESULT_FILES) as staging,
+        ):
+            result = simulate_for_cli(sc, options)
+            write_result(staging, result)
+    if as_json:
+        stdout.print_json(json.dumps(result.summary, default=str))
+    else:
+        print_summary(result.summary)
         if out is not None:
-            write_result(out, result)
-        if as_json:
-            stdout.print_json(json.dumps(result.summary, default=str))
-        else:
-            print_summary(result.summary)
-            if out is not None:
-                stdout.print(f"results written to {out}/")
+            stdout.print(f"results written to {out}/", markup=False)
 
 
 @app.command()
 def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
-    """Check a scenario file and describe the plan it makes."""
-    with guarded():
-        sc = load_scenario(scenario, set_)
-        cal = build_calendar(sc)
-        days = cal.cutover_days
-        capacity = int(cal.batch_size.sum())
-        stdout.print(f"{scenario}: ok: {sc.name!r}", markup=False)
+    """Check a scenario file and describe the plan it makes (exit 2 if it can never finish)."""
+    sc = load_scenario(scenario, set_)
+    cal = build_calendar(sc)
+    check_feasible(sc, cal)
+    days = cal.cutover_days
+    capacity = int(cal.batch_size.sum())
+    mailboxes = sc.population.mailboxes
+    memory_gb = memory_needed_gb(mailboxes, default_workers())
+    stdout.print(f"{scenario}: ok: {sc.name!r}", markup=False)
+    stdout.print(
+        f"  {mailboxes:,} mailboxes; {len(days)} cutover days from "
+        f"{cal.date_of(days[0])} within the {sc.scenario.horizon_days}-day horizon; "
+        f"planned capacity {capacity:,} users; about {memory_gb:,.1f} GB of memory "
+        f"on {default_workers()} workers",
+        markup=False,
+    )
+    if capacity < mailboxes:
         stdout.print(
-            f"  {sc.population.mailboxes:,} mailboxes; {len(days)} cutover days from "
-            f"{cal.date_of(days[0]) if len(days) else '-'} within the "
-            f"{sc.scenario.horizon_days}-day horizon; planned capacity {capacity:,} users",
+            f"  warning: the plan schedules only {capacity:,} of "
+            f"{mailboxes:,} mailboxes within the horizon",
             markup=False,
         )
-        if capacity < sc.population.mailboxes:
-            stdout.print(
-                f"  warning: the plan schedules only {capacity:,} of "
-                f"{sc.population.mailboxes:,} mailboxes within the horizon",
-                markup=False,
-            )
+    for line in warnings(sc):
+        stdout.print(f"  warning: {line}", markup=False)
 
 
 @app.command()
+@simulating_command
 def report(
-    scenario: ScenarioArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.html.")],
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    set_: SetOpt = None,
-    workers: WorkersOpt = None,
+    options: RunOptions,
+    out: Annotated[Path, out_option("Folder for report.html (replaced whole).")],
 ) -> None:
     """Simulate a scenario and write a self-contained HTML report with plots."""
     from sim.outputs.report import write_report
 
-    with guarded():
-        sc = load_scenario(scenario, set_)
-        result = simulate_for_cli(sc, replications, seed, workers)
-        path = write_report(
-            out,
+    sc = options.load()
+    with (
+        if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the report"),
+        staged_folder(out, REPORT_FILES) as staging,
+    ):
+        result = simulate_for_cli(sc, options)
+        write_report(
+            staging,
             summary=result.summary,
             runs=result.runs,
             daily=result.daily,
@@ -103,38 +115,36 @@ def report(
             deadline=sc.scenario.deadline,
             population=sc.population.mailboxes,
             pause_backlog=sc.support.pause_backlog,
-            scenario_text=scenario.read_text(encoding="utf-8"),
+            scenario_text=options.scenario.read_text(encoding="utf-8"),
         )
-        stdout.print(f"report written to {path}", markup=False)
+    stdout.print(f"report written to {out / 'report.html'}", markup=False)
 
 
 def print_summary(summary: dict) -> None:
-    """The summary as a short table for a person."""
-    c = summary["completion"]
+    """The summary as a short table for a person (rows from the metrics record)."""
+    quantiles = ("p10", "p50", "p90")
     table = Table(title=summary["scenario"], show_header=True, header_style="bold")
     table.add_column("measure")
-    table.add_column("P10", justify="right")
-    table.add_column("P50", justify="right")
-    table.add_column("P90", justify="right")
-    table.add_row("completion date", *(str(c[k] or "not done") for k in ("p10", "p50", "p90")))
-    rows = [
-        ("migrated", summary["migrated"]),
-        ("needs remediation", summary["needs_remediation"]),
-        ("data moved (TB)", summary["data_tb"]),
-        ("tickets", summary["support"]["tickets"]),
-        ("users needing support (%)", summary["support"]["users_needing_support_pct"]),
-        ("peak ticket backlog", summary["support"]["peak_backlog"]),
-        ("ticket wait, 90th pct (hours)", summary["support"]["wait_hours"]),
-        ("paused days", summary["paused_days"]),
-    ]
-    for label, q in rows:
-        table.add_row(label, *(_fmt(q.get(k)) for k in ("p10", "p50", "p90")))
+    for q in quantiles:
+        table.add_column(q.upper(), justify="right")
+    for m in METRICS:
+        if not m.in_table:
+            continue
+        try:
+            values = m.read(summary)
+        except KeyError:
+            continue  # not produced by this model
+        if m.kind == "date":
+            table.add_row(m.label, *(str(values[q] or "not done") for q in quantiles))
+        else:
+            table.add_row(m.label, *(fmt_number(values.get(q)) for q in quantiles))
     stdout.print(table)
-    p = summary["p_meet_deadline"]
+    p = metric("met_deadline").read(summary)
     deadline = summary["deadline"] or "no deadline set"
     verdict = f"P(done by {deadline}) = {p:.1%}" if p is not None else deadline
+    completed = metric("completed").read(summary)
     stdout.print(
-        f"{verdict}; {summary['completed_share']:.0%} of {summary['replications']} replications "
+        f"{verdict}; {completed:.0%} of {summary['replications']} replications "
         f"completed within the horizon; {summary['wall_seconds']:.1f} s",
         markup=False,
     )

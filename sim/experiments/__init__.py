@@ -1,4 +1,5 @@
-"""What is done with the simulation: replications over workers and their
-summary (``runner``, ``results``), parameter sweeps (``sweep``) and the
-deadline gate for CI (``check``).
+"""What is done with the simulation: replications over workers (``runner``),
+the per-replication metrics and their summary (``metrics``, ``results``),
+parameter sweeps (``axes``, ``sweep``) and the deadline gate for CI
+(``check``).
 """

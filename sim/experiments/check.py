@@ -27,10 +27,11 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments.metrics import metric
 from sim.experiments.results import completion_at
 from sim.experiments.runner import run
 from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
-from sim.outputs.files import write_with
+from sim.outputs.files import append_text, write_text
 
 # A share of replications is a fraction of n; never let float rounding fail 90 of 100 at 0.9.
 TOLERANCE = 1e-9
@@ -137,11 +138,13 @@ def check(
     dask: str | None = None,
     progress: Callable[[int], None] | None = None,
     source: str = "<scenario>",
+    max_memory_gb: float | None = None,
 ) -> Verdict:
     """Simulate ``scenario`` and judge it against ``deadline`` (default: the scenario's).
 
     ``confidence`` defaults to ``scenario.confidence``. Raises
-    :class:`ScenarioError` when there is no deadline or an option is invalid.
+    :class:`ScenarioError` when there is no deadline, an option is invalid or
+    the plan can never finish (as :func:`sim.run` does).
     """
     scenario = deadline_applied(scenario, deadline, source)
     confidence = _confidence(scenario, confidence)
@@ -154,6 +157,7 @@ def check(
         keep_daily=False,
         keep_mailboxes=False,
         progress=progress,
+        max_memory_gb=max_memory_gb,
     )
     return verdict_for(scenario, result.runs, confidence, result.summary, source)
 
@@ -163,13 +167,13 @@ def deadline_applied(scenario: Scenario, deadline: dt.date | str | None, source:
     if deadline is not None:
         value = parse_value(deadline) if isinstance(deadline, str) else deadline
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise ScenarioError("--deadline", "", f"must be a date YYYY-MM-DD (got {deadline!r})")
-        scenario = with_overrides(scenario, {"scenario.deadline": value}, source="--deadline")
+            raise ScenarioError("deadline", "", f"must be a date YYYY-MM-DD (got {deadline!r})")
+        scenario = with_overrides(scenario, {"scenario.deadline": value}, source="deadline")
     if scenario.scenario.deadline is None:
         raise ScenarioError(
             source,
             "scenario.deadline",
-            "no deadline to check: set it in the file or pass --deadline",
+            "no deadline to check: set it in the scenario or pass deadline=",
         )
     return scenario
 
@@ -178,7 +182,7 @@ def _confidence(scenario: Scenario, confidence: float | None) -> float:
     if confidence is None:
         return scenario.scenario.confidence
     if not (isinstance(confidence, int | float) and 0 < confidence <= 1):
-        raise ScenarioError("--confidence", "", f"must be > 0 and <= 1 (got {confidence})")
+        raise ScenarioError("confidence", "", f"must be > 0 and <= 1 (got {confidence})")
     return float(confidence)
 
 
@@ -192,10 +196,10 @@ def verdict_for(
         deadline=sc.deadline,
         confidence=confidence,
         replications=len(runs),
-        met=int(runs["met_deadline"].sum()),
+        met=int(runs[metric("met_deadline").name].sum()),
         seed=summary["seed"],
         completion=summary["completion"],
-        done_by=completion_at(runs["completion_date"], confidence),
+        done_by=completion_at(runs[metric("completion_date").name], confidence),
         completed_share=summary["completed_share"],
         horizon_days=sc.horizon_days,
         wall_seconds=summary["wall_seconds"],
@@ -245,7 +249,7 @@ def junit_xml(verdict: Verdict) -> ET.ElementTree:
 def write_junit(path: str | Path, verdict: Verdict) -> Path:
     """Write the JUnit XML report atomically."""
     text = ET.tostring(junit_xml(verdict).getroot(), encoding="unicode", xml_declaration=True)
-    return write_with(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    return write_text(path, text + "\n")
 
 
 def step_summary(verdict: Verdict) -> str:
@@ -280,8 +284,7 @@ def step_summary(verdict: Verdict) -> str:
 
 def append_step_summary(path: str | Path, verdict: Verdict) -> None:
     """Append to the GitHub step summary file (GitHub owns it: append, never replace)."""
-    with open(path, "a", encoding="utf-8") as summary:
-        summary.write(step_summary(verdict) + "\n")
+    append_text(path, step_summary(verdict) + "\n")
 
 
 def _cell(text: str) -> str:

@@ -10,14 +10,13 @@ fewer than 90% of replications completed within the horizon.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
+from sim.experiments.metrics import METRICS, QUANTILES, Metric, quantile_rank
 
 
 @dataclass
@@ -39,15 +38,6 @@ class Result:
         )
 
 
-def quantile_rank(q: float, n: int) -> int:
-    """The 0-based rank of the ``q`` quantile of ``n`` sorted values (inverted empirical CDF).
-
-    The slack keeps ``q * n`` that rounding puts a hair above a whole number
-    (0.7 * 10 = 7.000000000000001) on that number.
-    """
-    return max(math.ceil(q * n - 1e-9) - 1, 0)
-
-
 def completion_at(completion: pd.Series, q: float) -> str | None:
     """The date by which a share ``q`` of replications completed (None: not within the horizon)."""
     order = np.sort(completion.to_numpy(dtype="datetime64[D]"))  # NaT (not completed) sorts last
@@ -62,17 +52,27 @@ def completion_quantiles(completion: pd.Series) -> dict[str, str | None]:
     return {name: completion_at(completion, q) for name, q in QUANTILES.items()}
 
 
-def quantiles(values: pd.Series, names: tuple[str, ...] = ("p10", "p50", "p90")) -> dict:
-    """Quantiles across replications, as plain floats (ints stay ints where whole)."""
-    whole = pd.api.types.is_integer_dtype(values.dtype)
+def quantiles(
+    values: pd.Series, names: tuple[str, ...] = tuple(QUANTILES), *, missing_is_late: bool = False
+) -> dict[str, float | int | None]:
+    """Quantiles across replications, as plain numbers (ints for integer columns).
+
+    Missing values are dropped, unless ``missing_is_late``: then they count as
+    later than any value, and a quantile they reach is None.
+    """
     array = values.to_numpy(dtype=float)
-    array = array[np.isfinite(array)]
+    whole = pd.api.types.is_integer_dtype(values.dtype) or missing_is_late
+    if missing_is_late:
+        array = np.sort(np.where(np.isfinite(array), array, np.inf))
+    else:
+        array = np.sort(array[np.isfinite(array)])
     out: dict[str, float | int | None] = {}
     for name in names:
         if not len(array):
             out[name] = None
-        elif whole:  # a count: report an observed value, not an interpolated one
-            out[name] = int(np.quantile(array, QUANTILES[name], method="inverted_cdf"))
+        elif whole:  # a count: an observed value, at the same rank as a completion date
+            value = array[quantile_rank(QUANTILES[name], len(array))]
+            out[name] = int(value) if np.isfinite(value) else None
         else:
             out[name] = round(float(np.quantile(array, QUANTILES[name])), 3)
     return out
@@ -87,33 +87,35 @@ def summarise(
     deadline: dt.date | None,
     wall_seconds: float,
 ) -> dict[str, Any]:
-    """The SPEC's summary dict (``run --json``) from the per-replication table."""
-    completed = runs["completed"].to_numpy(dtype=bool)
-    return {
+    """The SPEC's summary dict (``run --json``) from the per-replication table.
+
+    Every metric of :data:`~sim.experiments.metrics.METRICS` that ``runs`` has
+    is summarised where its record says; the rest of the dict says what was run.
+    """
+    summary: dict[str, Any] = {
         "scenario": scenario_name,
         "seed": seed,
         "replications": len(runs),
         "start": start.isoformat(),
         "deadline": deadline.isoformat() if deadline else None,
-        "completion": completion_quantiles(runs["completion_date"]),
-        "completed_share": round(float(completed.mean()), 4) if len(runs) else 0.0,
-        "p_meet_deadline": (
-            round(float(runs["met_deadline"].mean()), 4) if deadline is not None else None
-        ),
-        "days_to_complete": quantiles(runs["days_to_complete"]),
-        "migrated": quantiles(runs["migrated"]),
-        "needs_remediation": quantiles(runs["needs_remediation"]),
-        "not_migrated": quantiles(runs["not_migrated"]),
-        "data_tb": quantiles(runs["data_tb"]),
-        "support": {
-            "tickets": quantiles(runs["tickets"]),
-            "users_needing_support_pct": quantiles(runs["users_needing_support_pct"]),
-            "peak_backlog": quantiles(runs["peak_backlog"]),
-            "wait_hours": quantiles(runs["wait_hours_p90"]),
-            "mean_wait_hours": quantiles(runs["wait_hours_mean"]),
-        },
-        "paused_days": quantiles(runs["paused_days"]),
-        "cutover_failures": quantiles(runs["cutover_failures"]),
-        "deferrals": quantiles(runs["deferrals"]),
-        "wall_seconds": round(wall_seconds, 3),
     }
+    for m in METRICS:
+        if m.name not in runs:
+            continue
+        node = summary
+        for part in m.at[:-1]:
+            node = node.setdefault(part, {})
+        node[m.key] = summarise_metric(m, runs[m.name], has_deadline=deadline is not None)
+    summary["wall_seconds"] = round(wall_seconds, 3)
+    return summary
+
+
+def summarise_metric(m: Metric, values: pd.Series, *, has_deadline: bool = True) -> Any:
+    """One metric across replications, as its record says."""
+    if m.kind == "share":
+        if m.needs_deadline and not has_deadline:
+            return None
+        return round(float(values.astype(bool).mean()), 4) if len(values) else 0.0
+    if m.kind == "date":
+        return completion_quantiles(values)
+    return quantiles(values, m.quantiles, missing_is_late=m.missing_is_late)

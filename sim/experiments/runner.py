@@ -22,10 +22,16 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.results import Result, summarise
+from sim.model.feasibility import check_feasible, check_memory
 from sim.model.replication import Model, Replication
 from sim.model.scenario import Scenario
 
 ProgressCallback = Callable[[int], None]
+DASK_CONNECT_SECONDS = 5  # a wrong address should fail fast, not after dask's default 30 s
+
+
+class ClusterError(RuntimeError):
+    """The dask scheduler could not be reached (or was lost): the run could not finish."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ def run(
     keep_daily: bool = True,
     keep_mailboxes: bool = True,
     progress: ProgressCallback | None = None,
+    max_memory_gb: float | None = None,
 ) -> Result:
     """Run ``replications`` replications of ``scenario`` and summarise them.
 
@@ -94,12 +101,20 @@ def run(
     ``keep_mailboxes`` drop tables a caller does not need (the summary never
     needs them). ``progress`` is called with the number of replications
     finished each time a chunk finishes.
+
+    A plan that can never finish raises :class:`~sim.model.scenario.ScenarioError`
+    before anything is simulated (``sim.model.feasibility``), and so does one
+    whose replications would need more than ``max_memory_gb`` (default: this
+    machine's memory). An unreachable ``dask`` scheduler raises :class:`ClusterError`.
     """
     replications = replications or scenario.scenario.replications
     seed = scenario.scenario.seed if seed is None else seed
     workers = workers or default_workers()
     if replications < 1 or workers < 1:
         raise ValueError("replications and workers must be >= 1")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0 (got {seed})")
+    check_before_running(scenario, min(workers, replications), dask, max_memory_gb)
     started = time.perf_counter()
     job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
     reps: list[Replication] = []
@@ -109,6 +124,15 @@ def run(
             progress(len(done))
     reps.sort(key=lambda r: r.metrics["replication"])
     return _result(scenario, seed, reps, time.perf_counter() - started)
+
+
+def check_before_running(
+    scenario: Scenario, workers: int, dask: str | None, max_memory_gb: float | None
+) -> None:
+    """Refuse a plan that can never finish, or that would not fit in memory here."""
+    check_feasible(scenario)
+    # On a cluster the workers have their own memory; this machine holds one table.
+    check_memory(scenario, 1 if dask and dask != "local" else workers, max_memory_gb)
 
 
 def _execute(job: Job, workers: int, dask: str | None) -> Iterator[list[Replication]]:
@@ -194,7 +218,14 @@ def dask_client(address: str):
         ):
             yield client
     else:
-        with Client(address) as client:
+        try:
+            client = Client(address, timeout=f"{DASK_CONNECT_SECONDS}s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ClusterError(
+                f"cannot reach the dask scheduler at {address} "
+                f"within {DASK_CONNECT_SECONDS} s: {error}"
+            ) from None
+        with client:
             yield client
 
 

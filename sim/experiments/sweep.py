@@ -14,11 +14,11 @@ A grid is the product of the listed values (the first key varies slowest);
 Every point runs replication ``i`` from child ``i`` of ``SeedSequence(seed)``,
 so differences between points come from the plan, not from the dice.
 
-With ``out``, every finished point is saved atomically as
-``out/points/point-00017.json`` and the whole table (``sweep.parquet``,
-``sweep.csv``) is rewritten atomically, so a crash or a kill leaves a whole
-table of the points done so far. ``resume=True`` recomputes only the missing
-points, after checking that ``out/manifest.json`` describes the same sweep.
+The axes are read by ``sim.experiments.axes``; this module plans the points,
+runs them and tabulates them. With ``out``, every finished point is saved as it
+finishes (``sim.outputs.sweep_folder``), so a crash or a kill leaves a whole
+table of the points done so far; ``resume=True`` recomputes only the missing
+points, after checking that the folder describes the same sweep.
 
 (``sim.sweep`` is this module's :func:`sweep`; import the module's other names
 with ``from sim.experiments.sweep import ...``.)
@@ -29,9 +29,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,151 +39,27 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from sim.experiments.axes import Axis, Range, VarySpec, make_axis
+from sim.experiments.metrics import METRICS
 from sim.experiments.results import summarise
-from sim.experiments.runner import Chunk, Job, backend, run_chunk
-from sim.model.scenario import Scenario, ScenarioError, parse_value, to_dict, with_overrides
-from sim.outputs.files import write_csv, write_json, write_parquet
+from sim.experiments.runner import (
+    Chunk,
+    Job,
+    backend,
+    check_before_running,
+    default_workers,
+    run_chunk,
+)
+from sim.model.scenario import Scenario, with_overrides
+from sim.outputs.sweep_folder import SweepFolder
 
 ProgressCallback = Callable[[int], None]
 
 MANIFEST_FORMAT = 1
-MAX_VALUES_PER_KEY = 10_000  # a typo such as a step of 0.0001 should fail, not run for a week
 TASKS_PER_WORKER = 4  # enough pieces to keep every worker busy to the end
 LHS_STREAM = 0x1A5  # keeps the Latin hypercube's draws apart from the replications'
-FIXED_KEYS = {
-    "scenario.seed": "--seed",
-    "scenario.replications": "--replications",
-}  # the same at every point, by design
-NOT_METRICS = ("scenario", "seed", "replications", "start", "deadline", "wall_seconds")
 
-
-@dataclass(frozen=True)
-class Range:
-    """``lo`` to ``hi`` inclusive; a grid needs ``step``, a Latin hypercube snaps to it."""
-
-    lo: float
-    hi: float
-    step: float | None = None
-
-
-VarySpec = Sequence[Any] | Range | str
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One varied key: listed values, or a numeric range."""
-
-    key: str
-    values: list[Any] | None = None
-    range: Range | None = None
-    integer: bool = False  # the scenario field holds whole numbers
-
-    def grid(self, source: str) -> list[Any]:
-        if self.values is not None:
-            return self.values
-        lo, hi, step = self.range.lo, self.range.hi, self.range.step
-        if step is None:
-            raise ScenarioError(
-                source, self.key, f"a grid needs a step: {lo}:{hi}:STEP (or use --method lhs)"
-            )
-        count = math.floor((hi - lo) / step + 1e-9) + 1
-        if count > MAX_VALUES_PER_KEY:
-            raise ScenarioError(source, self.key, f"{count:,} values is too many (step {step})")
-        return [self._tidy(lo + i * step) for i in range(count)]
-
-    def at(self, unit: np.ndarray) -> list[Any]:
-        """Values at positions ``unit`` in [0, 1) (a Latin hypercube column)."""
-        if self.values is not None:
-            picks = np.minimum((unit * len(self.values)).astype(int), len(self.values) - 1)
-            return [self.values[i] for i in picks]
-        lo, hi, step = self.range.lo, self.range.hi, self.range.step
-        raw = lo + unit * (hi - lo)
-        if step is not None:
-            raw = np.minimum(lo + np.round((raw - lo) / step) * step, hi)
-        return [self._tidy(float(x)) for x in raw]
-
-    def describe(self) -> Any:
-        if self.values is not None:
-            return self.values
-        return {"lo": self.range.lo, "hi": self.range.hi, "step": self.range.step}
-
-    def _tidy(self, value: float) -> int | float:
-        # 0.1 + 2 * 0.1 is 0.30000000000000004; a planner typed 0.3.
-        return round(value) if self.integer else float(f"{value:.12g}")
-
-
-# --- the sweep's definition ---------------------------------------------------------------
-
-
-def parse_vary(assignment: str, source: str = "--vary") -> tuple[str, str]:
-    """Split ``KEY=SPEC``; the spec is parsed against the scenario by :func:`plan_sweep`."""
-    key, sep, text = assignment.partition("=")
-    key, text = key.strip(), text.strip()
-    if not sep or not key or not text:
-        raise ScenarioError(
-            source,
-            assignment,
-            "expected KEY=V1,V2,... or KEY=LO:HI:STEP, e.g. batches.weekday=1:9:2",
-        )
-    return key, text
-
-
-def make_axis(scenario: Scenario, key: str, spec: VarySpec, source: str) -> Axis:
-    """Read one key's values: a list, a :class:`Range`, or text ("A,B,C", "LO:HI[:STEP]")."""
-    if key in FIXED_KEYS:
-        raise ScenarioError(
-            source, key, f"is the same at every point of a sweep; set it with {FIXED_KEYS[key]}"
-        )
-    current = _current_value(scenario, key)
-    if isinstance(spec, str):
-        spec = _parse_spec(spec, text_field=isinstance(current, str))
-    if isinstance(spec, Range):
-        return _range_axis(key, spec, current, source)
-    if isinstance(spec, np.ndarray):
-        spec = spec.tolist()
-    if not isinstance(spec, Sequence):
-        spec = [spec]
-    if not spec:
-        raise ScenarioError(source, key, "needs at least one value")
-    return Axis(key, values=[v.item() if isinstance(v, np.generic) else v for v in spec])
-
-
-def _parse_spec(text: str, text_field: bool) -> list[Any] | Range:
-    if not text_field and "," not in text:
-        parts = [parse_value(part.strip()) for part in text.split(":")]
-        if len(parts) in (2, 3) and all(_is_number(p) for p in parts):
-            return Range(*parts)
-    as_array = parse_value(f"[{text}]")  # TOML first: "a","b" and [1,2],[3] parse whole
-    if isinstance(as_array, list):
-        return as_array
-    return [parse_value(part.strip()) for part in text.split(",")]
-
-
-def _range_axis(key: str, spec: Range, current: Any, source: str) -> Axis:
-    bounds = [spec.lo, spec.hi] + ([spec.step] if spec.step is not None else [])
-    if not all(_is_number(b) for b in bounds):
-        raise ScenarioError(source, key, f"a range needs numbers (got {spec})")
-    if spec.hi < spec.lo:
-        raise ScenarioError(source, key, f"range {spec.lo}:{spec.hi} runs backwards")
-    if spec.step is not None and spec.step <= 0:
-        raise ScenarioError(source, key, f"step must be > 0 (got {spec.step})")
-    integer = isinstance(current, int) and not isinstance(current, bool)
-    if current is None:  # no current value to go by: whole-number bounds mean whole numbers
-        integer = all(isinstance(b, int) for b in bounds)
-    return Axis(key, range=spec, integer=integer)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _current_value(scenario: Scenario, key: str) -> Any:
-    node: Any = to_dict(scenario)
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None  # an unknown key is reported when the points are validated
-        node = node[part]
-    return node
+__all__ = ["Axis", "Range", "SweepPlan", "SweepResult", "plan_sweep", "sweep", "sweep_table"]
 
 
 @dataclass
@@ -228,10 +103,15 @@ class SweepPlan:
         out: str | Path | None = None,
         resume: bool = False,
         progress: ProgressCallback | None = None,
+        max_memory_gb: float | None = None,
     ) -> SweepResult:
         """Simulate every point not already finished in ``out``; see :func:`sweep`."""
         started = time.perf_counter()
         folder = SweepFolder(Path(out)) if out is not None else None
+        if folder:
+            folder.check()
+        for scenario in self.scenarios:
+            check_before_running(scenario, workers or default_workers(), dask, max_memory_gb)
         summaries = folder.start(self.definition(), resume) if folder else {}
         if progress and summaries:
             progress(len(summaries) * self.replications)
@@ -261,7 +141,7 @@ def plan_sweep(
     seed: int | None = None,
     method: str = "grid",
     samples: int | None = None,
-    source: str = "--vary",
+    source: str = "vary",
 ) -> SweepPlan:
     """Check a sweep and list its points; every bad value raises before any work starts."""
     if method not in ("grid", "lhs"):
@@ -352,21 +232,25 @@ def _summary(plan: SweepPlan, index: int, metrics: list[dict], seconds: float) -
     return _jsonable(summary)
 
 
-# --- the table and the folder ---------------------------------------------------------------
+# --- the table ------------------------------------------------------------------------------
 
 
 def metric_columns(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """A point's summary as flat columns: ``completion_p50``, ``tickets_p50``, ..."""
+    """A point's summary as flat columns (``completion_p50``, ``tickets_p50``, ...).
+
+    The columns and their order come from the metrics record
+    (:data:`~sim.experiments.metrics.METRICS`).
+    """
     columns: dict[str, Any] = {}
-    for key, value in summary.items():
-        if key in NOT_METRICS:
-            continue
-        if key == "support":
-            columns.update(metric_columns(value))
-        elif isinstance(value, Mapping):
-            columns.update({f"{key}_{q}": v for q, v in value.items()})
+    for m in METRICS:
+        try:
+            value = m.read(summary)
+        except KeyError:
+            continue  # a metric this point's model did not produce
+        if m.kind == "share":
+            columns[m.column()] = value
         else:
-            columns[key] = value
+            columns.update({m.column(q): value[q] for q in m.quantiles})
     return columns
 
 
@@ -378,8 +262,10 @@ def sweep_table(plan: SweepPlan, summaries: Mapping[int, dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=["point", *plan.keys])
-    for column in ("completion_p10", "completion_p50", "completion_p90"):
-        table[column] = pd.to_datetime(table[column]).astype("datetime64[ms]")
+    for m in METRICS:
+        if m.kind == "date":
+            for column in m.columns():
+                table[column] = pd.to_datetime(table[column]).astype("datetime64[ms]")
     return table
 
 
@@ -401,78 +287,8 @@ class SweepResult:
         )
 
 
-class SweepFolder:
-    """``manifest.json``, ``points/point-NNNNN.json`` and the table, all written atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.manifest = path / "manifest.json"
-        self.points = path / "points"
-
-    def start(self, definition: dict, resume: bool) -> dict[int, dict]:
-        """Claim the folder; with ``resume``, the summaries of points already finished."""
-        if self.manifest.exists():
-            if not resume:
-                raise ScenarioError(
-                    str(self.path),
-                    "",
-                    "already holds a sweep: pass --resume to finish it, or choose another --out",
-                )
-            self._check_same(definition)
-            self._remove_stale_temporaries()
-            return self._finished(definition["points"])
-        write_json(self.manifest, definition)
-        return {}
-
-    def save_point(self, index: int, parameters: dict, summary: dict) -> None:
-        write_json(self._point_file(index), {"point": index, "parameters": parameters, **summary})
-
-    def save_table(self, table: pd.DataFrame) -> None:
-        write_parquet(self.path / "sweep.parquet", table)
-        write_csv(self.path / "sweep.csv", table)
-
-    def _point_file(self, index: int) -> Path:
-        return self.points / f"point-{index:05d}.json"
-
-    def _check_same(self, definition: dict) -> None:
-        try:
-            stored = json.loads(self.manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ScenarioError(str(self.manifest), "", f"cannot read: {error}") from None
-        for key, value in definition.items():
-            if stored.get(key) != value:
-                raise ScenarioError(
-                    str(self.manifest),
-                    key,
-                    f"this sweep was started with {_short(stored.get(key))}, not "
-                    f"{_short(value)}: resume it with the same definition, or choose another --out",
-                )
-
-    def _finished(self, points: list[dict]) -> dict[int, dict]:
-        done = {}
-        for index, parameters in enumerate(points):
-            try:
-                record = json.loads(self._point_file(index).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # missing (or unreadable): simulate it again
-            if record.pop("point", None) == index and record.pop("parameters", None) == parameters:
-                done[index] = record
-        return done
-
-    def _remove_stale_temporaries(self) -> None:
-        # A SIGKILL mid-write skips atomic_path's clean-up; these names are only ever ours.
-        stale = [*self.points.glob(".point-*.json.*.tmp"), *self.path.glob(".sweep.*.tmp")]
-        for path in stale:
-            path.unlink(missing_ok=True)
-
-
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- the one call ---------------------------------------------------------------------------
@@ -490,6 +306,7 @@ def sweep(
     out: str | Path | None = None,
     resume: bool = False,
     progress: ProgressCallback | None = None,
+    max_memory_gb: float | None = None,
 ) -> SweepResult:
     """Run ``scenario`` at every point of a grid or a Latin hypercube.
 
@@ -502,7 +319,17 @@ def sweep(
     folder that already holds a sweep is an error, so nothing is overwritten by
     mistake; with it, a different definition is an error). ``progress`` is
     called with the number of replications finished (resumed points at once).
-    Raises :class:`ScenarioError` for any bad key or value before simulating.
+    Raises :class:`~sim.model.scenario.ScenarioError` for any bad key or value,
+    or a point that can never finish, and
+    :class:`~sim.outputs.files.OutputError` for an ``out`` that cannot be used,
+    before simulating. ``max_memory_gb`` as for :func:`sim.run`.
     """
     plan = plan_sweep(scenario, vary, replications, seed, method, samples)
-    return plan.run(workers=workers, dask=dask, out=out, resume=resume, progress=progress)
+    return plan.run(
+        workers=workers,
+        dask=dask,
+        out=out,
+        resume=resume,
+        progress=progress,
+        max_memory_gb=max_memory_gb,
+    )

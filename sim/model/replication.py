@@ -178,7 +178,7 @@ class _Run:
         self.counts = _Counts(self.cal.days)
         self.completion_day: int | None = None
         self.paused_days = 0
-        self.deferrals = 0
+        self.ever_deferred = np.zeros(queued, dtype=bool)  # distinct users, paused days too
         self.desk = ServiceDesk(self.env, self.sc.support.agents, *model.desk_open)
 
     # --- set-up -----------------------------------------------------------------------------
@@ -248,6 +248,7 @@ class _Run:
                 self.counts.paused[day] = True
                 self.paused_days += 1
                 self.counts.add("deferred", day, len(due))
+                self.ever_deferred[due] = True
                 self._schedule(due, self._next_cutover_day(day + 1))
                 continue
             self.cutover(day, due)
@@ -260,7 +261,7 @@ class _Run:
         synced = self.synced_at[due] <= now
         waiting = due[~synced]
         if len(waiting):
-            self.deferrals += len(waiting)
+            self.ever_deferred[waiting] = True
             self.counts.add("deferred", day, len(waiting))
             self._schedule(waiting, self._next_cutover_day(day + 1))
 
@@ -360,7 +361,8 @@ class _Run:
             "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
             "paused_days": self.paused_days,
             "cutover_failures": int(self.counts.values["cutover_failed"].sum()),
-            "deferrals": self.deferrals,
+            "deferred_users": int(np.count_nonzero(self.ever_deferred)),
+            "slipped_users": 0,  # filled in by the capacity work (issue 8)
         }
 
     def _daily(self, replication: int, tickets) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -297,10 +298,16 @@ class Scenario(_Table):
     throttle: Throttle = Throttle()
     failures: Failures = Failures()
     support: Support = Support()
+    # Where each value came from, to blame the right place: "" -> the file, key -> an override.
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.scenario.name
+
+    def source_of(self, key: str) -> str:
+        """The file or option (``--set``) that gave ``key`` its value."""
+        return _blame(self._sources, key)
 
 
 class _KeyedError(ValueError):
@@ -315,7 +322,11 @@ class _KeyedError(ValueError):
 
 
 def load(
-    path: str | Path, overrides: Mapping[str, Any] | None = None, *, source: str | None = None
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    source: str | None = None,
+    override_source: str | None = None,
 ) -> Scenario:
     """Read, override and validate a scenario file.
 
@@ -330,18 +341,22 @@ def load(
         raise ScenarioError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(source, "", f"cannot read: {error}") from None
-    return loads(text, overrides, source=source)
+    return loads(text, overrides, source=source, override_source=override_source)
 
 
 def loads(
-    text: str, overrides: Mapping[str, Any] | None = None, *, source: str = "<scenario>"
+    text: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    source: str = "<scenario>",
+    override_source: str | None = None,
 ) -> Scenario:
     """Like :func:`load`, from TOML text."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(source, "", f"not valid TOML: {error}") from None
-    return from_dict(raw, overrides, source=source)
+    return from_dict(raw, overrides, source=source, override_source=override_source)
 
 
 def from_dict(
@@ -349,20 +364,60 @@ def from_dict(
     overrides: Mapping[str, Any] | None = None,
     *,
     source: str = "<scenario>",
+    override_source: str | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> Scenario:
-    """Validate a nested dict (as TOML parses it) after applying dotted overrides."""
+    """Validate a nested dict (as TOML parses it) after applying dotted overrides.
+
+    An error caused by an override is blamed on ``override_source`` (e.g.
+    ``--set``; default ``source``), any other on ``source``.
+    """
+    override_source = override_source or source
+    known = {"": source, **(sources or {})}
+    known.update(dict.fromkeys(overrides or {}, override_source))
     data = _deep_copy(raw)
     for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value, source)
+        _set_dotted(data, key, value, override_source)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        raise _as_scenario_error(error, source) from None
+        first = _as_scenario_error(error, source)
+        blamed = _blame(known, first.key)
+        if blamed == source and overrides and _validates(raw):
+            blamed = override_source  # valid without the overrides: they broke it
+        raise ScenarioError(blamed, first.key, first.message) from None
+    scenario._sources = known
+    return scenario
+
+
+def _validates(raw: Mapping[str, Any]) -> bool:
+    try:
+        Scenario.model_validate(_deep_copy(raw))
+    except ValidationError:
+        return False
+    return True
+
+
+def _blame(sources: Mapping[str, str], key: str) -> str:
+    """The source of the longest override key that ``key`` is in (or holds), else the file's."""
+    related = [
+        k for k in sources if k and (key == k or key.startswith(k + ".") or k.startswith(key + "."))
+    ]
+    if related:
+        return sources[max(related, key=len)]
+    return sources.get("", "<scenario>")
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: str) -> Scenario:
-    """A copy of ``scenario`` with dotted overrides applied and validated again."""
-    return from_dict(to_dict(scenario), overrides, source=source)
+    """A copy of ``scenario`` with dotted overrides (from ``source``) applied and validated."""
+    sources = dict(scenario._sources)
+    return from_dict(
+        to_dict(scenario),
+        overrides,
+        source=sources.pop("", "<scenario>"),
+        override_source=source,
+        sources=sources,
+    )
 
 
 def to_dict(scenario: Scenario) -> dict[str, Any]:

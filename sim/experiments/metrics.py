@@ -1,0 +1,123 @@
+"""The per-replication metrics: one record says what each is and how it is summarised.
+
+Every replication produces one row of ``runs`` (``sim.model.replication``).
+Each :class:`Metric` below names one column of that row and says, once, what
+the summary (``results.summarise``), the sweep table, the CLI table, the CI
+gate and the report need to know about it::
+
+    Metric("tickets", "tickets", "tickets", at=("support", "tickets"))
+
+is the ``tickets`` column of ``runs``, counted in tickets, shown as
+"tickets", summarised as P10/P50/P90 whole numbers under
+``summary["support"]["tickets"]``, and flattened to ``tickets_p10``,
+``tickets_p50``, ``tickets_p90`` in a sweep table.
+
+A metric added to the model is added here, and every reader picks it up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
+"""Summary quantile names and their levels, across replications."""
+
+Kind = Literal["date", "count", "amount", "share"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One per-replication number and how the summary reports it.
+
+    ``kind``: ``date`` (a day; quantiles as ISO dates), ``count`` (whole
+    numbers; quantiles are observed values), ``amount`` (real numbers;
+    interpolated quantiles, 3 decimals) or ``share`` (true/false per
+    replication; the summary holds the share of replications where it is true).
+    ``missing_is_late``: a missing value means "did not complete within the
+    horizon", later than any value, so quantiles count it instead of dropping it
+    (and are null where too few replications completed).
+    """
+
+    name: str  # the column of ``runs``
+    unit: str
+    label: str
+    at: tuple[str, ...]  # where it sits in the summary dict
+    kind: Kind = "count"
+    quantiles: tuple[str, ...] = tuple(QUANTILES)
+    missing_is_late: bool = False
+    in_table: bool = True  # a row of the CLI summary table
+    needs_deadline: bool = False  # null in the summary when the scenario has no deadline
+
+    @property
+    def key(self) -> str:
+        """Its name in the summary (the last part of ``at``)."""
+        return self.at[-1]
+
+    def column(self, quantile: str | None = None) -> str:
+        """Its column in a sweep table: ``tickets_p50``, or ``p_meet_deadline`` for a share."""
+        return self.key if quantile is None else f"{self.key}_{quantile}"
+
+    def columns(self) -> list[str]:
+        """All its sweep-table columns, in order."""
+        if self.kind == "share":
+            return [self.column()]
+        return [self.column(q) for q in self.quantiles]
+
+    def read(self, summary: Mapping[str, Any]) -> Any:
+        """Its entry in a summary dict (a quantile dict, or a share)."""
+        node: Any = summary
+        for part in self.at:
+            node = node[part]
+        return node
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "completion_date", "date", "completion date", ("completion",), "date",
+        missing_is_late=True,
+    ),
+    Metric("completed", "share", "completed within the horizon", ("completed_share",), "share",
+           in_table=False),
+    Metric("met_deadline", "share", "done by the deadline", ("p_meet_deadline",), "share",
+           in_table=False, needs_deadline=True),
+    Metric("days_to_complete", "days", "days to complete", ("days_to_complete",),
+           missing_is_late=True, in_table=False),
+    Metric("migrated", "mailboxes", "migrated", ("migrated",)),
+    Metric("needs_remediation", "mailboxes", "needs remediation", ("needs_remediation",)),
+    Metric("not_migrated", "mailboxes", "not migrated", ("not_migrated",), in_table=False),
+    Metric("data_tb", "TB", "data moved (TB)", ("data_tb",), "amount"),
+    Metric("tickets", "tickets", "tickets", ("support", "tickets")),
+    Metric("users_needing_support_pct", "%", "users needing support (%)",
+           ("support", "users_needing_support_pct"), "amount"),
+    Metric("peak_backlog", "tickets", "peak ticket backlog", ("support", "peak_backlog")),
+    Metric("wait_hours_p90", "hours", "ticket wait, 90th pct (hours)",
+           ("support", "wait_hours"), "amount"),
+    Metric("wait_hours_mean", "hours", "ticket wait, mean (hours)",
+           ("support", "mean_wait_hours"), "amount", in_table=False),
+    Metric("paused_days", "days", "paused days", ("paused_days",)),
+    Metric("cutover_failures", "cutovers", "failed cutovers", ("cutover_failures",),
+           in_table=False),
+    Metric("deferred_users", "users", "users deferred",
+           ("deferred_users",)),
+    Metric("slipped_users", "users", "users slipped past their planned day", ("slipped_users",),
+           in_table=False),
+)  # fmt: skip
+
+BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
+
+
+def metric(name: str) -> Metric:
+    """The record of the ``runs`` column ``name``."""
+    return BY_NAME[name]
+
+
+def quantile_rank(q: float, n: int) -> int:
+    """The 0-based rank of the ``q`` quantile of ``n`` sorted values (inverted empirical CDF).
+
+    The slack keeps ``q * n`` that rounding puts a hair above a whole number
+    (0.7 * 10 = 7.000000000000001) on that number.
+    """
+    return max(math.ceil(q * n - 1e-9) - 1, 0)

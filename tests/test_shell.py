@@ -1,0 +1,392 @@
+"""The shell tells the truth: exit codes, whole-or-nothing outputs, plans that can never finish.
+
+Exit codes (SPEC): 0 success, 1 the plan misses its deadline, 2 bad input found
+before simulating, 3 the run could not finish. Each failure is one line on
+stderr with no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import sim
+from sim.cli import app
+from sim.experiments import runner as runner_mod
+from sim.model import feasibility
+from sim.model.scenario import ScenarioError
+from sim.outputs import files
+from tests.conftest import scenario
+
+SMALL = "scenarios/small-trust.toml"
+FAST = ["-n", "2", "-w", "1"]
+
+
+def invoke(*args: str, **kwargs):
+    return CliRunner().invoke(app, list(args), **kwargs)
+
+
+def one_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# --- exit codes ------------------------------------------------------------------------------
+
+
+def test_exit_0_for_a_run_and_1_for_a_check_that_misses():
+    assert invoke("run", SMALL, *FAST).exit_code == 0
+    # Every replication finishes after its start day, so a deadline on the start day is missed.
+    missed = invoke("check", SMALL, *FAST, "--deadline", "2024-03-04")
+    assert missed.exit_code == 1
+    assert missed.stdout.startswith("FAIL")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["run", SMALL, "--seed", "-1"], "--seed: must be >= 0 (got -1)"),
+        (["run", SMALL, "--max-memory", "0"], "--max-memory: must be > 0 GB (got 0.0)"),
+        (["run", SMALL, "--bogus"], "migsim run: No such option: --bogus"),
+        (["run"], "migsim run: Missing argument 'SCENARIO'."),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(args, line):
+    result = CliRunner().invoke(app, args, prog_name="migsim")
+    assert result.exit_code == 2
+    assert one_line(result).startswith(line)
+
+
+def test_a_bad_set_value_is_blamed_on_set_not_the_file():
+    result = invoke("run", SMALL, "--set", "batches.weekday=-5")
+    assert result.exit_code == 2
+    assert one_line(result) == "--set: batches.weekday: must be >= 0 (got -5)"
+
+
+def test_an_error_in_the_file_is_still_blamed_on_the_file_when_set_is_given(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path(SMALL).read_text().replace("weekday = 400", "weekday = -4"))
+    result = invoke("run", str(bad), "--set", "support.agents=3")
+    assert one_line(result) == f"{bad}: batches.weekday: must be >= 0 (got -4)"
+
+
+def test_an_unexpected_exception_exits_3_with_one_line(monkeypatch):
+    def crash(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(runner_mod, "_execute", crash)
+    result = invoke("run", SMALL, *FAST)
+    assert result.exit_code == 3
+    line = one_line(result)
+    assert "internal error (ZeroDivisionError: boom)" in line and "--debug" in line
+
+
+def test_a_full_disk_exits_3_and_leaves_no_folder(monkeypatch, tmp_path):
+    def full(path, frame):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(files, "write_parquet", full)
+    out = tmp_path / "results"
+    result = invoke("run", SMALL, *FAST, "--out", str(out))
+    assert result.exit_code == 3
+    line = one_line(result)
+    assert "No space left on device" in line and f"{out} was not created" in line
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_an_unreachable_dask_scheduler_exits_3_quickly(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(runner_mod, "DASK_CONNECT_SECONDS", 1)
+    result = invoke("run", SMALL, *FAST, "--dask", "tcp://127.0.0.1:9")
+    assert result.exit_code == 3
+    assert one_line(result).startswith(
+        "could not finish: cannot reach the dask scheduler at tcp://127.0.0.1:9 within 1 s"
+    )
+
+
+@pytest.mark.parametrize("where", ["before", "after", "last"])
+def test_debug_is_accepted_anywhere_and_shows_the_traceback(tmp_path, where):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scenario\n")
+    args = ["validate", str(bad)]
+    position = {"before": 0, "after": 1, "last": 2}[where]
+    args.insert(position, "--debug")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, check=False
+    )
+    assert "Traceback" in proc.stderr and "not valid TOML" in proc.stderr
+    assert proc.returncode != 0
+
+
+def test_version_prints_the_package_version():
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip().startswith("migsim ")
+    assert result.stdout.split()[1][0].isdigit()
+
+
+def test_help_shows_plain_metavars():
+    for command in ("run", "sweep", "check", "report", "validate"):
+        text = invoke(command, "--help").stdout
+        assert "{" not in text and "list[str]" not in text, text
+        assert "SCENARIO" in text
+
+
+# --- outputs written whole or not at all -----------------------------------------------------
+
+
+def test_a_write_that_fails_mid_folder_leaves_the_earlier_folder_byte_identical(
+    monkeypatch, tmp_path
+):
+    out = tmp_path / "results"
+    assert invoke("run", SMALL, *FAST, "--seed", "1", "--out", str(out)).exit_code == 0
+    before = snapshot(out)
+    real = files.write_parquet
+    written = []
+
+    def fails_on_the_second(path, frame):
+        if written:
+            raise KeyboardInterrupt  # a Ctrl-C after runs.parquet was written
+        written.append(path)
+        return real(path, frame)
+
+    monkeypatch.setattr(files, "write_parquet", fails_on_the_second)
+    result = invoke("run", SMALL, *FAST, "--seed", "2", "--out", str(out))
+    assert written, "the interruption must come after a file of the new results was written"
+    assert result.exit_code == 130
+    assert one_line(result) == f"interrupted: {out} was left as it was; nothing was written"
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no staging left
+
+
+def test_a_finished_run_replaces_the_earlier_folder_whole(tmp_path):
+    out = tmp_path / "results"
+    assert invoke("run", SMALL, *FAST, "--seed", "1", "--out", str(out)).exit_code == 0
+    assert invoke("run", SMALL, "-n", "3", "-w", "1", "--out", str(out)).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())["replications"] == 3
+    assert len(pd.read_parquet(out / "runs.parquet")) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+@pytest.mark.parametrize("kind", ["file", "foreign folder", "under a file"])
+def test_an_unusable_out_is_bad_input_found_before_simulating(monkeypatch, tmp_path, kind):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    target = tmp_path / "out"
+    if kind == "file":
+        target.write_text("not a folder")
+    elif kind == "foreign folder":
+        target.mkdir()
+        (target / "thesis.docx").write_text("precious")
+    else:
+        (tmp_path / "blocker").write_text("")
+        target = tmp_path / "blocker" / "out"
+    result = invoke("run", SMALL, *FAST, "--out", str(target))
+    assert result.exit_code == 2
+    assert one_line(result).startswith(f"{target}: ")
+    assert not simulated
+    if kind == "foreign folder":
+        assert (target / "thesis.docx").read_text() == "precious"
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "results"
+        junit = tmp_path / "check.xml"
+        assert invoke("run", SMALL, *FAST, "--out", str(out)).exit_code == 0
+        invoke("check", SMALL, *FAST, "--junit", str(junit))
+        sw = tmp_path / "sweep"
+        sim.sweep(sim.load(SMALL), {"support.agents": [3, 4]}, replications=2, workers=1, out=sw)
+    finally:
+        os.umask(old)
+    made = [*out.iterdir(), junit, *sw.rglob("*")]
+    assert len(made) > 8
+    for path in made:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_the_mode_follows_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        files.write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
+
+
+def test_a_failed_write_leaves_the_earlier_file_whole(tmp_path):
+    path = tmp_path / "table.csv"
+    files.write_text(path, "earlier\n")
+
+    def half_then_fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        files.write_with(path, half_then_fail)
+    assert path.read_text() == "earlier\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+# --- plans that can never finish ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tables", "key", "words"),
+    [
+        ({"batches": {"weekday": 0, "weekend_day": 0}}, "batches.weekday", "no cutover day"),
+        (
+            {"calendar": {"blackouts": [{"from": "2024-01-01", "to": "2025-01-01"}]}},
+            "batches",
+            "no cutover day",
+        ),
+        ({"throttle": {"scale": 0}}, "throttle.scale", "no initial sync"),
+        (
+            {"throttle": {"windows": [{"from": "00:00", "to": "24:00", "gb_per_hour": 0}]}},
+            "throttle.windows",
+            "no initial sync",
+        ),
+        ({"support": {"agents": 0, "ticket_rate": 0.01}}, "support.agents", "tickets"),
+        (
+            {"support": {"ticket_rate": 0.01, "hours": {"weekdays": [], "weekend": []}}},
+            "support.hours",
+            "never opens",
+        ),
+        (
+            {"population": {"mailboxes": 1000, "size_gb": {"mean": 2.0, "max": 1.0}}},
+            "population.size_gb.max",
+            "must be >= population.size_gb.mean",
+        ),
+    ],
+)
+def test_a_plan_that_can_never_finish_is_refused_before_simulating(tables, key, words):
+    raw = {table: dict(values) for table, values in tables.items()}
+    for blackout in raw.get("calendar", {}).get("blackouts", []):
+        blackout.update({k: pd.Timestamp(v).date() for k, v in blackout.items()})
+    sc = scenario(**raw)
+    found = feasibility.problems(sc)
+    assert [error.key for error in found] == [key]
+    assert words in str(found[0]) and str(found[0]).startswith(f"test.toml: {key}: ")
+    with pytest.raises(ScenarioError) as error:
+        sim.run(sc, replications=1, workers=1)
+    assert str(error.value) == str(found[0])
+
+
+def test_no_agents_is_fine_when_no_tickets_are_expected():
+    assert feasibility.problems(scenario(support={"agents": 0})) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["check"],
+        ["report", "--out", "{tmp}/report"],
+        ["sweep", "--vary", "support.agents=3,4", "--out", "{tmp}/sweep"],
+    ],
+)
+def test_every_command_refuses_what_validate_refuses_with_the_same_line(
+    command, monkeypatch, tmp_path
+):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    args = ["--set", "batches.phases=[]", "--set", "batches.weekday=0"]
+    checked = invoke("validate", SMALL, *args)
+    name, *rest = (part.format(tmp=tmp_path) for part in command)
+    refused = invoke(name, SMALL, *rest, *FAST, *args)
+    assert checked.exit_code == refused.exit_code == 2
+    assert one_line(refused) == one_line(checked)
+    assert one_line(refused).startswith("--set: batches.weekday: no cutover day within")
+    assert not simulated and list(tmp_path.iterdir()) == []
+
+
+def test_validate_warns_when_the_horizon_ends_before_the_deadline():
+    result = invoke("validate", SMALL, "--set", "scenario.horizon_days=30")
+    assert result.exit_code == 0
+    assert "warning: --set: scenario.horizon_days: the 30-day horizon ends on 2024-04-02" in (
+        result.stdout
+    )
+
+
+# --- the memory guard ------------------------------------------------------------------------
+
+
+def test_the_memory_estimate_grows_with_mailboxes_and_workers():
+    one = feasibility.memory_needed_gb(1_000_000, 1)
+    assert feasibility.memory_needed_gb(2_000_000, 1) > one
+    assert feasibility.memory_needed_gb(1_000_000, 4) > one
+    # What was measured: at least the bytes one replication holds per mailbox.
+    assert one * 2**30 >= 1_000_000 * feasibility.WORKER_BYTES_PER_MAILBOX
+
+
+def test_a_run_too_big_for_memory_is_refused_with_an_override(monkeypatch):
+    sc = scenario()
+    with pytest.raises(feasibility.MemoryLimitError, match="max_memory_gb="):
+        sim.run(sc, replications=1, workers=1, max_memory_gb=0.01)
+    assert sim.run(sc, replications=1, workers=1, max_memory_gb=64).summary["replications"] == 1
+    refused = invoke("run", SMALL, *FAST, "--max-memory", "0.01")
+    assert refused.exit_code == 2
+    line = one_line(refused)
+    assert line.startswith(f"{SMALL}: population.mailboxes: 5,000 mailboxes need about")
+    assert "--max-memory GB" in line
+
+
+def test_fifty_million_mailboxes_are_refused_on_an_ordinary_machine(monkeypatch):
+    monkeypatch.setattr(feasibility, "memory_limit_gb", lambda: 8.0)
+    huge = ["--set", "population.mailboxes=50000000", "--set", "population.organisations=1"]
+    result = invoke("run", SMALL, *huge)
+    assert result.exit_code == 2
+    assert "50,000,000 mailboxes need about" in one_line(result)
+
+
+def test_an_unwritable_junit_is_found_before_simulating(monkeypatch, tmp_path):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    (tmp_path / "blocker").write_text("")
+    result = invoke("check", SMALL, *FAST, "--junit", str(tmp_path / "blocker" / "x.xml"))
+    assert result.exit_code == 2
+    assert one_line(result).startswith("--junit: ")
+    assert not simulated
+
+
+def test_a_sweep_folder_problem_is_bad_input_in_the_clis_words(tmp_path):
+    args = ["sweep", SMALL, "--vary", "support.agents=3,4", *FAST, "--out", str(tmp_path)]
+    assert invoke(*args).exit_code == 0
+    again = invoke(*args)
+    assert again.exit_code == 2
+    assert one_line(again) == (
+        f"{tmp_path}: already holds a sweep: pass --resume to finish it, or choose another --out"
+    )
+
+
+def test_staging_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
+    code = (
+        "import os, sys\n"
+        "from sim.outputs.files import staged_folder\n"
+        f"with staged_folder({str(tmp_path / 'results')!r}) as staging:\n"
+        "    (staging / 'summary.json').write_text('{}')\n"
+        "    os._exit(9)  # killed mid-write: no clean-up runs\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=False, env={**os.environ})
+    abandoned = [p.name for p in tmp_path.iterdir()]
+    assert len(abandoned) == 1 and abandoned[0].startswith(".results.staging-")
+    with files.staged_folder(tmp_path / "results", files.RESULT_FILES) as staging:
+        (staging / "summary.json").write_text("{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
