@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    BadInput,
     DaskOpt,
     ReplicationsOpt,
     ScenarioArg,
@@ -86,25 +87,22 @@ def report(
     seed: SeedOpt = None,
     set_: SetOpt = None,
     workers: WorkersOpt = None,
+    confidence: Annotated[
+        float | None,
+        typer.Option("--confidence", help="Target P(done by deadline), 0-1 (default: scenario's)."),
+    ] = None,
 ) -> None:
     """Simulate a scenario and write a self-contained HTML report with plots."""
+    from sim.model.scenario import parse_override
     from sim.outputs.report import write_report
 
     with guarded():
+        if confidence is not None and not 0 < confidence <= 1:
+            raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
         sc = load_scenario(scenario, set_)
         result = simulate_for_cli(sc, replications, seed, workers)
-        path = write_report(
-            out,
-            summary=result.summary,
-            runs=result.runs,
-            daily=result.daily,
-            name=sc.name,
-            start=sc.scenario.start,
-            deadline=sc.scenario.deadline,
-            population=sc.population.mailboxes,
-            pause_backlog=sc.support.pause_backlog,
-            scenario_text=scenario.read_text(encoding="utf-8"),
-        )
+        overrides = dict(parse_override(a, source="--set") for a in set_ or [])
+        path = write_report(out, result, confidence=confidence, overrides=overrides)
         stdout.print(f"report written to {path}", markup=False)
 
 

@@ -32,6 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.experiments.results import quantile_rank
+from sim.outputs.headline import percent
 from sim.outputs.timeline import Timeline
 
 FIGSIZE_INCHES = (10.0, 4.2)
@@ -411,12 +412,7 @@ def format_share(share: float) -> str:
 
     A tiny miss is never shown as "100%", nor a rare success as "0%".
     """
-    pct = share * 100.0
-    if 0 < pct < 0.5:
-        return f"{max(pct, 0.1):.1f}%"
-    if 99.5 <= pct < 100:
-        return f"{min(pct, 99.9):.1f}%"
-    return f"{pct:.0f}%"
+    return percent(share)
 
 
 # --- shared helpers ------------------------------------------------------------------------
