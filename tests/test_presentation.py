@@ -281,3 +281,8 @@ def test_headline_prefers_the_summarys_interval_when_given():
 def test_headline_without_deadline_has_no_verdict():
     head = headline_mod.headline({}, _runs(3, 3), deadline=None, confidence=0.9)
     assert head.passed is None and head.p_meet is None and head.slack_days is None
+
+
+def test_plot_figures_show_as_png_in_jupyter_without_pyplot(res):
+    png = res.plot.throttle()._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 from functools import cached_property
 from typing import Any
 
@@ -27,6 +28,22 @@ from sim.outputs.timeline import Timeline, timeline_of
 
 QUANTILE_KEYS = ("p10", "p50", "p90")
 _VERDICT_COLOUR = {True: "#2a9d8f", False: "#c1121f", None: "#1d4e89"}
+
+
+class ResultFigure(Figure):
+    """A Figure that Jupyter shows as a PNG even when pyplot (and its inline backend) is
+    never imported: ``res.plot.progress()`` as a cell's value draws the chart, once."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    return ResultFigure(figsize=plots.FIGSIZE_INCHES, layout="constrained").add_subplot()
 
 
 class PlotAccessor:
@@ -57,7 +74,7 @@ class PlotAccessor:
         res = self._result
         return plots.completion_distribution(
             res.runs,
-            ax=ax,
+            ax=_axes(ax),
             marks=res.summary.get("completion") or None,
             timeline=timeline or self._timeline,
         ).figure
@@ -71,19 +88,19 @@ class PlotAccessor:
             else int(res.runs["migrated"].max() + res.runs["not_migrated"].max())
         )
         return plots.progress_fan(
-            res.daily, population, ax=ax, timeline=timeline or self._timeline
+            res.daily, population, ax=_axes(ax), timeline=timeline or self._timeline
         ).figure
 
     def cutovers(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
         """Mailboxes cut over, failed and deferred per day (medians)."""
         return plots.daily_cutovers(
-            self._result.daily, ax=ax, timeline=timeline or self._timeline
+            self._result.daily, ax=_axes(ax), timeline=timeline or self._timeline
         ).figure
 
     def throttle(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
         """Initial-sync data moved per day against the throttle's capacity (medians)."""
         return plots.throttle_utilisation(
-            self._result.daily, ax=ax, timeline=timeline or self._timeline
+            self._result.daily, ax=_axes(ax), timeline=timeline or self._timeline
         ).figure
 
     def desk(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
@@ -93,7 +110,7 @@ class PlotAccessor:
         return plots.support_backlog(
             res.daily,
             pause_backlog=sc.support.pause_backlog if sc is not None else None,
-            ax=ax,
+            ax=_axes(ax),
             peak_backlog=(res.summary.get("support") or {}).get("peak_backlog"),
             timeline=timeline or self._timeline,
         ).figure
