@@ -286,3 +286,14 @@ def test_headline_without_deadline_has_no_verdict():
 def test_plot_figures_show_as_png_in_jupyter_without_pyplot(res):
     png = res.plot.throttle()._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_command_prints_p_meet_with_its_interval_and_the_warnings(plan_file):
+    args = ["run", str(plan_file), "-n", str(REPLICATIONS), "-w", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    low = REPLICATIONS / (REPLICATIONS + 1.959963984540054**2)
+    assert f"P(meet deadline) 100%: 95% interval {low:.0%} to 100% (3 replications)" in (
+        result.output
+    )
+    assert "warning: 3 replications are too few for 90% confidence" in result.output

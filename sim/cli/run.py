@@ -26,6 +26,7 @@ from sim.cli.common import (
 )
 from sim.model.calendar import build_calendar
 from sim.outputs.files import write_result
+from sim.outputs.headline import doubt_lines
 
 
 @app.command()
@@ -52,6 +53,8 @@ def run(
             stdout.print_json(json.dumps(result.summary, default=str))
         else:
             print_summary(result.summary)
+            for line in doubt_lines(result.summary, sc.scenario.confidence):
+                stdout.print(line, markup=False)
             if out is not None:
                 stdout.print(f"results written to {out}/")
 

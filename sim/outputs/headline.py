@@ -108,6 +108,23 @@ def headline(
     )
 
 
+def doubt_lines(summary: Mapping[str, Any], confidence: float) -> list[str]:
+    """P(meet)'s Monte Carlo interval and the warnings, for a summary alone (the CLI's table).
+
+    The count of replications meeting the deadline is recovered from the rounded share.
+    """
+    n = int(summary.get("replications") or 0)
+    p_meet = summary.get("p_meet_deadline")
+    if p_meet is None or n == 0:
+        return []
+    interval = _interval(summary, round(p_meet * n), n)
+    lines = [
+        f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
+        f"{percent(interval[0])} to {percent(interval[1])} ({n:,} replications)"
+    ]
+    return lines + [f"warning: {text}" for text in _warnings(n, confidence, interval)]
+
+
 def replications_needed(confidence: float) -> int | None:
     """Replications so that at least MIN_REPLICATIONS_BEYOND lie beyond the confidence quantile.
 
