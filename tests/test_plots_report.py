@@ -227,6 +227,15 @@ def test_daily_cutovers_bars_are_per_date_medians_and_paused_days_shaded(results
     assert "1 more day paused" in _texts(ax)
 
 
+def test_daily_cutovers_shade_each_day_paused_in_most_replications_whole(results):
+    _, daily = results
+    ax = plots.daily_cutovers(daily)
+    (band,) = _by_gid(ax, "paused")  # days 10 and 11 paused in two of three replications
+    left, right = band.get_x(), band.get_x() + band.get_width()
+    first = pd.Timestamp(START) + pd.Timedelta(days=10)
+    assert (left, right) == pytest.approx((_date_x(first) - 0.5, _date_x(first) + 1.5))
+
+
 def test_daily_cutovers_leave_headroom_above_the_tallest_day(results):
     _, daily = results
     only_ok = daily.assign(cutover_failed=0, deferred=0)

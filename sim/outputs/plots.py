@@ -47,6 +47,7 @@ COLOUR_DEFERRED = "#f4a261"
 COLOUR_MAIN = "#1d4e89"
 COLOUR_DEADLINE = "#c1121f"
 COLOUR_PAUSED = "#6c757d"
+COLOUR_SLIPPED = "#9c6644"
 COLOUR_BLACKOUT = "#495057"
 COLOUR_HOLIDAY = "#9d4edd"
 COLOUR_PHASE = "#6c757d"
@@ -235,11 +236,18 @@ def daily_cutovers(
         return _no_data(ax, timeline, deadline)
 
     bottom = None
-    for column, label, colour in (
+    series = [
         ("cutover_ok", "cut over", COLOUR_OK),
         ("cutover_failed", "failed (retried later)", COLOUR_FAILED),
-        ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
-    ):
+    ]
+    if "slipped" in daily:
+        series += [
+            ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
+            ("slipped", "slipped (day paused)", COLOUR_SLIPPED),
+        ]
+    else:  # older tables count a paused day's users as deferred
+        series.append(("deferred", "deferred (sync not finished\nor day paused)", COLOUR_DEFERRED))
+    for column, label, colour in series:
         median = _per_date_quantiles(daily, column, fill="zero")[0.5]
         x = _to_num(median.index)
         ax.bar(
@@ -389,7 +397,7 @@ def support_backlog(
     if pause_backlog and pause_backlog <= THRESHOLD_SHOWN_UP_TO * max(peak_p90, 1.0):
         ax.axhline(
             pause_backlog,
-            color=COLOUR_DEADLINE,
+            color="black",
             linestyle="--",
             linewidth=1.4,
             label=f"go/no-go: pause above {pause_backlog:,} open",
@@ -402,7 +410,8 @@ def support_backlog(
             f"go/no-go: pause above\n{pause_backlog:,} open tickets\n"
             f"(off the chart: at most\n{peak_p90:,.0f} open at P90)",
         )
-    ax.set_ylim(0, None)
+    # Headroom, so a peak line at the top of the fan is not lost in the frame.
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.06)
     _finish(ax, timeline, deadline)
     return ax
 
@@ -673,23 +682,23 @@ def _shade_paused(ax: Axes, share: pd.Series) -> None:
     if not (share > 0).any():
         return
     x = _to_num(share.index)
-    # Half a day either side so a single paused day is a visible band, not a hairline.
-    edges = np.r_[x - 0.5, x[-1] + 0.5]
     mostly_paused = share.to_numpy() >= 0.5
-    if mostly_paused.any():
-        ax.fill_between(
-            edges,
-            0,
-            1,
-            where=np.r_[mostly_paused, mostly_paused[-1]],
-            step="post",
-            transform=ax.get_xaxis_transform(),
-            color=COLOUR_PAUSED,
-            alpha=0.25,
-            linewidth=0,
-            label="paused by go/no-go\n(most replications)",
-            gid="paused",
-        )
+    # One band per run of consecutive paused days, half a day either side of each day, so a
+    # single paused day is a visible band, not a hairline.
+    days = np.flatnonzero(mostly_paused)
+    if days.size:
+        breaks = np.flatnonzero(np.diff(x[days]) > 1.5) + 1
+        for number, run in enumerate(np.split(days, breaks)):
+            ax.axvspan(
+                x[run[0]] - 0.5,
+                x[run[-1]] + 0.5,
+                color=COLOUR_PAUSED,
+                alpha=0.25,
+                linewidth=0,
+                label="paused by go/no-go\n(most replications)" if number == 0 else "_nolegend_",
+                gid="paused",
+                zorder=0,
+            )
     # Scattered pauses in a minority of runs would grey out the whole chart; count them instead.
     some_days = int(((share > 0) & ~mostly_paused).sum())
     if some_days:
