@@ -43,7 +43,7 @@ class ResultFigure(Figure):
 def _axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
-    return ResultFigure(figsize=plots.FIGSIZE_INCHES, layout="constrained").add_subplot()
+    return plots.new_figure(ResultFigure).add_subplot()
 
 
 class PlotAccessor:

@@ -427,11 +427,21 @@ def format_share(share: float) -> str:
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def _new_axes(ax: Axes | None) -> Axes:
+def _new_axes(ax: Axes | None, figure_class: type[Figure] = Figure) -> Axes:
     if ax is not None:
         return ax
-    figure = Figure(figsize=FIGSIZE_INCHES, layout="constrained")
-    return figure.add_subplot()
+    return new_figure(figure_class).add_subplot()
+
+
+def new_figure(figure_class: type[Figure] = Figure) -> Figure:
+    """A figure whose plot area has the same place and width whatever its legend says.
+
+    Fixed margins (not a constrained layout) keep charts shown one above another, as in
+    the report, aligned: the legend and notes live in the right-hand quarter.
+    """
+    figure = figure_class(figsize=FIGSIZE_INCHES)
+    figure.subplots_adjust(left=0.085, right=0.74, bottom=0.2, top=0.91)
+    return figure
 
 
 def _deadline_of(deadline: DateLike | None, timeline: Timeline | None) -> DateLike | None:
