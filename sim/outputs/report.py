@@ -121,8 +121,8 @@ def write_report(
     target = out / REPORT_NAME
     charts: tuple[tuple[str, Callable[[], Axes]], ...] = (
         (
-            "When do we finish? Share of replications completed by each date; the shaded "
-            "range is P10-P90.",
+            "When do we finish? Share of replications completed by each date (P10 to P90 "
+            "shaded where they differ).",
             lambda: plots.completion_distribution(
                 runs, marks=summary.get("completion") or None, timeline=timeline
             ),
