@@ -39,7 +39,6 @@ PLOT_NAMES = (
     "throttle_utilisation",
     "support_backlog",
 )
-SCENARIO_TEXT = '[scenario]\nname = "pilot <script>alert(1)</script> & co"\n'
 
 SUMMARY = {
     "scenario": "pilot",
@@ -228,6 +227,15 @@ def test_daily_cutovers_bars_are_per_date_medians_and_paused_days_shaded(results
     assert "1 more day paused" in _texts(ax)
 
 
+def test_daily_cutovers_shade_each_day_paused_in_most_replications_whole(results):
+    _, daily = results
+    ax = plots.daily_cutovers(daily)
+    (band,) = _by_gid(ax, "paused")  # days 10 and 11 paused in two of three replications
+    left, right = band.get_x(), band.get_x() + band.get_width()
+    first = pd.Timestamp(START) + pd.Timedelta(days=10)
+    assert (left, right) == pytest.approx((_date_x(first) - 0.5, _date_x(first) + 1.5))
+
+
 def test_daily_cutovers_leave_headroom_above_the_tallest_day(results):
     _, daily = results
     only_ok = daily.assign(cutover_failed=0, deferred=0)
@@ -297,27 +305,66 @@ def test_format_share_never_rounds_a_near_miss_to_certainty():
 
 # --- report ----------------------------------------------------------------------------------
 
+# Ten replications finishing 1, 4, 7, ..., 28 February; eight by the deadline of the 23rd.
+REPORT_DEADLINE = dt.date(2021, 2, 23)
+REPORT_COMPLETIONS = [dt.date(2021, 2, 1) + dt.timedelta(days=3 * i) for i in range(10)]
+# Sorted, the inverted empirical CDF puts P10 on the 1st, P50 on the 5th, P90 on the 9th date.
+P10, P50, P90 = (REPORT_COMPLETIONS[i].isoformat() for i in (0, 4, 8))
 
-def _write(out_dir: Path, runs: pd.DataFrame, daily: pd.DataFrame) -> Path:
-    return report.write_report(
-        out_dir,
-        summary=SUMMARY,
-        runs=runs,
-        daily=daily,
-        name="pilot",
-        start=START,
-        deadline=DEADLINE,
-        population=POPULATION,
-        pause_backlog=PAUSE_BACKLOG,
-        scenario_text=SCENARIO_TEXT,
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval, from its closed form."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _report_result(confidence: float = 0.9):
+    from sim.experiments.results import Result
+    from tests.conftest import scenario
+
+    sc = scenario(
+        {
+            "scenario.start": START,
+            "scenario.deadline": REPORT_DEADLINE,
+            "scenario.confidence": confidence,
+            "population.mailboxes": POPULATION,
+            "support.pause_backlog": PAUSE_BACKLOG,
+        }
     )
+    _, daily = _results()
+    completion = pd.to_datetime(pd.Series(REPORT_COMPLETIONS))
+    runs = pd.DataFrame(
+        {
+            "replication": range(10),
+            "completion_date": completion,
+            "completed": True,
+            "met_deadline": completion <= pd.Timestamp(REPORT_DEADLINE),
+        }
+    )
+    summary = {
+        **SUMMARY,
+        "replications": 10,
+        "completion": {"p10": P10, "p50": P50, "p90": P90},
+        "p_meet_deadline": 0.8,
+    }
+    return Result(summary=summary, runs=runs, daily=daily, scenario=sc)
+
+
+def _write(out_dir: Path, result=None, **kwargs) -> Path:
+    return report.write_report(out_dir, result or _report_result(), **kwargs)
+
+
+def _verdict_of(text: str) -> tuple[str, str]:
+    match = re.search(r"<section class='(verdict[^']*)'>(.*?)</section>", text, re.S)
+    return match.group(1), re.sub(r"<[^>]+>", "", match.group(2))
 
 
 @pytest.fixture(scope="module")
-def written(results, tmp_path_factory) -> Path:
-    runs, daily = results
+def written(tmp_path_factory) -> Path:
     # A directory that does not exist yet: the report creates it.
-    return _write(tmp_path_factory.mktemp("report") / "nested" / "out", runs, daily)
+    return _write(tmp_path_factory.mktemp("report") / "nested" / "out")
 
 
 def test_report_is_written_as_report_html_in_the_new_out_dir(written):
@@ -326,20 +373,55 @@ def test_report_is_written_as_report_html_in_the_new_out_dir(written):
     assert sorted(p.name for p in written.parent.iterdir()) == ["report.html"]
 
 
-def test_report_headline_states_summary_numbers(written):
+def test_report_verdict_fails_eight_of_ten_at_90_percent_with_wilson_interval_and_overrun(
+    written,
+):
+    css, verdict = _verdict_of(written.read_text(encoding="utf-8"))
+    assert css == "verdict bad"
+    assert verdict.split()[0] == "FAIL"
+    assert "target confidence of 90%" in verdict
+    # 8 of 10 replications finish by 23 Feb; the 90% date is the 9th: 2021-02-25.
+    assert "P(meet deadline) = 80% (8 of 10 replications" in verdict
+    low, high = _wilson(8, 10)
+    assert f"95% interval {low:.0%} to {high:.0%}" in verdict
+    assert f"done by {P90}: 2 days late." in verdict
+    assert f"Likely finish (P50): {P50}" in verdict and f"between {P10} (P10)" in verdict
+
+
+def test_report_verdict_passes_the_same_runs_at_80_percent(tmp_path):
+    path = _write(tmp_path, _report_result(confidence=0.8))
+    css, verdict = _verdict_of(path.read_text(encoding="utf-8"))
+    assert css == "verdict good"
+    assert verdict.split()[0] == "PASS"
+    # At 80% the 8th date: 2021-02-22, the day before the deadline.
+    assert "done by 2021-02-22: 1 day of slack before the deadline" in verdict
+
+
+def test_report_explicit_confidence_overrides_the_scenarios(tmp_path):
+    path = _write(tmp_path, _report_result(confidence=0.9), confidence=0.5)
+    css, verdict = _verdict_of(path.read_text(encoding="utf-8"))
+    assert css == "verdict good" and "target confidence of 50%" in verdict
+
+
+def test_report_warns_that_ten_replications_are_too_few_for_90_percent(written):
     text = written.read_text(encoding="utf-8")
-    for expected in (
-        "2021-02-25",  # P50 completion
-        "2021-02-20",  # P10 completion
-        "67%",  # P(meet deadline) and completed share
-        "98,765",  # migrated P50
-        "4,321",  # tickets P50
-        "0.87",  # users needing support, %
-        "456",  # peak backlog P90
-    ):
-        assert expected in text
-    verdict = re.search(r"<section class='verdict[^']*'>(.*?)</section>", text, re.S).group(1)
-    assert "2021-02-25" in verdict and "67%" in verdict
+    warnings = re.findall(r"<p class='warning'>(.*?)</p>", text)
+    assert any("10 replications are too few for 90% confidence" in w for w in warnings)
+    assert any("Run at least 100" in w for w in warnings)
+    assert any("contains the 90% target" in w for w in warnings)
+
+
+def test_report_table_states_summary_quantiles_in_their_rows(written):
+    text = written.read_text(encoding="utf-8")
+
+    def row(label: str) -> list[str]:
+        cells = re.search(rf"<tr><td>{re.escape(label)}</td>(.*?)</tr>", text).group(1)
+        return re.findall(r"<td>(.*?)</td>", cells)
+
+    assert row("Completion date") == [P10, P50, P90, "date"]
+    assert row("Mailboxes migrated") == ["97,512", "98,765", "99,900", "mailboxes"]
+    assert row("Peak open tickets (at any moment)") == ["—", "—", "456", "tickets"]
+    assert row("Users needing support")[1] == "0.87"
 
 
 def test_report_has_no_external_references(written):
@@ -359,10 +441,84 @@ def test_report_embeds_the_five_plots_as_png(written):
         assert base64.b64decode(source[len(prefix) :])[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_escapes_scenario_text(written):
-    text = written.read_text(encoding="utf-8")
+def test_report_shows_the_validated_scenario_escaped(tmp_path):
+    result = _report_result()
+    from sim.model.scenario import with_overrides
+
+    result.scenario = with_overrides(
+        result.scenario, {"scenario.name": "pilot <script>alert(1)</script> & co"}, source="t"
+    )
+    text = _write(tmp_path, result).read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in text
     assert "<script>" not in text
+
+
+def test_scenario_toml_loads_back_to_the_same_scenario():
+    import sim
+    from sim.model.scenario import loads
+
+    for path in ("scenarios/small-trust.toml", "scenarios/nhsmail-2020.toml"):
+        sc = sim.load(path, {"support.hours.weekend": [], "batches.weekday": 123})
+        text = report.scenario_toml(sc)
+        assert loads(text) == sc
+        assert "weekday = 123" in text
+
+
+class _Uniform:
+    """A stand-in for the uncertainty helper's distribution models."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def frozen(self):
+        from scipy import stats
+
+        return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+
+def test_report_tables_the_uncertain_inputs_and_risks(tmp_path, monkeypatch):
+    result = _report_result()
+    key = "support.ticket_rate"
+    result.runs[f"param.{key}"] = np.linspace(0.002, 0.009, 10)
+    result.summary["risks"] = {"national emergency": 0.25}
+    monkeypatch.setattr(
+        report, "uncertain_inputs", lambda sc: {key: {"dist": "uniform", "low": 0.0, "high": 0.01}}
+    )
+    monkeypatch.setattr(report, "_distribution_quantiles", lambda d: [0.001, 0.005, 0.009])
+    risks = [
+        {
+            "name": "national emergency",
+            "probability": 0.2,
+            "between": [dt.date(2021, 1, 10), dt.date(2021, 2, 1)],
+            "pause_days": {"dist": "triangular", "low": 7, "mode": 14, "high": 28},
+        },
+        {"name": "throttle cut", "per_week": 0.05, "throttle_factor": 0.5, "days": 3},
+    ]
+
+    class WithRisks:
+        def __init__(self, sc):
+            self._sc = sc
+            self.risks = risks
+
+        def __getattr__(self, name):
+            return getattr(self._sc, name)
+
+    result.scenario = WithRisks(result.scenario)
+    text = _write(tmp_path, result).read_text(encoding="utf-8")
+    assert "<code>support.ticket_rate</code>" in text
+    assert "uniform(low = 0.0, high = 0.01)" in text or "uniform(low=0.0, high=0.01)" in text
+    assert "<td>0.001</td><td>0.005</td><td>0.009</td><td>0.002 to 0.009</td>" in text
+    assert "20% chance, starting between 2021-01-10 and 2021-02-01" in text
+    assert "no cutovers for triangular(low=7, mode=14, high=28) days" in text
+    assert "throttle x 0.5 for 3 days" in text
+    assert "0.05 a week on average" in text
+    assert "<td>25%</td>" in text
+
+
+def test_distribution_quantiles_come_from_the_frozen_distribution():
+    assert report._distribution_quantiles(_Uniform(0.0, 0.01)) == pytest.approx(
+        [0.001, 0.005, 0.009]
+    )
 
 
 @pytest.fixture
@@ -378,9 +534,8 @@ def quick_plots(monkeypatch) -> None:
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
 def test_failure_midway_keeps_previous_report_and_leaves_no_temp_file(
-    results, written, tmp_path, monkeypatch, quick_plots, error
+    written, tmp_path, monkeypatch, quick_plots, error
 ):
-    runs, daily = results
     previous = tmp_path / "report.html"
     previous.write_bytes(written.read_bytes())
 
@@ -391,15 +546,12 @@ def test_failure_midway_keeps_previous_report_and_leaves_no_temp_file(
 
     monkeypatch.setattr(plots, "support_backlog", fail_while_writing)
     with pytest.raises(error, match="simulated crash"):
-        _write(tmp_path, runs, daily)
+        _write(tmp_path)
     assert previous.read_bytes() == written.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
-def test_failure_to_move_into_place_keeps_previous_report(
-    results, tmp_path, monkeypatch, quick_plots
-):
-    runs, daily = results
+def test_failure_to_move_into_place_keeps_previous_report(tmp_path, monkeypatch, quick_plots):
     previous = tmp_path / "report.html"
     previous.write_text("previous report", encoding="utf-8")
 
@@ -408,6 +560,6 @@ def test_failure_to_move_into_place_keeps_previous_report(
 
     monkeypatch.setattr(os, "replace", replace_fails)
     with pytest.raises(OSError, match="disk full"):
-        _write(tmp_path, runs, daily)
+        _write(tmp_path)
     assert previous.read_text(encoding="utf-8") == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

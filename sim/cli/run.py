@@ -23,11 +23,13 @@ from sim.cli.common import (
     stdout,
     was_there,
 )
+from sim.cli.errors import BadInput
 from sim.experiments.metrics import METRICS, metric
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
 from sim.outputs.files import RESULT_FILES, staged_folder, write_result
+from sim.outputs.headline import doubt_lines
 
 REPORT_FILES = ("report.html", "*.png", "*.svg")
 
@@ -58,6 +60,8 @@ def run(
         stdout.print_json(json.dumps(result.summary, default=str))
     else:
         print_summary(result.summary)
+        for line in doubt_lines(result.summary, sc.scenario.confidence):
+            stdout.print(line, markup=False)
         if out is not None:
             stdout.print(f"results written to {out}/", markup=False)
 
@@ -95,28 +99,25 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 def report(
     options: RunOptions,
     out: Annotated[Path, out_option("Folder for report.html (replaced whole).")],
+    confidence: Annotated[
+        float | None,
+        typer.Option("--confidence", help="Target P(done by deadline), 0-1 (default: scenario's)."),
+    ] = None,
 ) -> None:
     """Simulate a scenario and write a self-contained HTML report with plots."""
+    from sim.model.scenario import parse_override
     from sim.outputs.report import write_report
 
+    if confidence is not None and not 0 < confidence <= 1:
+        raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
     sc = options.load()
     with (
         if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the report"),
         staged_folder(out, REPORT_FILES) as staging,
     ):
         result = simulate_for_cli(sc, options)
-        write_report(
-            staging,
-            summary=result.summary,
-            runs=result.runs,
-            daily=result.daily,
-            name=sc.name,
-            start=sc.scenario.start,
-            deadline=sc.scenario.deadline,
-            population=sc.population.mailboxes,
-            pause_backlog=sc.support.pause_backlog,
-            scenario_text=options.scenario.read_text(encoding="utf-8"),
-        )
+        overrides = dict(parse_override(a, source="--set") for a in options.set_ or [])
+        write_report(staging, result, confidence=confidence, overrides=overrides)
     stdout.print(f"report written to {out / 'report.html'}", markup=False)
 
 

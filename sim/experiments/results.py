@@ -37,6 +37,19 @@ class Result:
             f"P(meet deadline) {self.summary['p_meet_deadline']}>"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: verdict, P10/P50/P90 against the deadline, P(meet), desk load."""
+        from sim.outputs.notebook import headline_html
+
+        return headline_html(self)
+
+    @property
+    def plot(self) -> Any:
+        """The charts as methods returning Figures: ``res.plot.progress()``, ``.desk()``, ..."""
+        from sim.outputs.notebook import PlotAccessor
+
+        return PlotAccessor(self)
+
 
 def completion_at(completion: pd.Series, q: float) -> str | None:
     """The date by which a share ``q`` of replications completed (None: not within the horizon)."""

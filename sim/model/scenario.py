@@ -309,6 +309,14 @@ class Scenario(_Table):
         """The file or option (``--set``) that gave ``key`` its value."""
         return _blame(self._sources, key)
 
+    def __eq__(self, other: object) -> bool:
+        # Two plans with the same values are the same plan, wherever their values came from.
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # tables hold lists: not hashable
+
 
 class _KeyedError(ValueError):
     """A validator's error about a key other than the one being validated."""

@@ -11,21 +11,29 @@ functions are safe in worker processes, headless CI and notebooks alike::
 Across replications the charts show the median (P50) as a line and the P10-P90 range as a
 band. Dates on the x axis are matplotlib date numbers (days since its epoch), so a test or
 caller can locate, say, the deadline line with ``matplotlib.dates.date2num``.
+
+Every chart with dates takes a :class:`~sim.outputs.timeline.Timeline` (``timeline_of(sc)``):
+change freezes are hatched, bank holidays shaded, the starts of the plan's phases marked, the
+deadline drawn in red, and date labels carry their year. Artists carry a ``gid`` ("deadline",
+"blackout", "holiday", "phase", "band", "p50", ...) so tests and callers can find them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
-from matplotlib import ticker
+from matplotlib import ticker, transforms
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.experiments.results import quantile_rank
+from sim.outputs.headline import percent
+from sim.outputs.timeline import Timeline
 
 FIGSIZE_INCHES = (10.0, 4.2)
 QUANTILES = (0.1, 0.5, 0.9)
@@ -39,6 +47,13 @@ COLOUR_DEFERRED = "#f4a261"
 COLOUR_MAIN = "#1d4e89"
 COLOUR_DEADLINE = "#c1121f"
 COLOUR_PAUSED = "#6c757d"
+COLOUR_SLIPPED = "#9c6644"
+COLOUR_BLACKOUT = "#495057"
+COLOUR_HOLIDAY = "#9d4edd"
+COLOUR_PHASE = "#6c757d"
+BAND_ALPHA = 0.3
+CALENDAR_GIDS = frozenset({"deadline", "blackout", "holiday", "phase", "start"})
+THIN_BAND_SHARE = 0.01  # a P10-P90 band narrower than this share of the axis gets a note
 
 DateLike = dt.date | dt.datetime | pd.Timestamp | np.datetime64 | str
 
@@ -52,6 +67,7 @@ def completion_distribution(
     ax: Axes | None = None,
     *,
     marks: Mapping[str, DateLike | None] | None = None,
+    timeline: Timeline | None = None,
 ) -> Axes:
     """Draw the share of replications finished by each date (an ECDF of completion dates).
 
@@ -59,9 +75,10 @@ def completion_distribution(
     entry gives P(meet deadline), and replications that did not finish within the horizon are
     noted beside the chart (the curve then tops out below 100%). ``marks`` (for instance
     ``summary["completion"]``) overrides the P10/P50/P90 dates computed from ``runs``, so a
-    report's chart and table agree.
+    report's chart and table agree. ``deadline`` defaults to the timeline's.
     """
     ax = _new_axes(ax)
+    deadline = _deadline_of(deadline, timeline)
     n_runs = len(runs)
     completion = pd.to_datetime(runs["completion_date"]) if n_runs else pd.Series(dtype=float)
     finished = np.sort(_to_num(completion.dropna()))
@@ -91,7 +108,7 @@ def completion_distribution(
         if deadline_x is not None:
             _deadline_line(ax, deadline_x, f"P(meet deadline) = {format_share(0.0)}")
             ax.set_xlim(deadline_x - 30, deadline_x + 30)
-        _finish(ax)
+        _finish(ax, timeline)
         return ax
 
     share_pct = np.arange(1, finished.size + 1) / n_runs * 100.0
@@ -141,7 +158,7 @@ def completion_distribution(
     if notes:
         _side_note(ax, "\n".join(notes), colour=COLOUR_DEADLINE)
     ax.set_xlim(left, right)
-    _finish(ax)
+    _finish(ax, timeline)
     return ax
 
 
@@ -151,15 +168,21 @@ def progress_fan(
     start: DateLike | None = None,
     deadline: DateLike | None = None,
     ax: Axes | None = None,
+    *,
+    timeline: Timeline | None = None,
 ) -> Axes:
     """Draw the cumulative share of mailboxes migrated over time as a fan across replications.
 
     The P50 line is the per-date median of ``cumulative_migrated / population`` (in %), the
     band spans P10-P90; a replication whose table ends early is carried at its final value.
+    ``start`` and ``deadline`` default to the timeline's.
     """
     if population <= 0:
         raise ValueError(f"population must be > 0 (got {population})")
     ax = _new_axes(ax)
+    deadline = _deadline_of(deadline, timeline)
+    if start is None and timeline is not None:
+        start = timeline.start
     n_runs = _n_replications(daily)
     ax.set_title(f"Migration progress: mailboxes migrated ({_replications(n_runs)})")
     ax.set_xlabel("date")
@@ -167,15 +190,16 @@ def progress_fan(
     ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=100))
     ax.grid(axis="y", alpha=0.3)
     if daily.empty:
-        return _no_data(ax)
+        return _no_data(ax, timeline, deadline)
 
     fan = _per_date_quantiles(daily, "cumulative_migrated", fill="carry") / population * 100.0
     x = _to_num(fan.index)
-    _fan(ax, x, fan, n_runs, "migrated", COLOUR_MAIN)
+    _fan(ax, x, fan, n_runs, "migrated", COLOUR_MAIN, unit=" % points")
     ax.axhline(100.0, color="black", linewidth=0.6, alpha=0.5)
     ax.set_ylim(0, 105)
     start_x = _date_num(start)
-    if start_x is not None:
+    phase_dates = {mark.date for mark in timeline.phases} if timeline is not None else set()
+    if start_x is not None and pd.Timestamp(start).date() not in phase_dates:
         ax.axvline(
             start_x,
             color=COLOUR_PAUSED,
@@ -184,20 +208,24 @@ def progress_fan(
             label=f"start {_iso(start_x)}",
             gid="start",
         )
-    deadline_x = _date_num(deadline)
-    if deadline_x is not None:
-        _deadline_line(ax, deadline_x)
-    _finish(ax)
+    _finish(ax, timeline, deadline)
     return ax
 
 
-def daily_cutovers(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def daily_cutovers(
+    daily: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    timeline: Timeline | None = None,
+    deadline: DateLike | None = None,
+) -> Axes:
     """Draw the median mailboxes per day cut over, failed and deferred, as stacked bars.
 
     Days paused by the go/no-go gate in at least half of the replications are shaded; days
     paused in fewer are counted in a note beside the chart.
     """
     ax = _new_axes(ax)
+    deadline = _deadline_of(deadline, timeline)
     n_runs = _n_replications(daily)
     ax.set_title(f"Daily cutovers (median across {_replications(n_runs)})")
     ax.set_xlabel("date")
@@ -205,14 +233,21 @@ def daily_cutovers(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.yaxis.set_major_formatter(_thousands())
     ax.grid(axis="y", alpha=0.3)
     if daily.empty:
-        return _no_data(ax)
+        return _no_data(ax, timeline, deadline)
 
     bottom = None
-    for column, label, colour in (
+    series = [
         ("cutover_ok", "cut over", COLOUR_OK),
         ("cutover_failed", "failed (retried later)", COLOUR_FAILED),
-        ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
-    ):
+    ]
+    if "slipped" in daily:
+        series += [
+            ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
+            ("slipped", "slipped (day paused)", COLOUR_SLIPPED),
+        ]
+    else:  # older tables count a paused day's users as deferred
+        series.append(("deferred", "deferred (sync not finished\nor day paused)", COLOUR_DEFERRED))
+    for column, label, colour in series:
         median = _per_date_quantiles(daily, column, fill="zero")[0.5]
         x = _to_num(median.index)
         ax.bar(
@@ -229,24 +264,31 @@ def daily_cutovers(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
     # Zero-height segments stacked on the tallest bar pin autoscaling to it; leave headroom.
     ax.set_ylim(0, max(float(np.nanmax(bottom)), 1.0) * 1.05)
     _shade_paused(ax, _paused_share(daily))
-    _finish(ax)
+    _finish(ax, timeline, deadline)
     return ax
 
 
-def throttle_utilisation(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def throttle_utilisation(
+    daily: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    timeline: Timeline | None = None,
+    deadline: DateLike | None = None,
+) -> Axes:
     """Draw initial-sync data moved per day against the throttle's capacity (medians).
 
     Bars are ``presync_gb``, the step line ``throttle_capacity_gb``; the axis switches to TB
     when days move more than 10,000 GB. The mean utilisation over days with syncing is noted.
     """
     ax = _new_axes(ax)
+    deadline = _deadline_of(deadline, timeline)
     n_runs = _n_replications(daily)
     ax.set_title(f"Throttle: initial sync vs capacity (median across {_replications(n_runs)})")
     ax.set_xlabel("date")
     ax.grid(axis="y", alpha=0.3)
     if daily.empty:
         ax.set_ylabel("data per day (GB)")
-        return _no_data(ax)
+        return _no_data(ax, timeline, deadline)
 
     moved_gb = _per_date_quantiles(daily, "presync_gb", fill="skip")[0.5]
     capacity_gb = _per_date_quantiles(daily, "throttle_capacity_gb", fill="skip")[0.5]
@@ -280,20 +322,33 @@ def throttle_utilisation(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
         utilisation = np.nansum(moved_gb.to_numpy()[syncing]) / capacity_when_syncing
         _side_note(ax, f"mean utilisation on\ndays with syncing: {format_share(utilisation)}")
     ax.set_ylim(0, None)
-    _finish(ax)
+    _finish(ax, timeline, deadline)
     return ax
 
 
 def support_backlog(
-    daily: pd.DataFrame, pause_backlog: int | None = None, ax: Axes | None = None
+    daily: pd.DataFrame,
+    pause_backlog: int | None = None,
+    ax: Axes | None = None,
+    *,
+    peak_backlog: Mapping[str, float | None] | None = None,
+    timeline: Timeline | None = None,
+    deadline: DateLike | None = None,
 ) -> Axes:
     """Draw the service desk's open tickets as a fan, with tickets opened and closed per day.
 
+    The fan is the backlog at the end of each local day (``daily.ticket_backlog``). Tickets
+    arrive in the morning and are worked off by evening, so the busiest moment of a day is
+    higher than its end: ``peak_backlog`` (``summary["support"]["peak_backlog"]``, the
+    largest number open at any instant of each replication, the report table's "Peak open
+    tickets") is drawn as dashed lines at its P50 and P90, so chart and table agree.
+
     When ``pause_backlog`` is given and > 0, the go/no-go threshold is drawn (above it a
-    day's cutovers are skipped), or noted beside the chart when it is so far above the P90
+    day's cutovers are skipped), or noted beside the chart when it is so far above the
     backlog that drawing it would flatten the fan.
     """
     ax = _new_axes(ax)
+    deadline = _deadline_of(deadline, timeline)
     n_runs = _n_replications(daily)
     ax.set_title(f"Service desk: open tickets and daily flow ({_replications(n_runs)})")
     ax.set_xlabel("date")
@@ -301,11 +356,11 @@ def support_backlog(
     ax.yaxis.set_major_formatter(_thousands())
     ax.grid(axis="y", alpha=0.3)
     if daily.empty:
-        return _no_data(ax)
+        return _no_data(ax, timeline, deadline)
 
     backlog = _per_date_quantiles(daily, "ticket_backlog", fill="skip")
     x = _to_num(backlog.index)
-    _fan(ax, x, backlog, n_runs, "open tickets", COLOUR_MAIN)
+    _fan(ax, x, backlog, n_runs, "open at end of day", COLOUR_MAIN, unit=" tickets")
     for column, label, colour in (
         ("tickets_opened", "opened per day (median)", COLOUR_DEFERRED),
         ("tickets_closed", "closed per day (median)", COLOUR_OK),
@@ -322,10 +377,27 @@ def support_backlog(
             gid=column,
         )
     peak_p90 = float(np.nanmax(np.r_[backlog[0.9].to_numpy(), 0.0]))
+    peaks = dict(peak_backlog or {})
+    if peaks.get("p50") is not None and peaks.get("p50") == peaks.get("p90"):
+        peaks["p90"] = None  # one line, labelled as both
+    for key, style in (("p50", "--"), ("p90", ":")):
+        value = peaks.get(key)
+        if value is None:
+            continue
+        which = "P50 = P90" if key == "p50" and "p90" in peaks and not peaks["p90"] else key.upper()
+        ax.axhline(
+            value,
+            color=COLOUR_DEFERRED,
+            linestyle=style,
+            linewidth=1.4,
+            label=f"peak open at any moment,\n{which} of replications: {value:,.0f}",
+            gid=f"peak_{key}",
+        )
+        peak_p90 = max(peak_p90, float(value))
     if pause_backlog and pause_backlog <= THRESHOLD_SHOWN_UP_TO * max(peak_p90, 1.0):
         ax.axhline(
             pause_backlog,
-            color=COLOUR_DEADLINE,
+            color="black",
             linestyle="--",
             linewidth=1.4,
             label=f"go/no-go: pause above {pause_backlog:,} open",
@@ -336,10 +408,11 @@ def support_backlog(
         _side_note(
             ax,
             f"go/no-go: pause above\n{pause_backlog:,} open tickets\n"
-            f"(off the chart; end-of-day\nP90 at most {peak_p90:,.0f})",
+            f"(off the chart: at most\n{peak_p90:,.0f} open at P90)",
         )
-    ax.set_ylim(0, None)
-    _finish(ax)
+    # Headroom, so a peak line at the top of the fan is not lost in the frame.
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.06)
+    _finish(ax, timeline, deadline)
     return ax
 
 
@@ -348,32 +421,62 @@ def format_share(share: float) -> str:
 
     A tiny miss is never shown as "100%", nor a rare success as "0%".
     """
-    pct = share * 100.0
-    if 0 < pct < 0.5:
-        return f"{max(pct, 0.1):.1f}%"
-    if 99.5 <= pct < 100:
-        return f"{min(pct, 99.9):.1f}%"
-    return f"{pct:.0f}%"
+    return percent(share)
 
 
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def _new_axes(ax: Axes | None) -> Axes:
+def _new_axes(ax: Axes | None, figure_class: type[Figure] = Figure) -> Axes:
     if ax is not None:
         return ax
-    figure = Figure(figsize=FIGSIZE_INCHES, layout="constrained")
-    return figure.add_subplot()
+    return new_figure(figure_class).add_subplot()
 
 
-def _finish(ax: Axes) -> None:
-    """Format the date axis and place the legend beside the plot, never over the data."""
+def new_figure(figure_class: type[Figure] = Figure) -> Figure:
+    """A figure whose plot area has the same place and width whatever its legend says.
+
+    Fixed margins (not a constrained layout) keep charts shown one above another, as in
+    the report, aligned: the legend and notes live in the right-hand quarter.
+    """
+    figure = figure_class(figsize=FIGSIZE_INCHES)
+    figure.subplots_adjust(left=0.085, right=0.74, bottom=0.2, top=0.91)
+    return figure
+
+
+def _deadline_of(deadline: DateLike | None, timeline: Timeline | None) -> DateLike | None:
+    if deadline is None and timeline is not None:
+        return timeline.deadline
+    return deadline
+
+
+def _finish(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | None = None) -> None:
+    """Mark the calendar and the deadline, label dates with years, put the legend aside.
+
+    The x range is the data's, widened to show the deadline; freezes, holidays and phases
+    are drawn only where they fall inside it.
+    """
+    deadline_x = _date_num(deadline)
+    left, right = ax.get_xlim()
+    if deadline_x is not None and not _by_gid(ax, "deadline"):
+        left, right = min(left, deadline_x - 3), max(right, deadline_x + 3)
+        _deadline_line(ax, deadline_x)
+    if timeline is not None:
+        _mark_timeline(ax, timeline, left, right)
+    ax.set_xlim(left, right)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    handles, _ = ax.get_legend_handles_labels()
+    ax.xaxis.set_major_formatter(_dates_with_years(locator))
+    handles, labels = ax.get_legend_handles_labels()
     if handles:
+        # The chart's own series first, then the calendar (deadline, freezes, holidays).
+        order = sorted(
+            range(len(handles)),
+            key=lambda i: getattr(handles[i], "get_gid", lambda: None)() in CALENDAR_GIDS,
+        )
         ax.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             frameon=False,
@@ -381,8 +484,99 @@ def _finish(ax: Axes) -> None:
         )
 
 
+def _dates_with_years(locator: mdates.DateLocator) -> ticker.Formatter:
+    """Concise date labels that always carry the year ("Oct\n2020", "05 Oct\n2020")."""
+    return mdates.ConciseDateFormatter(
+        locator,
+        formats=["%Y", "%b\n%Y", "%d %b\n%Y", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%b\n%Y", "%d %b\n%Y", "%d %b", "%H:%M", "%H:%M"],
+        show_offset=False,
+    )
+
+
+def _mark_timeline(ax: Axes, timeline: Timeline, left: float, right: float) -> None:
+    """Hatch change freezes, shade bank holidays and mark phase starts within [left, right]."""
+    for period in timeline.blackouts:
+        start_x = _date_num(period.start) - 0.5
+        end_x = _date_num(period.end) + 0.5
+        if end_x < left or start_x > right:
+            continue
+        reason = textwrap.shorten(period.label, 40, placeholder="...")
+        ax.axvspan(
+            start_x,
+            end_x,
+            facecolor=(*_rgb(COLOUR_BLACKOUT), 0.12),
+            edgecolor=(*_rgb(COLOUR_BLACKOUT), 0.4),
+            hatch="///",
+            linewidth=0,
+            label=textwrap.fill(
+                f"freeze {period.start:%d %b} to {period.end:%d %b %Y}: {reason}", 30
+            ),
+            gid="blackout",
+            zorder=0,
+        )
+    holiday_x = np.array([_date_num(day) for day in timeline.holidays], dtype=float)
+    holiday_x = holiday_x[(holiday_x >= left - 0.5) & (holiday_x <= right + 0.5)]
+    if holiday_x.size:
+        for number, x in enumerate(holiday_x):
+            ax.axvspan(
+                x - 0.5,
+                x + 0.5,
+                color=COLOUR_HOLIDAY,
+                alpha=0.18,
+                linewidth=0,
+                label="bank holiday" if number == 0 else "_nolegend_",
+                gid="holiday",
+                zorder=0,
+            )
+    on_top = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    shown = [mark for mark in timeline.phases if left <= _date_num(mark.date) <= right]
+    for number, mark in enumerate(shown):
+        x = _date_num(mark.date)
+        ax.axvline(
+            x,
+            color=COLOUR_PHASE,
+            linestyle=(0, (4, 3)),
+            linewidth=0.9,
+            label="phase starts" if number == 0 else "_nolegend_",
+            gid="phase",
+            zorder=1,
+        )
+        ax.text(
+            x,
+            0.98,
+            f" {mark.label}",
+            transform=on_top,
+            rotation=90,
+            ha="left",
+            va="top",
+            fontsize="x-small",
+            color="#343a40",
+            bbox={"facecolor": "white", "alpha": 0.6, "linewidth": 0, "pad": 1},
+            gid="phase_label",
+            zorder=4,
+        )
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)
+
+
+def _by_gid(ax: Axes, gid: str) -> list:
+    return [artist for artist in ax.get_children() if artist.get_gid() == gid]
+
+
 def _side_note(ax: Axes, text: str, colour: str = "#333333") -> None:
-    """A note in the margin under the legend, where it cannot cover data."""
+    """A note in the margin under the legend, where it cannot cover data.
+
+    A second note joins the first (one text, blank line between), so notes never overlap.
+    """
+    existing = _by_gid(ax, "note")
+    if existing:
+        existing[0].set_text(existing[0].get_text() + "\n\n" + text)
+        return
     ax.text(
         1.02,
         0.0,
@@ -396,8 +590,12 @@ def _side_note(ax: Axes, text: str, colour: str = "#333333") -> None:
     )
 
 
-def _no_data(ax: Axes) -> Axes:
+def _no_data(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | None = None) -> Axes:
     ax.text(0.5, 0.5, "no daily data", transform=ax.transAxes, ha="center", va="center")
+    deadline_x = _date_num(deadline)
+    if deadline_x is not None:
+        ax.set_xlim(deadline_x - 30, deadline_x + 30)
+        _finish(ax, timeline, deadline)
     return ax
 
 
@@ -405,20 +603,50 @@ def _thousands() -> ticker.Formatter:
     return ticker.StrMethodFormatter("{x:,.0f}")
 
 
-def _fan(ax: Axes, x: np.ndarray, fan: pd.DataFrame, n_runs: int, what: str, colour: str) -> None:
-    """P10-P90 band (skipped for a single replication, where it is empty) and P50 line."""
+def _fan(
+    ax: Axes,
+    x: np.ndarray,
+    fan: pd.DataFrame,
+    n_runs: int,
+    what: str,
+    colour: str,
+    unit: str = "",
+) -> None:
+    """P10-P90 band edged by thin lines (none for a single replication) and a P50 line.
+
+    A band too thin to see (replications that agree) gets a note giving its widest extent,
+    so "no band" never reads as "no doubt computed".
+    """
     if n_runs > 1:
+        low, high = fan[0.1].to_numpy(), fan[0.9].to_numpy()
         ax.fill_between(
             x,
-            fan[0.1].to_numpy(),
-            fan[0.9].to_numpy(),
+            low,
+            high,
             step="mid",
             color=colour,
-            alpha=0.2,
+            alpha=BAND_ALPHA,
             linewidth=0,
             label=f"{what}, P10-P90",
             gid="band",
         )
+        for edge, values in (("p10", low), ("p90", high)):
+            ax.step(
+                x,
+                values,
+                where="mid",
+                color=colour,
+                linewidth=0.7,
+                alpha=0.7,
+                label="_nolegend_",
+                gid=edge,
+            )
+        width = np.nanmax(np.r_[high - low, 0.0])
+        top = np.nanmax(np.r_[high, 0.0])
+        if top > 0 and width < THIN_BAND_SHARE * top:
+            _side_note(
+                ax, f"P10-P90 band at most\n{width:,.2g}{unit} wide: the\nreplications agree"
+            )
     ax.step(
         x,
         fan[0.5].to_numpy(),
@@ -464,23 +692,23 @@ def _shade_paused(ax: Axes, share: pd.Series) -> None:
     if not (share > 0).any():
         return
     x = _to_num(share.index)
-    # Half a day either side so a single paused day is a visible band, not a hairline.
-    edges = np.r_[x - 0.5, x[-1] + 0.5]
     mostly_paused = share.to_numpy() >= 0.5
-    if mostly_paused.any():
-        ax.fill_between(
-            edges,
-            0,
-            1,
-            where=np.r_[mostly_paused, mostly_paused[-1]],
-            step="post",
-            transform=ax.get_xaxis_transform(),
-            color=COLOUR_PAUSED,
-            alpha=0.25,
-            linewidth=0,
-            label="paused by go/no-go\n(most replications)",
-            gid="paused",
-        )
+    # One band per run of consecutive paused days, half a day either side of each day, so a
+    # single paused day is a visible band, not a hairline.
+    days = np.flatnonzero(mostly_paused)
+    if days.size:
+        breaks = np.flatnonzero(np.diff(x[days]) > 1.5) + 1
+        for number, run in enumerate(np.split(days, breaks)):
+            ax.axvspan(
+                x[run[0]] - 0.5,
+                x[run[-1]] + 0.5,
+                color=COLOUR_PAUSED,
+                alpha=0.25,
+                linewidth=0,
+                label="paused by go/no-go\n(most replications)" if number == 0 else "_nolegend_",
+                gid="paused",
+                zorder=0,
+            )
     # Scattered pauses in a minority of runs would grey out the whole chart; count them instead.
     some_days = int(((share > 0) & ~mostly_paused).sum())
     if some_days:

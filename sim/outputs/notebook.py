@@ -1,0 +1,201 @@
+"""What a :class:`~sim.experiments.results.Result` shows in Jupyter.
+
+``res`` as the last line of a cell shows an HTML headline (:func:`headline_html`): the verdict
+against the scenario's confidence, P10/P50/P90 completion against the deadline, P(meet) with
+its Monte Carlo interval, and the service desk's load. ``res.plot.<name>()`` draws one chart
+and returns its :class:`matplotlib.figure.Figure` (never through pyplot, so a figure is shown
+once, as the cell's value)::
+
+    res = sim.run(sc, replications=50, seed=1)
+    res                      # the headline
+    res.plot.progress()      # a Figure; also completion, cutovers, throttle, desk
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+from functools import cached_property
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sim.outputs import plots
+from sim.outputs.headline import Headline, headline, percent
+from sim.outputs.timeline import Timeline, timeline_of
+
+QUANTILE_KEYS = ("p10", "p50", "p90")
+_VERDICT_COLOUR = {True: "#2a9d8f", False: "#c1121f", None: "#1d4e89"}
+
+
+class ResultFigure(Figure):
+    """A Figure that Jupyter shows as a PNG even when pyplot (and its inline backend) is
+    never imported: ``res.plot.progress()`` as a cell's value draws the chart, once."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    return plots.new_figure(ResultFigure).add_subplot()
+
+
+class PlotAccessor:
+    """``res.plot``: one method per chart, each returning a Figure.
+
+    Every method takes an optional ``ax`` to draw into an existing figure (then that
+    figure is returned) and ``timeline`` to replace the scenario's.
+    """
+
+    NAMES = ("completion", "progress", "cutovers", "throttle", "desk")
+
+    def __init__(self, result: Any) -> None:
+        self._result = result
+
+    def __repr__(self) -> str:
+        return f"<res.plot: {', '.join(f'{name}()' for name in self.NAMES)}>"
+
+    def __dir__(self) -> list[str]:
+        return [*self.NAMES, *super().__dir__()]
+
+    @cached_property
+    def _timeline(self) -> Timeline | None:
+        sc = self._result.scenario
+        return timeline_of(sc) if sc is not None else None
+
+    def completion(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
+        """When do we finish: the share of replications completed by each date."""
+        res = self._result
+        return plots.completion_distribution(
+            res.runs,
+            ax=_axes(ax),
+            marks=res.summary.get("completion") or None,
+            timeline=timeline or self._timeline,
+        ).figure
+
+    def progress(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
+        """Share of mailboxes migrated over time: median and P10-P90."""
+        res = self._result
+        population = (
+            res.scenario.population.mailboxes
+            if res.scenario is not None
+            else int(res.runs["migrated"].max() + res.runs["not_migrated"].max())
+        )
+        return plots.progress_fan(
+            res.daily, population, ax=_axes(ax), timeline=timeline or self._timeline
+        ).figure
+
+    def cutovers(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
+        """Mailboxes cut over, failed and deferred per day (medians)."""
+        return plots.daily_cutovers(
+            self._result.daily, ax=_axes(ax), timeline=timeline or self._timeline
+        ).figure
+
+    def throttle(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
+        """Initial-sync data moved per day against the throttle's capacity (medians)."""
+        return plots.throttle_utilisation(
+            self._result.daily, ax=_axes(ax), timeline=timeline or self._timeline
+        ).figure
+
+    def desk(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
+        """Open tickets (end of day, fan), daily flow, and the peak at any moment."""
+        res = self._result
+        sc = res.scenario
+        return plots.support_backlog(
+            res.daily,
+            pause_backlog=sc.support.pause_backlog if sc is not None else None,
+            ax=_axes(ax),
+            peak_backlog=(res.summary.get("support") or {}).get("peak_backlog"),
+            timeline=timeline or self._timeline,
+        ).figure
+
+
+def result_headline(result: Any, confidence: float | None = None) -> Headline:
+    """The :class:`Headline` of a result, at ``confidence`` (default: the scenario's)."""
+    sc = result.scenario
+    deadline = result.summary.get("deadline")
+    if sc is not None:
+        deadline = sc.scenario.deadline
+        confidence = sc.scenario.confidence if confidence is None else confidence
+    elif isinstance(deadline, str):
+        deadline = dt.date.fromisoformat(deadline)
+    return headline(result.summary, result.runs, deadline=deadline, confidence=confidence or 0.9)
+
+
+def headline_html(result: Any, confidence: float | None = None) -> str:
+    """An HTML block for Jupyter: verdict, completion against the deadline, P(meet), desk."""
+    head = result_headline(result, confidence)
+    summary = result.summary
+    level = f"{head.confidence * 100:.4g}%"
+    colour = _VERDICT_COLOUR[head.passed]
+    title = html.escape(str(summary.get("scenario", "")))
+    parts = [
+        f"<div style='border-left:6px solid {colour};padding:0.4em 1em'>",
+        f"<div><strong>{title}</strong>: {head.replications:,} replications"
+        + (f", seed {summary['seed']}" if summary.get("seed") is not None else "")
+        + "</div>",
+    ]
+    if head.deadline is not None:
+        parts.append(
+            f"<div style='font-size:1.2em;margin:0.3em 0'>"
+            f"<span style='background:{colour};color:white;padding:0 0.3em;font-weight:bold'>"
+            f"{head.verdict}</span> at {level} confidence against the deadline "
+            f"{head.deadline}: done by {head.done_by or 'beyond the horizon'} "
+            f"({html.escape(head.slack_text())})</div>"
+        )
+        low, high = head.p_meet_interval or (None, None)
+        interval = f" (95% interval {percent(low)} to {percent(high)})" if low is not None else ""
+        parts.append(
+            f"<div>P(meet deadline) = <strong>{percent(head.p_meet)}</strong>{interval}: "
+            f"{head.met:,} of {head.replications:,} replications</div>"
+        )
+    rows = []
+    for key in QUANTILE_KEYS:
+        date = head.completion.get(key)
+        rows.append(
+            f"<tr><td style='text-align:left'>{key.upper()}</td>"
+            f"<td>{html.escape(date or 'not within the horizon')}</td>"
+            f"<td>{html.escape(_against(date, head.deadline))}</td></tr>"
+        )
+    parts.append(
+        "<table><thead><tr><th style='text-align:left'>completion</th><th>date</th>"
+        "<th>against the deadline</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+    support = summary.get("support") or {}
+    desk = []
+    for label, key, number_format in (
+        ("tickets", "tickets", "{:,.0f}"),
+        ("peak open at any moment", "peak_backlog", "{:,.0f}"),
+        ("ticket wait, 90th pct", "wait_hours", "{:,.1f} h"),
+    ):
+        quantiles = support.get(key) or {}
+        if quantiles.get("p50") is not None:
+            text = number_format.format(quantiles["p50"])
+            if quantiles.get("p90") is not None:
+                text += f" (P90 {number_format.format(quantiles['p90'])})"
+            desk.append(f"{label} {text}")
+    if desk:
+        parts.append("<div>Service desk, P50: " + html.escape("; ".join(desk)) + "</div>")
+    parts.extend(
+        f"<div style='color:#9a4b00'>Warning: {html.escape(text)}</div>" for text in head.warnings
+    )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _against(date: str | None, deadline: dt.date | None) -> str:
+    if deadline is None:
+        return "no deadline"
+    if date is None:
+        return "after the horizon"
+    days = (deadline - dt.date.fromisoformat(date)).days
+    if days == 0:
+        return "on the deadline day"
+    plural = "s" if abs(days) != 1 else ""
+    return f"{days} day{plural} before" if days > 0 else f"{-days} day{plural} after"
