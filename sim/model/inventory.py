@@ -261,9 +261,9 @@ def _check(table: pa.Table, name: str) -> Inventory:
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+    if pa.types.is_string(column.type):
         return column
-    return pc.cast(column, pa.string())
+    return pc.cast(column, pa.string())  # also large_string, as pandas writes Parquet
 
 
 def _fail(name: str, column: str, index: int, message: str) -> InventoryError:
