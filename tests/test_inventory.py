@@ -98,6 +98,15 @@ def test_column_names_match_without_case_and_extra_columns_are_ignored(tmp_path)
     assert inv.legacy.tolist() == [True, False]
 
 
+def test_a_semicolon_csv_takes_decimal_commas(tmp_path):
+    path = tmp_path / "inv.csv"
+    path.write_text("\ufeffmailbox;size_gb;item_count\na@x;1,5;10\nb@x;2;20\n", encoding="utf-8")
+    assert read_inventory(path).size_gb.tolist() == [1.5, 2.0]
+    path.write_text("mailbox;size_gb\na@x;1,5\nb@x;-2,5\n")
+    with pytest.raises(ValueError, match="row 3, column size_gb: must be >= 0"):
+        read_inventory(path)
+
+
 def test_a_relative_inventory_is_relative_to_the_scenario_file(tmp_path, monkeypatch):
     folder = tmp_path / "plans"
     folder.mkdir()
@@ -339,3 +348,22 @@ def test_the_bundled_example_runs_from_any_working_folder(tmp_path, monkeypatch)
     assert res.summary["migrated"]["p50"] == 3_000
     assert res.mailboxes["mailbox"].str.endswith("@nhs.net").all()
     assert res.scenario.scenario.start == dt.date(2024, 3, 4)
+
+
+def _reads_in_worker(scenario: sim.Scenario) -> int:
+    """Inventory files read while a worker builds a model and runs one replication."""
+    from sim.model import inventory
+
+    before = inventory._load_cached.cache_info().misses
+    sim.Model(scenario).replicate(np.random.SeedSequence(1))
+    return inventory._load_cached.cache_info().misses - before
+
+
+def test_workers_forked_after_loading_do_not_read_the_inventory_again(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    sc = inventory_scenario(write(tmp_path, shuffled_organisations(np.random.default_rng(1), [50])))
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=fork) as pool:
+        assert pool.submit(_reads_in_worker, sc).result() == 0

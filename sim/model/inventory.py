@@ -7,7 +7,7 @@ than drawn sizes. The file is CSV or Parquet with one row per mailbox::
     jane.smith@nhs.net,Northfield Practice,1.42,18230,false
     raj.patel3@nhs.net,St Elsewhere NHS Foundation Trust,0.31,4115,true
 
-``mailbox`` (an id or e-mail address, unique, compared without case) and
+``mailbox`` (an id or e-mail address, unique, compared without ASCII case) and
 ``size_gb`` (>= 0) are required; ``organisation``, ``item_count`` (whole,
 >= 0) and ``legacy`` (true/false, yes/no or 1/0) are optional. Column names
 are matched without case; other columns are ignored.
@@ -16,8 +16,8 @@ A bad file raises :class:`InventoryError`, one line naming the file, the row
 and the column. Rows are numbered as a spreadsheet shows them: the header is
 row 1, so the first mailbox is row 2.
 
-For the model, organisations become integer codes (in order of first
-appearance, names kept) and the rows are grouped by organisation (stably, so
+For the model, organisations become integer codes (names in alphabetical
+order kept beside them) and the rows are grouped by organisation (stably, so
 file order is kept within one); :func:`load_inventory` caches what it read
 per file, so a run reads the file once per process: worker processes forked
 after the scenario was loaded read it not at all.
@@ -45,7 +45,7 @@ TRUE_VALUES = ("true", "yes", "1", "y", "t")
 FALSE_VALUES = ("false", "no", "0", "n", "f")
 _CSV_TYPES = {
     "mailbox": pa.string(),
-    "organisation": pa.string(),
+    "organisation": pa.dictionary(pa.int32(), pa.string()),
     "size_gb": pa.float64(),
     "item_count": pa.int64(),
     "legacy": pa.bool_(),
@@ -141,7 +141,8 @@ def _read_parquet(path: Path, name: str) -> pa.Table:
     try:
         schema = pq.read_schema(path)
         columns = _columns(schema.names, name)
-        table = pq.read_table(path, columns=list(columns.values()))
+        organisation = [columns["organisation"]] if "organisation" in columns else []
+        table = pq.read_table(path, columns=list(columns.values()), read_dictionary=organisation)
     except (pa.ArrowException, OSError) as error:
         raise InventoryError(name, f"not a readable Parquet file: {_first_line(error)}") from None
     return table.rename_columns(list(columns))
@@ -158,6 +159,7 @@ def _read_csv(path: Path, name: str) -> pa.Table:
         true_values=[*TRUE_VALUES, *(v.upper() for v in TRUE_VALUES), "True", "Yes"],
         false_values=[*FALSE_VALUES, *(v.upper() for v in FALSE_VALUES), "False", "No"],
         strings_can_be_null=True,
+        decimal_point="," if delimiter == ";" else ".",  # European Excel: 1,5;2,25
     )
     try:
         table = pa_csv.read_csv(path, parse_options=parse, convert_options=options)
@@ -191,12 +193,20 @@ def _read_csv_as_text(
         strings_can_be_null=True,
     )
     try:
-        return pa_csv.read_csv(path, parse_options=parse, convert_options=options)
+        table = pa_csv.read_csv(path, parse_options=parse, convert_options=options)
     except pa.ArrowInvalid as error:
         row = _bad_field_count_row(path, parse.delimiter)
         raise InventoryError(name, f"not a valid CSV row: {_first_line(error)}", row=row) from None
     except UnicodeDecodeError:
         raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
+    if parse.delimiter != ";":
+        return table
+    for column in ("size_gb", "item_count"):
+        if column in columns:
+            index = table.column_names.index(columns[column])
+            decimal = pc.replace_substring(table[columns[column]], ",", ".")
+            table = table.set_column(index, columns[column], decimal)
+    return table
 
 
 def _bad_field_count_row(path: Path, delimiter: str) -> int | None:
@@ -219,7 +229,7 @@ def _first_line(error: BaseException) -> str:
 
 def _check(table: pa.Table, name: str) -> Inventory:
     n = table.num_rows
-    ids = pc.utf8_trim_whitespace(_as_text(table["mailbox"]))
+    ids = pc.ascii_trim_whitespace(_as_text(table["mailbox"]))
     _no_empty(ids, name, "mailbox")
     _unique(ids, name)
     size_gb = _numbers(table["size_gb"], name, "size_gb")
@@ -230,17 +240,16 @@ def _check(table: pa.Table, name: str) -> Inventory:
         item_count = items.astype(np.int64)
     legacy = _booleans(table["legacy"], name) if "legacy" in table.column_names else None
     if "organisation" in table.column_names:
-        names = pc.fill_null(pc.utf8_trim_whitespace(_as_text(table["organisation"])), "")
-        encoded = pc.dictionary_encode(names).combine_chunks()
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-        org_names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        codes, org_names = _organisations(table["organisation"])
     else:
         codes = np.zeros(n, dtype=np.int32)
         org_names = np.asarray([""], dtype=object)
     row = np.arange(n, dtype=np.int64) + FIRST_DATA_ROW
     # The model wants each organisation's mailboxes together; keep file order within one.
     if n and np.any(np.diff(codes) < 0):
-        order = np.argsort(codes, kind="stable")
+        # numpy's stable sort is a linear-time radix sort for 16-bit keys.
+        keys = codes.astype(np.uint16) if len(org_names) <= 1 << 16 else codes
+        order = np.argsort(keys, kind="stable")
         ids = ids.take(pa.array(order))
         codes, size_gb, row = codes[order], size_gb[order], row[order]
         item_count = item_count[order] if item_count is not None else None
@@ -258,6 +267,28 @@ def _check(table: pa.Table, name: str) -> Inventory:
         legacy=legacy,
         row=row,
     )
+
+
+def _organisations(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (by name, alphabetical) and names; an empty cell is the organisation ""."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = column.unify_dictionaries()  # CSV blocks each bring their own dictionary
+    chunks = [chunk for chunk in column.chunks if len(chunk)]
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), np.asarray([""], dtype=object)
+    indices = pa.chunked_array([c.indices for c in chunks]).combine_chunks()
+    entries = pc.fill_null(pc.utf8_trim_whitespace(_as_text(chunks[0].dictionary)), "")
+    # Only the (small) dictionary is worked on: trimmed names that now agree are merged.
+    names, entry_code = np.unique(
+        np.asarray([*entries.to_pylist(), ""], dtype=object), return_inverse=True
+    )
+    codes = entry_code[pc.fill_null(indices, len(entries)).to_numpy()].astype(np.int32)
+    used = np.bincount(codes, minlength=len(names)) > 0
+    if not used.all():  # drop the "" added for empty cells when there were none
+        renumber = np.cumsum(used) - 1
+        codes, names = renumber[codes].astype(np.int32), names[used]
+    return codes, names
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -278,9 +309,9 @@ def _no_empty(ids: pa.ChunkedArray, name: str, column: str) -> None:
 
 
 def _unique(ids: pa.ChunkedArray, name: str) -> None:
-    """Mailbox ids are unique; e-mail addresses compare without case."""
-    folded = pc.utf8_lower(ids)
-    if pc.count_distinct(folded).as_py() == len(folded):
+    """Mailbox ids are unique; e-mail addresses compare without (ASCII) case."""
+    folded = pc.ascii_lower(ids)
+    if len(pc.unique(folded)) == len(folded):
         return
     keys = pd.Series(folded.to_numpy(zero_copy_only=False))
     later = int(np.flatnonzero(keys.duplicated().to_numpy())[0])
