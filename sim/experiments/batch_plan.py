@@ -13,8 +13,6 @@ horizon has no room for come last, with no dates).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 
@@ -80,12 +78,3 @@ def plan_table(
             "notice_date": notice.astype("datetime64[s]"),
         }
     )
-
-
-def evenings(frame: pd.DataFrame) -> list[tuple[dt.date, pd.Series]]:
-    """(date, mailbox ids) per planned evening, in date order."""
-    planned = frame.dropna(subset=["planned_date"])
-    return [
-        (pd.Timestamp(date).date(), group["mailbox"])
-        for date, group in planned.groupby("planned_date", sort=True)
-    ]

@@ -19,11 +19,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from sim.experiments.batch_plan import PLAN_COLUMNS, evenings
+from sim.experiments.batch_plan import PLAN_COLUMNS
 
 FILE_MODE, FOLDER_MODE = 0o644, 0o755
 PLAN_FILE, BATCHES_FOLDER = "plan.csv", "batches"
@@ -61,17 +62,25 @@ def _write_files(folder: Path, frame: pd.DataFrame) -> list[str]:
     batches = folder / BATCHES_FOLDER
     batches.mkdir(mode=FOLDER_MODE)
     os.chmod(batches, FOLDER_MODE)
+    # Evenings in date order (a stable sort keeps the plan's order within one).
+    dates = frame["planned_date"].to_numpy(dtype="datetime64[D]")
+    order = np.argsort(dates, kind="stable")  # NaT (not planned) sorts last
+    table = _plan_table(frame).take(pa.array(order))
+    dates = dates[order]
     names = [PLAN_FILE]
-    _write_csv(folder / PLAN_FILE, _plan_table(frame))
-    for date, ids in evenings(frame):
-        name = f"{BATCHES_FOLDER}/{date.isoformat()}.csv"
-        table = pa.table({BATCH_COLUMN: pa.array(ids.astype(str).to_numpy(), pa.string())})
-        _write_csv(folder / name, table)
+    _write_csv(folder / PLAN_FILE, table)
+    days, first = np.unique(dates[~np.isnat(dates)], return_index=True)
+    ends = np.append(first[1:], np.count_nonzero(~np.isnat(dates)))
+    mailbox = table.column("mailbox")
+    for day, start, end in zip(days, first, ends, strict=True):
+        name = f"{BATCHES_FOLDER}/{day}.csv"
+        _write_csv(folder / name, pa.table({BATCH_COLUMN: mailbox.slice(start, end - start)}))
         names.append(name)
     return names
 
 
 def _plan_table(frame: pd.DataFrame) -> pa.Table:
+    """The plan's columns as Arrow, without a Python object per mailbox."""
     columns = {}
     for name in PLAN_COLUMNS:
         column = frame[name]
@@ -80,7 +89,10 @@ def _plan_table(frame: pd.DataFrame) -> pa.Table:
         elif name == "size_gb":
             columns[name] = pa.array(column.to_numpy(dtype=float))
         else:
-            columns[name] = pa.array(column.astype(str).to_numpy(), pa.string())
+            values = pa.array(column.array)
+            if pa.types.is_dictionary(values.type):
+                values = values.dictionary_decode()
+            columns[name] = values
     return pa.table(columns)
 
 
