@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import build_calendar
+from sim.model.cohorts import UNSCHEDULED, plan_cohorts
 from sim.model.replication import simulate
 from sim.outputs.batch_plan import PlanFolderError, write_plan
 from tests.test_inventory import EXAMPLE, inventory_scenario, shuffled_organisations, write
@@ -150,3 +153,32 @@ def test_migsim_plan_into_a_folder_of_other_files_is_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "holds files other than a batch plan (notes.txt)" in result.output
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    org_sizes=st.lists(st.integers(1, 60), min_size=1, max_size=25),
+    batches=st.lists(st.integers(0, 80), min_size=1, max_size=30),
+    selection=st.sampled_from(["random", "by_organisation"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_plan_takes_each_mailbox_at_most_once_and_no_evening_above_its_batch(
+    org_sizes, batches, selection, seed
+):
+    organisation = np.repeat(np.arange(len(org_sizes)), org_sizes)
+    days = np.arange(len(batches)) * 2  # cutover days with gaps between them
+    sizes = np.asarray(batches)
+    cohorts = plan_cohorts(selection, days, sizes, organisation, np.random.default_rng(seed))
+    queue, planned = cohorts.queue, cohorts.planned_day
+    assert len(np.unique(queue)) == len(queue)
+    assert set(np.flatnonzero(planned != UNSCHEDULED)) == set(queue)
+    per_day = np.bincount(planned[queue] // 2, minlength=len(days))
+    assert (per_day <= sizes).all()
+    assert np.all(np.diff(planned[queue]) >= 0)  # the queue runs evening by evening
+    if selection == "by_organisation":
+        # Consecutive among the evenings with a batch (a 0-batch day is no cutover day).
+        evening = np.cumsum(sizes > 0) - 1
+        for org in range(len(org_sizes)):
+            mine = np.unique(planned[organisation == org])
+            mine = np.unique(evening[mine[mine != UNSCHEDULED] // 2])
+            assert len(mine) == 0 or list(mine) == list(range(mine[0], mine[-1] + 1))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import Calendar, build_calendar
-from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_by_organisation, plan_random
+from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_cohorts
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.replication import stream_seeds
 from sim.model.scenario import Scenario
@@ -40,19 +40,15 @@ def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
         for name, s in stream_seeds(replication_seeds(seed, 1)[0]).items()
     }
     mailboxes = draw_mailboxes(scenario.population, streams)
-    cohorts = plan_cohorts(scenario, calendar, mailboxes, streams["selection"])
-    return plan_table(scenario, calendar, mailboxes, cohorts)
-
-
-def plan_cohorts(
-    scenario: Scenario, calendar: Calendar, mailboxes: Mailboxes, rng: np.random.Generator
-) -> Cohorts:
-    """Each cutover day's cohort, as the replication plans it (``selection``)."""
     days = calendar.cutover_days
-    sizes = calendar.batch_size[days]
-    if scenario.batches.selection == "by_organisation":
-        return plan_by_organisation(np.bincount(mailboxes.organisation), days, sizes, rng)
-    return plan_random(len(mailboxes), days, sizes, rng)
+    cohorts = plan_cohorts(
+        scenario.batches.selection,
+        days,
+        calendar.batch_size[days],
+        mailboxes.organisation,
+        streams["selection"],
+    )
+    return plan_table(scenario, calendar, mailboxes, cohorts)
 
 
 def plan_table(
