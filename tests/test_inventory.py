@@ -92,7 +92,7 @@ def test_rows_are_grouped_by_organisation_keeping_file_order(tmp_path):
 
 def test_column_names_match_without_case_and_extra_columns_are_ignored(tmp_path):
     path = tmp_path / "inv.csv"
-    path.write_text("Mailbox,Size_GB,DisplayName,LEGACY\na@x,1.5,A,Yes\nb@x,0,B,no\n")
+    path.write_text("Mailbox, Size_GB ,DisplayName,LEGACY\na@x,1.5,A,Yes\nb@x,0,B,no\n")
     inv = read_inventory(path)
     assert inv.size_gb.tolist() == [1.5, 0.0]
     assert inv.legacy.tolist() == [True, False]

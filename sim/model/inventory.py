@@ -181,7 +181,7 @@ def _csv_header(path: Path, name: str) -> tuple[list[str], str]:
     if "," not in first:
         delimiter = next((d for d in (";", "\t") if d in first), ",")
     header = next(csv.reader([first], delimiter=delimiter), [])
-    return [h.strip() for h in header], delimiter
+    return header, delimiter  # as pyarrow names the columns; _columns matches them trimmed
 
 
 def _read_csv_as_text(
@@ -375,11 +375,6 @@ def _booleans(column: pa.ChunkedArray, name: str) -> np.ndarray:
 def _member(text: pa.ChunkedArray, values: tuple[str, ...]) -> np.ndarray:
     found = pc.fill_null(pc.is_in(text, value_set=pa.array(values)), False)
     return found.to_numpy(zero_copy_only=False).astype(bool)
-
-
-def organisation_sizes(inventory: Inventory) -> np.ndarray:
-    """Mailboxes per organisation code."""
-    return np.bincount(inventory.organisation, minlength=len(inventory.organisation_names))
 
 
 def describe(path: str | Path) -> str:
