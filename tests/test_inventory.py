@@ -255,6 +255,7 @@ def test_by_organisation_keeps_each_organisation_on_as_few_consecutive_days_as_b
     mb = simulate(sc, 6).mailboxes
     cutover_dates = pd.bdate_range(sc.scenario.start, periods=200)  # weekdays, no holidays
     day_number = {d: i for i, d in enumerate(cutover_dates)}
+    per_day = mb["scheduled_date"].map(day_number).value_counts()
     for name, group in mb.groupby("organisation", observed=True):
         days = sorted({day_number[d] for d in group["scheduled_date"]})
         size = len(group)
@@ -263,6 +264,10 @@ def test_by_organisation_keeps_each_organisation_on_as_few_consecutive_days_as_b
             assert len(days) == 1, name
         else:  # starting in what is left of a day costs at most one extra day
             assert len(days) <= math.ceil(size / batch) + 1, name
+            # ... and every day between its first and last is a whole batch of its own.
+            middle = group["scheduled_date"].map(day_number).isin(days[1:-1])
+            assert middle.sum() == batch * (len(days) - 2), name
+            assert (per_day.loc[days[1:-1]] == batch).all(), name
 
 
 # --- item counts ------------------------------------------------------------------------------
