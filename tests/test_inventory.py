@@ -76,6 +76,18 @@ def test_csv_and_parquet_read_the_same(tmp_path):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
+def test_a_parquet_of_several_chunks_is_read_intact_and_its_duplicates_found(tmp_path):
+    # 140,000 rows: pyarrow reads them as chunks sharing one buffer, on which its ascii
+    # kernels (applied directly) return corrupt strings; a duplicate spans the chunks.
+    ids = [f"User.{i:06d}@NHS.net" for i in range(140_000)]
+    frame = pd.DataFrame({"mailbox": ids, "size_gb": 1.0})
+    inv = read_inventory(write(tmp_path, frame, "big.parquet"))
+    assert inv.mailbox.to_pylist() == ids
+    frame.loc[len(frame)] = ["user.000007@nhs.NET", 2.0]
+    with pytest.raises(ValueError, match=r"row 140002, column mailbox: duplicate of row 9 "):
+        read_inventory(write(tmp_path, frame, "dup.parquet"))
+
+
 def test_rows_are_grouped_by_organisation_keeping_file_order(tmp_path):
     frame = pd.DataFrame(
         {
