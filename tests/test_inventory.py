@@ -384,3 +384,26 @@ def test_workers_forked_after_loading_do_not_read_the_inventory_again(tmp_path):
     fork = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(1, mp_context=fork) as pool:
         assert pool.submit(_reads_in_worker, sc).result() == 0
+
+
+def test_set_inventory_is_relative_to_the_scenario_file(tmp_path, monkeypatch):
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    write(folder, shuffled_organisations(np.random.default_rng(0), [6]), "other.csv")
+    (folder / "plan.toml").write_text(
+        '[scenario]\nname = "x"\nstart = 2024-01-08\n[population]\nmailboxes = 10\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app,
+        ["validate", "plans/plan.toml", "--set", "population.inventory=other.csv"],
+    )
+    assert result.exit_code == 2  # the file's mailboxes = 10 conflicts with an inventory
+    assert "population.mailboxes: must not be given with population.inventory" in result.output
+    (folder / "plan.toml").write_text('[scenario]\nname = "x"\nstart = 2024-01-08\n[population]\n')
+    result = CliRunner().invoke(
+        app,
+        ["validate", "plans/plan.toml", "--set", "population.inventory=other.csv"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "6 mailboxes" in result.output
