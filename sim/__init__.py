@@ -6,8 +6,10 @@ what will it cost the service desk?
 >>> res = sim.run(sc, replications=20, seed=1, workers=2)
 >>> res.summary["completion"]          # P10 / P50 / P90 completion dates
 >>> res.daily, res.runs, res.mailboxes  # pandas DataFrames
+>>> sim.plan(sc)                        # the batch plan: who moves on which evening
 """
 
+from sim.experiments.batch_plan import plan
 from sim.experiments.results import Result
 from sim.experiments.runner import ClusterError, run
 from sim.experiments.sweep import sweep
@@ -26,6 +28,7 @@ __all__ = [
     "ScenarioError",
     "load",
     "loads",
+    "plan",
     "run",
     "simulate",
     "sweep",

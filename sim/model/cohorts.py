@@ -77,6 +77,20 @@ def plan_by_organisation(
     return Cohorts(planned_day, mailbox_ids[keep])
 
 
+def plan_cohorts(
+    selection: str,
+    cutover_days: np.ndarray,
+    batch_sizes: np.ndarray,
+    organisation: np.ndarray,
+    rng: np.random.Generator,
+) -> Cohorts:
+    """The plan ``batches.selection`` makes for mailboxes of these organisation codes
+    (grouped, non-decreasing): the one every replication and ``sim.plan`` follow."""
+    if selection == "by_organisation":
+        return plan_by_organisation(np.bincount(organisation), cutover_days, batch_sizes, rng)
+    return plan_random(len(organisation), cutover_days, batch_sizes, rng)
+
+
 def _fill_days(
     order: np.ndarray, cutover_days: np.ndarray, capacity_end: np.ndarray, mailboxes: int
 ) -> Cohorts:

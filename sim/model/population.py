@@ -2,9 +2,11 @@
 
 NHSmail had 2.1 million mailboxes in just over 22,000 organisations, from
 hospital trusts with tens of thousands of staff to GP practices with a dozen.
-Mailbox sizes are lognormal (mean about 1.1 GB, a long tail of large ones,
-capped by the service's limit); organisation sizes are heavy-tailed too
-(lognormal weights); about a tenth of users still ran a legacy client.
+Before the real list exists, mailbox sizes are drawn lognormal (mean about
+1.1 GB, a long tail of large ones, capped by the service's limit);
+organisation sizes are heavy-tailed too (lognormal weights); about a tenth of
+users still ran a legacy client. Once the list exists, ``population.inventory``
+names it and the mailboxes come from the file (``sim.model.inventory``).
 """
 
 from __future__ import annotations
@@ -12,20 +14,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
-from sim.model.scenario import Population
+from sim.model.inventory import load_inventory
+from sim.model.scenario import Population, Throttle
 
 
 @dataclass(frozen=True)
 class Mailboxes:
-    """One entry per mailbox, mailbox ids 0..n-1."""
+    """One entry per mailbox, mailbox indices 0..n-1.
+
+    From an inventory, ``ids`` holds the real mailbox ids, ``organisation_names``
+    the name of each organisation code and ``item_count`` the items per mailbox.
+    """
 
     size_gb: np.ndarray  # float64
-    organisation: np.ndarray  # int32, organisation ids 0..k-1, sorted by mailbox id
+    organisation: np.ndarray  # int32, organisation codes 0..k-1, non-decreasing by index
     legacy: np.ndarray  # bool
+    item_count: np.ndarray | None = None  # int64
+    ids: pa.Array | None = None  # strings; None: the ids are the indices
+    organisation_names: np.ndarray | None = None  # None: the codes are the names
 
     def __len__(self) -> int:
         return len(self.size_gb)
+
+    def id_column(self) -> np.ndarray | pd.api.extensions.ExtensionArray:
+        """The ``mailbox`` column of the mailbox table: real ids, else the indices."""
+        if self.ids is None:
+            return np.arange(len(self), dtype=np.int64)
+        return pd.arrays.ArrowExtensionArray(self.ids)
+
+    def organisation_column(self) -> np.ndarray | pd.Categorical:
+        """The ``organisation`` column: names (categorical) from an inventory, else codes."""
+        if self.organisation_names is None:
+            return self.organisation
+        return pd.Categorical.from_codes(self.organisation, categories=self.organisation_names)
+
+    def own_pace_gb(self, throttle: Throttle, positions: np.ndarray) -> np.ndarray | None:
+        """The work one move does at the nominal per-move rate, for mailboxes ``positions``.
+
+        A move needs max(size / GB rate, items / item rate) hours, i.e. at the GB
+        rate the work of max(size, items x GB rate / item rate) GB. None (the
+        sizes) without item counts or ``throttle.per_move_items_per_hour``.
+        """
+        items_per_hour = throttle.per_move_items_per_hour
+        if self.item_count is None or items_per_hour is None:
+            return None
+        gb_per_item = throttle.per_move_gb_per_hour / items_per_hour
+        return np.maximum(self.size_gb[positions], self.item_count[positions] * gb_per_item)
 
 
 def lognormal_mu(mean: float, sigma: float) -> float:
@@ -50,8 +87,26 @@ def draw_organisation_sizes(spec: Population, rng: np.random.Generator) -> np.nd
 
 
 def draw_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) -> Mailboxes:
-    """The whole population, from its own random streams."""
+    """The whole population, from its own random streams (or from the inventory)."""
+    if spec.inventory is not None:
+        return inventory_mailboxes(spec, streams)
     org_sizes = draw_organisation_sizes(spec, streams["organisations"])
     organisation = np.repeat(np.arange(len(org_sizes), dtype=np.int32), org_sizes)
     legacy = streams["legacy"].random(spec.mailboxes) < spec.legacy_client_share
     return Mailboxes(draw_sizes_gb(spec, streams["sizes"]), organisation, legacy)
+
+
+def inventory_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) -> Mailboxes:
+    """The inventory's mailboxes; legacy clients drawn only if it has no legacy column."""
+    inventory = load_inventory(spec.inventory)
+    legacy = inventory.legacy
+    if legacy is None:
+        legacy = streams["legacy"].random(len(inventory)) < spec.legacy_client_share
+    return Mailboxes(
+        size_gb=inventory.size_gb,
+        organisation=inventory.organisation,
+        legacy=legacy,
+        item_count=inventory.item_count,
+        ids=inventory.mailbox,
+        organisation_names=inventory.organisation_names,
+    )

@@ -202,6 +202,7 @@ class _Run:
             eligible,
             self.pop.size_gb[queue],
             self.sc.throttle.concurrent_moves,
+            own_pace_gb=self.pop.own_pace_gb(self.sc.throttle, queue),
         )
 
     def _draw_failures(self, n: int) -> np.ndarray:
@@ -416,8 +417,8 @@ class _Run:
         status = self._by_id(self.status, PENDING)
         return pd.DataFrame(
             {
-                "mailbox": np.arange(n, dtype=np.int64),
-                "organisation": self.pop.organisation,
+                "mailbox": self.pop.id_column(),
+                "organisation": self.pop.organisation_column(),
                 "size_gb": self.pop.size_gb,
                 "legacy": self.pop.legacy,
                 "scheduled_date": scheduled_date,

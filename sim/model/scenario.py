@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -113,15 +114,42 @@ class SizeGb(_Table):
     max: float = Field(default=100.0, gt=0)
 
 
+# Keys that describe a drawn population; an inventory lists the real one instead.
+DRAWN_POPULATION_KEYS = ("mailboxes", "organisations", "organisation_size_sigma", "size_gb")
+
+
 class Population(_Table):
-    mailboxes: int = Field(ge=1)
+    """Drawn (``mailboxes``, ``size_gb``, ...) or read from an ``inventory`` file.
+
+    With an inventory, ``mailboxes`` and ``organisations`` are filled in from
+    the file when the scenario is loaded, so code reading them needs no case.
+    """
+
+    mailboxes: int | None = Field(default=None, ge=1)
     organisations: int = Field(default=1, ge=1)
     organisation_size_sigma: float = Field(default=1.5, ge=0)
     size_gb: SizeGb = SizeGb()
     legacy_client_share: float = Field(default=0.10, ge=0, le=1)
+    inventory: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inventory_or_drawn(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("inventory") is not None:
+            for key in DRAWN_POPULATION_KEYS:
+                if key in data:
+                    raise _KeyedError(
+                        key,
+                        "must not be given with population.inventory (it lists the mailboxes)",
+                    )
+        return data
 
     @model_validator(mode="after")
     def _enough_mailboxes(self) -> Population:
+        if self.inventory is not None:
+            return self
+        if self.mailboxes is None:
+            raise _KeyedError("mailboxes", "is required (or give population.inventory)")
         if self.organisations > self.mailboxes:
             raise _KeyedError(
                 "organisations",
@@ -225,6 +253,8 @@ class Throttle(_Table):
     per_move_gb_per_hour: float = Field(default=0.7, gt=0)
     scale: float = Field(default=1.0, ge=0)
     windows: list[Window] = list(DEFAULT_WINDOWS)
+    # With the inventory's item counts, a move needs max(size / GB rate, items / this) hours.
+    per_move_items_per_hour: float | None = Field(default=None, gt=0)
     holidays_as_weekend: bool = True
 
 
@@ -349,7 +379,9 @@ def load(
         raise ScenarioError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(source, "", f"cannot read: {error}") from None
-    return loads(text, overrides, source=source, override_source=override_source)
+    return loads(
+        text, overrides, source=source, override_source=override_source, base_dir=path.parent
+    )
 
 
 def loads(
@@ -358,13 +390,17 @@ def loads(
     *,
     source: str = "<scenario>",
     override_source: str | None = None,
+    base_dir: str | Path | None = None,
 ) -> Scenario:
-    """Like :func:`load`, from TOML text."""
+    """Like :func:`load`, from TOML text; ``base_dir`` is the folder that relative
+    paths in it (``population.inventory``) are relative to (default: the working folder)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(source, "", f"not valid TOML: {error}") from None
-    return from_dict(raw, overrides, source=source, override_source=override_source)
+    return from_dict(
+        raw, overrides, source=source, override_source=override_source, base_dir=base_dir
+    )
 
 
 def from_dict(
@@ -374,11 +410,14 @@ def from_dict(
     source: str = "<scenario>",
     override_source: str | None = None,
     sources: Mapping[str, str] | None = None,
+    base_dir: str | Path | None = None,
 ) -> Scenario:
     """Validate a nested dict (as TOML parses it) after applying dotted overrides.
 
     An error caused by an override is blamed on ``override_source`` (e.g.
-    ``--set``; default ``source``), any other on ``source``.
+    ``--set``; default ``source``), any other on ``source``. An inventory file
+    (``population.inventory``, relative to ``base_dir``) is read and checked
+    here, so a bad one is bad input before anything runs.
     """
     override_source = override_source or source
     known = {"": source, **(sources or {})}
@@ -394,6 +433,10 @@ def from_dict(
         if blamed == source and overrides and _validates(raw):
             blamed = override_source  # valid without the overrides: they broke it
         raise ScenarioError(blamed, first.key, first.message) from None
+    if scenario.population.inventory is not None:
+        scenario = _with_inventory(
+            scenario, data["population"], _blame(known, "population.inventory"), base_dir
+        )
     scenario._sources = known
     return scenario
 
@@ -416,6 +459,40 @@ def _blame(sources: Mapping[str, str], key: str) -> str:
     return sources.get("", "<scenario>")
 
 
+def _with_inventory(
+    scenario: Scenario, raw_population: Mapping[str, Any], source: str, base_dir: str | Path | None
+) -> Scenario:
+    """Resolve and read the inventory; fill in ``mailboxes`` and ``organisations`` from it."""
+    from sim.model.inventory import InventoryError, describe, load_inventory
+
+    population = scenario.population
+    path = Path(base_dir or ".") / Path(population.inventory).expanduser()
+    path = Path(os.path.abspath(path))
+    key = "population.inventory"
+    if not path.exists():
+        raise ScenarioError(source, key, f"no such file: {describe(path)}")
+    try:
+        inventory = load_inventory(path, display=describe(path))
+    except InventoryError as error:
+        raise ScenarioError(error.path, error.where, error.message) from None
+    if inventory.legacy is not None and "legacy_client_share" in raw_population:
+        raise ScenarioError(
+            source,
+            "population.legacy_client_share",
+            f"must not be given: the inventory {describe(path)} has a legacy column",
+        )
+    if not len(inventory):
+        raise ScenarioError(source, key, f"{describe(path)} lists no mailboxes")
+    filled = population.model_copy(
+        update={
+            "inventory": str(path),
+            "mailboxes": len(inventory),
+            "organisations": len(inventory.organisation_names),
+        }
+    )
+    return scenario.model_copy(update={"population": filled})
+
+
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: str) -> Scenario:
     """A copy of ``scenario`` with dotted overrides (from ``source``) applied and validated."""
     sources = dict(scenario._sources)
@@ -429,8 +506,29 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: 
 
 
 def to_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario as a TOML-shaped dict (aliases such as ``from``, times as "HH:MM")."""
-    return scenario.model_dump(by_alias=True, mode="python")
+    """The scenario as a TOML-shaped dict (aliases such as ``from``, times as "HH:MM").
+
+    With an inventory, the population keys filled in from it are left out, so
+    the dict loads again as the same scenario.
+    """
+    data = scenario.model_dump(by_alias=True, mode="python")
+    population = data["population"]
+    if population.get("inventory") is not None:
+        for key in DRAWN_POPULATION_KEYS:
+            population.pop(key, None)
+        if _has_legacy(scenario):
+            population.pop("legacy_client_share", None)
+    else:  # keep the dict of a scenario without an inventory as it was
+        population.pop("inventory", None)
+    if data["throttle"].get("per_move_items_per_hour") is None:
+        data["throttle"].pop("per_move_items_per_hour", None)
+    return data
+
+
+def _has_legacy(scenario: Scenario) -> bool:
+    from sim.model.inventory import load_inventory
+
+    return load_inventory(scenario.population.inventory).legacy is not None
 
 
 def parse_override(assignment: str, source: str = "--set") -> tuple[str, Any]:

@@ -136,10 +136,14 @@ def initial_syncs(
     eligible_hours: np.ndarray,
     sizes_gb: np.ndarray,
     concurrent_moves: int,
+    *,
+    own_pace_gb: np.ndarray | None = None,
 ) -> InitialSyncs:
     """Sync-finish times of mailboxes in queue order (see the module docstring).
 
     ``eligible_hours`` must be non-decreasing (the queue is in eligibility order).
+    ``own_pace_gb`` is, per mailbox, the work one move must do at the nominal
+    per-move rate (default: its size; more when items, not bytes, bound it).
     """
     eligible = np.asarray(eligible_hours, dtype=float)
     sizes = np.asarray(sizes_gb, dtype=float)
@@ -155,7 +159,8 @@ def initial_syncs(
     slot_at = np.where(ahead >= 0, flow_done[np.maximum(ahead, 0)], -np.inf)
     start = np.maximum(eligible, slot_at)
     # Own pace matters only where one move could not have moved the mailbox by flow_done.
-    own_progress_gb = capacity.move_at(start) + sizes
+    own_work = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
+    own_progress_gb = capacity.move_at(start) + own_work
     slow = np.flatnonzero(capacity.move_at(flow_done) < own_progress_gb)
     synced = flow_done.copy()
     synced[slow] = _first_time_reaching(capacity.times, capacity.move_gb, own_progress_gb[slow])

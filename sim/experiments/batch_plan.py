@@ -1,0 +1,76 @@
+"""The batch plan: who is planned to move on which evening, for the migration team.
+
+``plan(sc)`` is the plan replication 0 of a run with the scenario's seed
+follows (its planned cohorts, before any deferral, slip or retry moves a user
+later). It needs only the population and the cohorts, not a simulation::
+
+    >>> frame = sim.plan(sim.load("scenarios/inventory-example.toml"))
+    >>> frame.groupby("planned_date").size()   # each evening's batch
+
+One row per mailbox in initial-sync order, evening by evening (mailboxes the
+horizon has no room for come last, with no dates).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.runner import replication_seeds
+from sim.model.calendar import Calendar, build_calendar
+from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_cohorts
+from sim.model.population import Mailboxes, draw_mailboxes
+from sim.model.replication import stream_seeds
+from sim.model.scenario import Scenario
+
+PLAN_COLUMNS = ("mailbox", "organisation", "size_gb", "planned_date", "notice_date")
+
+
+def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
+    """The batch plan of replication 0: mailbox, organisation, size_gb, planned_date, notice_date.
+
+    ``seed`` defaults to the scenario's; the plan is the one ``sim.run`` with
+    that seed gives replication 0. Dates are ``datetime64[s]`` days (NaT for a
+    mailbox not planned within the horizon).
+    """
+    seed = scenario.scenario.seed if seed is None else seed
+    calendar = build_calendar(scenario)
+    streams = {
+        name: np.random.default_rng(s)
+        for name, s in stream_seeds(replication_seeds(seed, 1)[0]).items()
+    }
+    mailboxes = draw_mailboxes(scenario.population, streams)
+    days = calendar.cutover_days
+    cohorts = plan_cohorts(
+        scenario.batches.selection,
+        days,
+        calendar.batch_size[days],
+        mailboxes.organisation,
+        streams["selection"],
+    )
+    return plan_table(scenario, calendar, mailboxes, cohorts)
+
+
+def plan_table(
+    scenario: Scenario, calendar: Calendar, mailboxes: Mailboxes, cohorts: Cohorts
+) -> pd.DataFrame:
+    """The plan as a table in initial-sync order, unplanned mailboxes last."""
+    planned = cohorts.planned_day
+    unplanned = np.flatnonzero(planned == UNSCHEDULED)
+    order = np.concatenate([cohorts.queue, unplanned]).astype(np.int64)
+    day = planned[order]
+    has_day = day != UNSCHEDULED
+    dates = np.full(len(order), np.datetime64("NaT"), dtype="datetime64[D]")
+    dates[has_day] = calendar.dates[day[has_day]].to_numpy(dtype="datetime64[D]")
+    notice = dates - np.timedelta64(scenario.batches.notice_days, "D")
+    ids = mailboxes.id_column()
+    organisation = mailboxes.organisation_column()
+    return pd.DataFrame(
+        {
+            "mailbox": ids[order] if isinstance(ids, np.ndarray) else ids.take(order),
+            "organisation": organisation[order],
+            "size_gb": mailboxes.size_gb[order],
+            "planned_date": dates.astype("datetime64[s]"),
+            "notice_date": notice.astype("datetime64[s]"),
+        }
+    )
