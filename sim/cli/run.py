@@ -21,8 +21,10 @@ from sim.cli.common import (
     guarded,
     load_scenario,
     simulate_for_cli,
+    stderr,
     stdout,
 )
+from sim.experiments.results import too_few_replications
 from sim.model.calendar import build_calendar
 from sim.outputs.files import write_result
 
@@ -45,6 +47,9 @@ def run(
     with guarded():
         sc = load_scenario(scenario, set_)
         result = simulate_for_cli(sc, replications, seed, workers, dask)
+        warning = too_few_replications(result.summary, sc.scenario.confidence)
+        if warning:
+            stderr.print(warning, markup=False)
         if out is not None:
             write_result(out, result)
         if as_json:
@@ -133,8 +138,18 @@ def print_summary(summary: dict) -> None:
     p = summary["p_meet_deadline"]
     deadline = summary["deadline"] or "no deadline set"
     verdict = f"P(done by {deadline}) = {p:.1%}" if p is not None else deadline
+    interval = summary.get("p_meet_deadline_interval")
+    if interval:
+        verdict += f" (Monte Carlo 95%: {interval[0]:.1%}-{interval[1]:.1%})"
     stdout.print(
         f"{verdict}; {summary['completed_share']:.0%} of {summary['replications']} replications "
         f"completed within the horizon; {summary['wall_seconds']:.1f} s",
         markup=False,
     )
+    if summary.get("uncertain") or summary.get("risks"):
+        risks = ", ".join(f"{k} {v:.0%}" for k, v in summary.get("risks", {}).items())
+        stdout.print(
+            f"uncertain: {', '.join(summary.get('uncertain', [])) or 'none'}"
+            + (f"; risks struck in: {risks}" if risks else ""),
+            markup=False,
+        )

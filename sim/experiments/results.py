@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
+MONTE_CARLO_LEVEL = 0.95  # the Wilson interval of P(meet deadline): Monte Carlo error only
 
 
 @dataclass
@@ -78,6 +80,40 @@ def quantiles(values: pd.Series, names: tuple[str, ...] = ("p10", "p50", "p90"))
     return out
 
 
+def p_meet_interval(met: int, replications: int) -> list[float] | None:
+    """Wilson interval of P(meet deadline) from ``met`` of ``replications`` (Monte Carlo error)."""
+    if replications < 1:
+        return None
+    ci = binomtest(int(met), int(replications)).proportion_ci(
+        confidence_level=MONTE_CARLO_LEVEL, method="wilson"
+    )
+    return [round(float(ci.low), 4), round(float(ci.high), 4)]
+
+
+def too_few_replications(summary: dict[str, Any], confidence: float) -> str | None:
+    """A warning when the Monte Carlo error leaves P(meet) on both sides of ``confidence``."""
+    interval = summary.get("p_meet_deadline_interval")
+    if not interval or not interval[0] < confidence <= interval[1]:
+        return None
+    lo, hi = interval
+    return (
+        f"warning: {summary['replications']} replications are too few to tell whether "
+        f"P(meet deadline) reaches {confidence:.0%}: its {MONTE_CARLO_LEVEL:.0%} Monte Carlo "
+        f"interval is {lo:.1%}-{hi:.1%}; run more replications (--replications)"
+    )
+
+
+def uncertainty_summary(runs: pd.DataFrame) -> dict[str, Any]:
+    """``uncertain``: the keys drawn per replication; ``risks``: the share each risk hit."""
+    params = [c.removeprefix("param.") for c in runs.columns if c.startswith("param.")]
+    risks = {
+        c.removeprefix("risk."): round(float((runs[c] > 0).mean()), 4)
+        for c in runs.columns
+        if c.startswith("risk.")
+    }
+    return {"uncertain": params, "risks": risks}
+
+
 def summarise(
     runs: pd.DataFrame,
     *,
@@ -100,6 +136,11 @@ def summarise(
         "p_meet_deadline": (
             round(float(runs["met_deadline"].mean()), 4) if deadline is not None else None
         ),
+        "p_meet_deadline_interval": (
+            p_meet_interval(int(runs["met_deadline"].sum()), len(runs))
+            if deadline is not None
+            else None
+        ),
         "days_to_complete": quantiles(runs["days_to_complete"]),
         "migrated": quantiles(runs["migrated"]),
         "needs_remediation": quantiles(runs["needs_remediation"]),
@@ -115,5 +156,6 @@ def summarise(
         "paused_days": quantiles(runs["paused_days"]),
         "cutover_failures": quantiles(runs["cutover_failures"]),
         "deferrals": quantiles(runs["deferrals"]),
+        **uncertainty_summary(runs),
         "wall_seconds": round(wall_seconds, 3),
     }

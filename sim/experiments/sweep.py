@@ -206,7 +206,8 @@ class SweepPlan:
 
     def definition(self) -> dict[str, Any]:
         """What must match for ``resume`` to reuse finished points (JSON-ready)."""
-        canonical = self.base.model_dump_json(by_alias=True).encode()
+        # to_dict, not model_dump: it keeps uncertain numbers as their distributions.
+        canonical = json.dumps(to_dict(self.base), default=str, sort_keys=True).encode()
         return _jsonable(
             {
                 "format": MANIFEST_FORMAT,
@@ -363,6 +364,13 @@ def metric_columns(summary: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if key == "support":
             columns.update(metric_columns(value))
+        elif key == "risks":  # the share of replications each risk struck
+            columns.update({f"risk.{name}": share for name, share in value.items()})
+        elif key == "uncertain":
+            columns[key] = ", ".join(value)
+        elif key == "p_meet_deadline_interval":
+            lo, hi = value if value else (None, None)
+            columns.update({"p_meet_deadline_lo": lo, "p_meet_deadline_hi": hi})
         elif isinstance(value, Mapping):
             columns.update({f"{key}_{q}": v for q, v in value.items()})
         else:

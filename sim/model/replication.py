@@ -66,6 +66,19 @@ DAILY_COUNTS = (
 )
 
 
+# --- uncertainty hook (branch `uncertainty`): World as agreed in INTERFACES.md. The capacity
+# branch owns this class and the hooks marked "World hook" below; the integrator keeps theirs.
+@dataclass(frozen=True)
+class World:
+    """What varies between replications beyond the mailbox-level dice."""
+
+    throttle_factor_by_day: np.ndarray | None = None  # per calendar day, x window rate x scale
+    paused_by_day: np.ndarray | None = None  # per calendar day: no cutovers
+    failure_factor_by_day: np.ndarray | None = None  # per calendar day, x failures.rate
+    move_speed_factor: np.ndarray | None = None  # per mailbox id, x per_move_gb_per_hour
+    initial_ticket_backlog: int = 0  # open tickets at the start (forecast)
+
+
 @dataclass
 class Replication:
     """What one replication produced."""
@@ -94,13 +107,26 @@ class Model:
         self.deadline_index = (
             cal.index_of(scenario.scenario.deadline) if scenario.scenario.deadline else None
         )
+        # Uncertainty hook: distributions, variation and risks draw a world per replication.
+        from sim.model.uncertainty import Uncertainty, has_uncertainty
+
+        self.uncertainty = Uncertainty(self) if has_uncertainty(scenario) else None
 
     def replicate(
-        self, seed: np.random.SeedSequence, *, keep_mailboxes: bool = False, replication: int = 0
+        self,
+        seed: np.random.SeedSequence,
+        *,
+        keep_mailboxes: bool = False,
+        replication: int = 0,
+        world: World | None = None,
     ) -> Replication:
-        """Run one replication from its own seed sequence."""
+        """Run one replication from its own seed sequence (in ``world``, if given)."""
+        if self.uncertainty is not None:  # uncertainty hook: draw the world, run it plainly
+            return self.uncertainty.replicate(
+                seed, keep_mailboxes=keep_mailboxes, replication=replication, world=world
+            )
         streams = {name: np.random.default_rng(s) for name, s in stream_seeds(seed).items()}
-        run = _Run(self, streams)
+        run = _Run(self, streams, world or World())
         run.simulate()
         return run.collect(replication, keep_mailboxes)
 
@@ -153,11 +179,17 @@ class _Run:
     of every array; ``self.queue`` maps positions back to mailbox ids.
     """
 
-    def __init__(self, model: Model, streams: dict[str, np.random.Generator]) -> None:
+    def __init__(self, model: Model, streams: dict[str, np.random.Generator], world: World) -> None:
         self.model = model
         self.sc = model.scenario
         self.cal = model.calendar
         self.streams = streams
+        self.world = world
+        self.capacity = model.capacity
+        if world.throttle_factor_by_day is not None:  # World hook: the service's health
+            self.capacity = build_capacity(
+                self.cal, self.sc.throttle, day_factor=world.throttle_factor_by_day
+            )
         self.env = simpy.Environment(initial_time=0.0)
         self.pop: Mailboxes = draw_mailboxes(self.sc.population, streams)
         self.cohorts: Cohorts = self._plan()
@@ -169,6 +201,8 @@ class _Run:
         self.synced_at = self.presync.synced_hours
         # Drawn per mailbox id (common random numbers), then put in queue order.
         self.failures_before_success = self._draw_failures(n)[self.queue]
+        if world.failure_factor_by_day is not None:  # World hook: a failure wave
+            self.failure_level = np.ones(queued)
         self.ticket_draw = streams["tickets"].random(n)[self.queue]
         self.attempts = np.zeros(queued, dtype=np.int16)
         self.status = np.zeros(queued, dtype=np.int8)
@@ -197,11 +231,16 @@ class _Run:
         queue = self.cohorts.queue
         lead_hours = self.sc.throttle.presync_lead_days * 24.0
         eligible = self.model.cutover_hours[self.cohorts.planned_day[queue]] - lead_hours
+        sizes_gb = self.pop.size_gb[queue]
+        own_pace_gb = None
+        if self.world.move_speed_factor is not None:  # World hook: each mailbox's own speed
+            own_pace_gb = sizes_gb / self.world.move_speed_factor[queue]
         return initial_syncs(
-            self.model.capacity,
+            self.capacity,
             eligible,
-            self.pop.size_gb[queue],
+            sizes_gb,
             self.sc.throttle.concurrent_moves,
+            own_pace_gb=own_pace_gb,
         )
 
     def _draw_failures(self, n: int) -> np.ndarray:
@@ -212,6 +251,8 @@ class _Run:
         """
         rate = self.sc.failures.rate
         uniform = 1.0 - self.streams["failures"].random(n)  # in (0, 1]
+        if self.world.failure_factor_by_day is not None:  # World hook: rates that vary by day
+            self.failure_uniform = uniform[self.queue]
         failures = np.zeros(n, dtype=np.int16)
         if rate > 0:
             unlucky = np.flatnonzero(uniform <= rate)  # P(at least k failures) = rate ** k
@@ -244,7 +285,8 @@ class _Run:
             yield self.env.timeout(self.model.cutover_hours[day] - self.env.now)
             due = np.concatenate(self.due.pop(day))
             self.counts.add("scheduled", day, len(due))
-            if gate and self.desk.backlog > gate:
+            paused = self.world.paused_by_day is not None and self.world.paused_by_day[day]
+            if paused or (gate and self.desk.backlog > gate):
                 self.counts.paused[day] = True
                 self.paused_days += 1
                 self.counts.add("deferred", day, len(due))
@@ -266,7 +308,12 @@ class _Run:
 
         ready = due[synced]
         self.attempts[ready] += 1
-        failed = self.attempts[ready] <= self.failures_before_success[ready]
+        if self.world.failure_factor_by_day is None:
+            failed = self.attempts[ready] <= self.failures_before_success[ready]
+        else:  # World hook: the day's rate; P(fail) = rate_1 x ... x rate_k for k attempts
+            rate = min(self.sc.failures.rate * self.world.failure_factor_by_day[day], 1.0)
+            self.failure_level[ready] *= rate
+            failed = self.failure_uniform[ready] <= self.failure_level[ready]
         ok, bad = ready[~failed], ready[failed]
         self.status[ok] = MIGRATED
         self.cutover_at[ok] = now
@@ -383,7 +430,7 @@ class _Run:
             "deferred": counts["deferred"][span],
             "cumulative_migrated": np.cumsum(counts["cutover_ok"])[span],
             "presync_gb": presync_gb[span],
-            "throttle_capacity_gb": self.model.capacity.daily_capacity_gb[span],
+            "throttle_capacity_gb": self.capacity.daily_capacity_gb[span],
             **{name: counts[name][span] for name in DAILY_COUNTS[4:]},
             "tickets_opened": opened[span],
             "tickets_closed": closed[span],
@@ -468,4 +515,4 @@ def simulate(
     return Model(scenario).replicate(seed, keep_mailboxes=keep_mailboxes, replication=replication)
 
 
-__all__ = ["Model", "Replication", "simulate"]
+__all__ = ["Model", "Replication", "World", "simulate"]

@@ -27,7 +27,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import holidays
 from pydantic import (
@@ -36,9 +36,18 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
+)
+
+from sim.model.distributions import (
+    Distribution,
+    DistributionError,
+    extract_uncertain,
+    key_parts,
+    set_at,
 )
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -225,6 +234,10 @@ class Throttle(_Table):
     scale: float = Field(default=1.0, ge=0)
     windows: list[Window] = list(DEFAULT_WINDOWS)
     holidays_as_weekend: bool = True
+    # Variation in time (sim.model.uncertainty): sigma of a lognormal factor, median 1,
+    # on each day's tenant capacity (service health), and on each mailbox's move speed.
+    daily_variation: float = Field(default=0.0, ge=0)
+    per_move_sigma: float = Field(default=0.0, ge=0)
 
 
 class Failures(_Table):
@@ -287,8 +300,53 @@ class Support(_Table):
         return weights
 
 
+class Risk(_Table):
+    """An event that may strike in a replication (``[[risks]]``; see sim.model.uncertainty).
+
+    One-off (``probability``, starting on a uniform day of ``between``) or
+    recurring (``per_week`` expected occurrences, Poisson). Effects: no
+    cutovers for ``pause_days`` calendar days (counting the day it strikes),
+    tenant capacity times ``throttle_factor`` and/or ``failures.rate`` times
+    ``failure_factor`` for ``days`` days. Effect sizes may be distributions,
+    drawn for each occurrence from the risk's own stream.
+    """
+
+    inline_distributions: ClassVar[bool] = True
+
+    name: str = Field(min_length=1)
+    probability: float | None = Field(default=None, ge=0, le=1)
+    per_week: float | None = Field(default=None, ge=0)
+    between: tuple[dt.date, dt.date] | None = None
+    pause_days: Annotated[int, Field(ge=1)] | Distribution | None = None
+    throttle_factor: Annotated[float, Field(ge=0)] | Distribution | None = None
+    failure_factor: Annotated[float, Field(ge=0)] | Distribution | None = None
+    days: Annotated[int, Field(ge=1)] | Distribution | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Risk:
+        if (self.probability is None) == (self.per_week is None):
+            raise _KeyedError("probability", "give either probability or per_week (not both)")
+        if self.between is not None and self.between[1] < self.between[0]:
+            raise _KeyedError("between", "the second date must not be before the first")
+        if self.pause_days is None and self.throttle_factor is None and self.failure_factor is None:
+            raise _KeyedError(
+                "pause_days",
+                "a risk needs an effect: pause_days, throttle_factor or failure_factor",
+            )
+        lasting = self.throttle_factor is not None or self.failure_factor is not None
+        if lasting and self.days is None:
+            raise _KeyedError("days", "is required with throttle_factor or failure_factor")
+        if self.days is not None and not lasting:
+            raise _KeyedError("days", "goes with throttle_factor or failure_factor")
+        return self
+
+
 class Scenario(_Table):
-    """A whole, validated migration plan. Immutable: use :func:`with_overrides`."""
+    """A whole, validated migration plan. Immutable: use :func:`with_overrides`.
+
+    Numbers given as distributions are held in :attr:`uncertain` (dotted key ->
+    distribution); the fields themselves hold each distribution's median.
+    """
 
     scenario: ScenarioTable
     population: Population
@@ -297,10 +355,27 @@ class Scenario(_Table):
     throttle: Throttle = Throttle()
     failures: Failures = Failures()
     support: Support = Support()
+    risks: list[Risk] = []
+
+    _uncertain: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.scenario.name
+
+    @property
+    def uncertain(self) -> dict[str, Any]:
+        """Dotted key -> distribution, for every number drawn once per replication."""
+        return dict(self._uncertain)
+
+    @field_validator("risks")
+    @classmethod
+    def _unique_risk_names(cls, risks: list[Risk]) -> list[Risk]:
+        names = [risk.name for risk in risks]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise _KeyedError(f"{i}.name", f"another risk is named {name!r}")
+        return risks
 
 
 class _KeyedError(ValueError):
@@ -355,9 +430,15 @@ def from_dict(
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value, source)
     try:
-        return Scenario.model_validate(data)
+        data, uncertain = extract_uncertain(data, Scenario, fixed_tables=("scenario",))
+    except DistributionError as error:
+        raise ScenarioError(source, error.key, str(error)) from None
+    try:
+        scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise _as_scenario_error(error, source) from None
+    scenario._uncertain = uncertain
+    return scenario
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: str) -> Scenario:
@@ -366,8 +447,12 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: 
 
 
 def to_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario as a TOML-shaped dict (aliases such as ``from``, times as "HH:MM")."""
-    return scenario.model_dump(by_alias=True, mode="python")
+    """The scenario as a TOML-shaped dict (aliases such as ``from``, times as "HH:MM"),
+    uncertain numbers as their ``{dist = ...}`` tables."""
+    data = scenario.model_dump(by_alias=True, mode="python")
+    for key, dist in scenario.uncertain.items():
+        set_at(data, key_parts(key), dist.model_dump(by_alias=True))
+    return data
 
 
 def parse_override(assignment: str, source: str = "--set") -> tuple[str, Any]:
@@ -433,7 +518,7 @@ def _as_scenario_error(error: ValidationError, source: str) -> ScenarioError:
     first = error.errors(include_url=False)[0]
     loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
     # pydantic reports a union's failing branch in loc ("list[...]", "literal[...]"); drop it.
-    loc = [part for part in loc if "[" not in part]
+    loc = [part for part in loc if "[" not in part and not part.startswith("constrained-")]
     context = first.get("ctx") or {}
     inner = context.get("error")
     if isinstance(inner, _KeyedError):
