@@ -75,6 +75,12 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
             f"{sc.scenario.horizon_days}-day horizon; planned capacity {capacity:,} users",
             markup=False,
         )
+        if sc.uncertain or sc.risks:
+            stdout.print(
+                f"  uncertain: {', '.join(sc.uncertain) or 'none'}; "
+                f"risks: {', '.join(r.name for r in sc.risks) or 'none'}",
+                markup=False,
+            )
         if capacity < sc.population.mailboxes:
             stdout.print(
                 f"  warning: the plan schedules only {capacity:,} of "

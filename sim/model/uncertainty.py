@@ -286,10 +286,6 @@ def _field_name(model: type, alias: str) -> str:
     raise KeyError(alias)
 
 
-def risk_names(scenario: Scenario) -> list[str]:
-    return [risk.name for risk in scenario.risks]
-
-
 __all__ = [
     "Draw",
     "Uncertainty",
