@@ -6,9 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sim.model.distributions import parse_distribution
+from sim.model.distributions import parse_distribution, range_of
 from sim.model.scenario import ScenarioError, to_dict, with_overrides
+from sim.model.uncertainty import draw_value
 from tests.conftest import scenario
 
 DRAWS = 200_000
@@ -160,3 +163,69 @@ def test_a_bad_distribution_is_one_line_naming_the_dotted_key(overrides, message
 def test_a_truncated_normal_is_accepted_and_stays_in_range():
     sc = scenario({"throttle.scale": {"dist": "normal", "mean": 0.1, "sd": 1, "truncate": True}})
     assert sc.throttle.scale >= 0
+
+
+RISK_BAD = [
+    (
+        {"name": "a", "probability": 0.5, "pause_day": 3},
+        "test.toml: risks[0].pause_day: unknown key; did you mean 'pause_days'?",
+    ),
+    (
+        {"name": "a", "pause_days": 3},
+        "test.toml: risks[0].probability: give either probability or per_week (not both)",
+    ),
+    (
+        {"name": "a", "per_week": 1, "throttle_factor": 0.5},
+        "test.toml: risks[0].days: is required with throttle_factor or failure_factor",
+    ),
+    (
+        {"name": "a", "probability": 0.5, "pause_days": {"dist": "uniform", "low": 0, "high": 3}},
+        "test.toml: risks[0].pause_days: the distribution's support [0, 3] leaves "
+        "the valid range [1, inf]",
+    ),
+    (
+        {"name": "a", "probability": {"dist": "uniform", "low": 0, "high": 1}, "pause_days": 3},
+        "test.toml: risks[0].probability: cannot be a distribution here",
+    ),
+]
+
+
+@pytest.mark.parametrize(("risk", "message"), RISK_BAD, ids=[m[11:40] for _, m in RISK_BAD])
+def test_a_bad_risk_is_one_line_naming_the_dotted_key(risk, message):
+    with pytest.raises(ScenarioError) as caught:
+        scenario({"risks": [risk]})
+    assert str(caught.value) == message
+
+
+KEYS = ["support.ticket_rate", "failures.rate", "throttle.scale", "support.agents"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.sampled_from(KEYS),
+    low=st.floats(0, 0.9),
+    width=st.floats(0, 0.1),
+    shape=st.sampled_from(["uniform", "pert", "triangular", "normal"]),
+    u=st.floats(0, 1, exclude_max=True),
+)
+def test_every_draw_stays_in_its_keys_valid_range(key, low, width, shape, u):
+    table = {"dist": shape, "low": low, "high": low + width}
+    if shape in ("pert", "triangular"):
+        table["mode"] = low + width / 2
+    if shape == "normal":
+        table = {"dist": "normal", "mean": low, "sd": width + 0.01, "truncate": True}
+    sc = scenario({key: table})
+    spec = range_of(type(sc), key)
+    value = draw_value(sc.uncertain[key], spec, _FixedUniform(u))
+    assert spec.admits(value, value, zero_width=False)
+    assert isinstance(value, int) == spec.integer
+
+
+class _FixedUniform:
+    """A generator whose next uniform is given (the extreme ones included)."""
+
+    def __init__(self, u: float) -> None:
+        self.u = u
+
+    def random(self) -> float:
+        return self.u

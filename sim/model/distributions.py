@@ -39,6 +39,7 @@ from pydantic import (
 )
 from scipy import stats
 
+U_EDGE = 2.0**-40  # probabilities closer to 0 or 1 than this are drawn as this
 DIST_NAMES = ("uniform", "triangular", "pert", "lognormal", "normal", "beta")
 
 
@@ -66,6 +67,8 @@ class _Dist(BaseModel):
         value = self.point()
         if value is not None:
             return np.full(np.shape(u), value, dtype=float)
+        # scipy's beta ppf gives NaN for subnormal u; a draw that far out (2**-40) is moot.
+        u = np.clip(u, U_EDGE, 1.0 - U_EDGE)
         return np.asarray(self.frozen(bounds).ppf(u), dtype=float)
 
     def median(self, bounds=(-math.inf, math.inf)) -> float:
@@ -423,6 +426,9 @@ def extract_uncertain(
             raise DistributionError(where, str(error)) from None
         owner = _owner(root, path)
         if getattr(owner, "inline_distributions", False):
+            annotation = _fields(owner)[path[-1]].annotation
+            if not any(_is_distribution_type(a) for a in getattr(annotation, "__args__", ())):
+                raise DistributionError(key, "cannot be a distribution here")
             return dist
         uncertain[key] = dist
         return representative(dist, spec)
