@@ -202,7 +202,7 @@ class _Run:
         # Drawn per mailbox id (common random numbers), then put in queue order.
         self.failures_before_success = self._draw_failures(n)[self.queue]
         if world.failure_factor_by_day is not None:  # World hook: a failure wave
-            self.failure_level = np.ones(queued)
+            self.failure_extra_log = np.zeros(queued)  # sum of log(day rate / rate) per attempt
         self.ticket_draw = streams["tickets"].random(n)[self.queue]
         self.attempts = np.zeros(queued, dtype=np.int16)
         self.status = np.zeros(queued, dtype=np.int8)
@@ -252,7 +252,7 @@ class _Run:
         rate = self.sc.failures.rate
         uniform = 1.0 - self.streams["failures"].random(n)  # in (0, 1]
         if self.world.failure_factor_by_day is not None:  # World hook: rates that vary by day
-            self.failure_uniform = uniform[self.queue]
+            self.failure_uniform_by_id = uniform
         failures = np.zeros(n, dtype=np.int16)
         if rate > 0:
             unlucky = np.flatnonzero(uniform <= rate)  # P(at least k failures) = rate ** k
@@ -308,12 +308,9 @@ class _Run:
 
         ready = due[synced]
         self.attempts[ready] += 1
-        if self.world.failure_factor_by_day is None:
-            failed = self.attempts[ready] <= self.failures_before_success[ready]
-        else:  # World hook: the day's rate; P(fail) = rate_1 x ... x rate_k for k attempts
-            rate = min(self.sc.failures.rate * self.world.failure_factor_by_day[day], 1.0)
-            self.failure_level[ready] *= rate
-            failed = self.failure_uniform[ready] <= self.failure_level[ready]
+        failed = self.attempts[ready] <= self.failures_before_success[ready]
+        if self.world.failure_factor_by_day is not None:
+            self._vary_failures(day, ready, failed)
         ok, bad = ready[~failed], ready[failed]
         self.status[ok] = MIGRATED
         self.cutover_at[ok] = now
@@ -327,6 +324,28 @@ class _Run:
         retry_day = self._next_cutover_day(day + max(1, self.sc.failures.retry_after_days))
         self._schedule(retry, retry_day)
         self._raise_tickets(day, ok, bad)
+
+    def _vary_failures(self, day: int, ready: np.ndarray, failed: np.ndarray) -> None:
+        """World hook: attempts under a day's rate ``rate x factor`` (a failure wave).
+
+        A mailbox fails its k-th attempt when its one uniform is below the product
+        of its k attempts' rates (so a constant rate is exactly the geometric draw
+        above: ``log u <= k log rate``). Only mailboxes that ever met another rate
+        need that product; the rest keep the geometric answer.
+        """
+        rate = self.sc.failures.rate
+        if rate <= 0:
+            return
+        day_rate = min(rate * self.world.failure_factor_by_day[day], 1.0)
+        if day_rate != rate:
+            boost = np.log(day_rate) - np.log(rate) if day_rate > 0 else -np.inf
+            self.failure_extra_log[ready] += boost
+        extra = self.failure_extra_log[ready]
+        special = np.flatnonzero(extra != 0)
+        if len(special):
+            ids = self.queue[ready[special]]
+            log_u = np.log(self.failure_uniform_by_id[ids])
+            failed[special] = log_u <= self.attempts[ready[special]] * np.log(rate) + extra[special]
 
     def _raise_tickets(self, day: int, migrated: np.ndarray, failed: np.ndarray) -> None:
         """Tickets from migrated users, and from some failed switch-overs, next working day."""
