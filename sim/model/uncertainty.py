@@ -30,11 +30,13 @@ run with the same seed live in the same worlds as far as their inputs agree.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from sim.model.distributions import FieldRange, field_range, key_parts, range_of
 from sim.model.replication import Model, Replication, World
@@ -46,6 +48,7 @@ KEY_STREAMS = 0x756E63  # "unc": one stream per uncertain dotted key
 RISK_STREAMS = 0x7269736B  # "risk": one stream per risk, by name
 VARIATION_STREAMS = 0x766172  # "var": daily capacity factors, per-mailbox speed factors
 DAYS_PER_WEEK = 7
+SPEED_LEVELS = 4096  # per-mailbox speed factors: lognormal quantiles at (k + 0.5) / 4096
 RISK_EFFECTS = ("pause_days", "throttle_factor", "failure_factor", "days")
 
 
@@ -161,8 +164,9 @@ class Uncertainty:
         move_speed = None
         if throttle.per_move_sigma > 0:
             rng = named_stream(seed, VARIATION_STREAMS, "throttle.per_move_sigma")
-            z = rng.standard_normal(concrete.population.mailboxes, dtype=np.float32)
-            move_speed = np.exp(np.float32(throttle.per_move_sigma) * z, out=z)
+            # Inversion on a fine grid of probabilities: a third of the time of 2.1M normals.
+            levels = rng.integers(0, SPEED_LEVELS, concrete.population.mailboxes, dtype=np.uint16)
+            move_speed = _speed_quantiles(throttle.per_move_sigma)[levels]
         world = World(
             throttle_factor_by_day=throttle_factor,
             paused_by_day=paused,
@@ -224,6 +228,13 @@ class Uncertainty:
                 model.capacity = build_capacity(model.calendar, concrete.throttle)
         model.uncertainty = None
         return model
+
+
+@functools.lru_cache(maxsize=16)
+def _speed_quantiles(sigma: float) -> np.ndarray:
+    """Lognormal (median 1) quantiles at the midpoints of SPEED_LEVELS equal probabilities."""
+    midpoints = (np.arange(SPEED_LEVELS) + 0.5) / SPEED_LEVELS
+    return stats.lognorm(s=sigma).ppf(midpoints).astype(np.float32)
 
 
 def merge_worlds(drawn: World, given: World | None) -> World:
