@@ -15,7 +15,7 @@ from sim.cli import app
 from sim.experiments.results import p_meet_interval
 from sim.model.replication import Model
 from sim.model.scenario import with_overrides
-from sim.model.uncertainty import Uncertainty
+from sim.model.uncertainty import Uncertainty, risk_window
 from tests.conftest import nth_weekday_after, scenario
 
 START = dt.date(2024, 1, 8)  # a Monday; BASE cuts over 100 a weekday, 1,000 mailboxes
@@ -172,7 +172,7 @@ def test_risks_strike_as_often_as_their_probability_and_rate_say():
     once = np.array([d["once"] for d in draws])
     weekly = np.array([d["weekly"] for d in draws])
     assert abs(once.mean() - 0.3) <= 4 * math.sqrt(0.3 * 0.7 / len(once))
-    first, last = unc._window(sc.risks[1])
+    first, last = risk_window(sc.risks[1], unc.base)
     expected = 0.7 / 7 * (last - first + 1)  # Poisson over the risk's window
     assert abs(weekly.mean() - expected) <= 4 * math.sqrt(expected / len(weekly))
 
@@ -257,3 +257,13 @@ def test_cli_accepts_an_inline_table_and_warns_when_replications_are_too_few(tmp
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0
     assert "support.ticket_rate" in result.output
+
+
+def test_a_risk_strikes_on_its_date_when_an_uncertain_lead_time_moves_the_calendar():
+    day = nth_weekday_after(START, 4)
+    risk = {"name": "halt", "probability": 1.0, "between": [day, day], "pause_days": 1}
+    notice = {"dist": "uniform", "low": 10, "high": 30}
+    sc = scenario({"batches.notice_days": notice, "risks": [risk]})
+    for seed in range(3):
+        daily = sim.simulate(sc, seed, keep_mailboxes=False).daily.set_index("date")
+        assert list(daily.index[daily["paused"]]) == [pd.Timestamp(day)]

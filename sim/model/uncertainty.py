@@ -84,9 +84,9 @@ def draw_value(dist, spec: FieldRange, rng: np.random.Generator) -> float | int:
 
 @dataclass
 class Draw:
-    """What one replication's world is: the concrete scenario and what varies in time."""
+    """What one replication's world is: the concrete scenario's model and what varies in time."""
 
-    scenario: Scenario
+    model: Model
     world: World
     params: dict[str, float | int] = field(default_factory=dict)
     struck: dict[str, int] = field(default_factory=dict)
@@ -116,8 +116,7 @@ class Uncertainty:
     ) -> Replication:
         """Draw this replication's world, then run the concrete scenario in it."""
         drawn = self.draw(seed)
-        model = self.concrete_model(drawn.scenario, drawn.world)
-        rep = model.replicate(
+        rep = drawn.model.replicate(
             seed,
             keep_mailboxes=keep_mailboxes,
             replication=replication,
@@ -139,7 +138,8 @@ class Uncertainty:
         if params:
             concrete = concrete.model_copy()
             concrete._uncertain = {}
-        cal = self.base.calendar
+        model = self.concrete_model(concrete)
+        cal = model.calendar  # the concrete plan's days (an uncertain lead time moves them)
         throttle = concrete.throttle
         throttle_factor = failure_factor = paused = None
         if throttle.daily_variation > 0:
@@ -147,7 +147,8 @@ class Uncertainty:
             throttle_factor = np.exp(throttle.daily_variation * rng.standard_normal(cal.days))
         struck = {}
         for risk in concrete.risks:
-            starts, sizes = self._occurrences(risk, named_stream(seed, RISK_STREAMS, risk.name))
+            rng = named_stream(seed, RISK_STREAMS, risk.name)
+            starts, sizes = self._occurrences(risk, model, rng)
             struck[risk.name] = len(starts)
             for start, size in zip(starts, sizes, strict=True):
                 if "pause_days" in size:
@@ -173,11 +174,13 @@ class Uncertainty:
             failure_factor_by_day=failure_factor,
             move_speed_factor=move_speed,
         )
-        return Draw(concrete, world, params, struck)
+        return Draw(model, world, params, struck)
 
-    def _occurrences(self, risk: Risk, rng: np.random.Generator) -> tuple[list[int], list[dict]]:
+    def _occurrences(
+        self, risk: Risk, model: Model, rng: np.random.Generator
+    ) -> tuple[list[int], list[dict]]:
         """Start days (calendar indices) and effect sizes of a risk in one replication."""
-        first, last = self._window(risk)
+        first, last = risk_window(risk, model)
         if risk.probability is not None:
             # Both uniforms drawn always: a changed probability keeps the same start day.
             happens = rng.random() < risk.probability
@@ -199,35 +202,34 @@ class Uncertainty:
             sizes.append(size)
         return starts, sizes
 
-    def _window(self, risk: Risk) -> tuple[int, int]:
-        """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon)."""
-        cal = self.base.calendar
-        if risk.between is not None:
-            first, last = (cal.index_of(day) for day in risk.between)
-        else:
-            deadline = self.base.deadline_index
-            first = cal.start_index
-            last = deadline if deadline is not None else cal.last_cutover_index
-        first = min(max(first, 0), cal.days - 1)
-        return first, min(max(last, first), cal.days - 1)
-
     # --- the model of a concrete scenario ----------------------------------------------------
 
-    def concrete_model(self, concrete: Scenario, world: World) -> Model:
+    def concrete_model(self, concrete: Scenario) -> Model:
         """A plain model of ``concrete``, reusing what the draws did not change."""
         base = self.base
-        old = base.scenario
-        if not _same_calendar(old, concrete):
+        if concrete is base.scenario:
+            model = copy.copy(base)
+        elif not _same_calendar(base.scenario, concrete):
             model = Model(concrete)  # e.g. an uncertain batch size: a new plan
         else:
             model = copy.copy(base)
             model.scenario = concrete
-            if world.throttle_factor_by_day is None and _capacity_inputs(old) != _capacity_inputs(
-                concrete
-            ):
+            if _capacity_inputs(base.scenario) != _capacity_inputs(concrete):
                 model.capacity = build_capacity(model.calendar, concrete.throttle)
         model.uncertainty = None
         return model
+
+
+def risk_window(risk: Risk, model: Model) -> tuple[int, int]:
+    """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon)."""
+    cal = model.calendar
+    if risk.between is not None:
+        first, last = (cal.index_of(day) for day in risk.between)
+    else:
+        first = cal.start_index
+        last = model.deadline_index if model.deadline_index is not None else cal.last_cutover_index
+    first = min(max(first, 0), cal.days - 1)
+    return first, min(max(last, first), cal.days - 1)
 
 
 @functools.lru_cache(maxsize=16)
@@ -304,5 +306,6 @@ __all__ = [
     "has_uncertainty",
     "merge_worlds",
     "named_stream",
+    "risk_window",
     "uncertain_keys",
 ]
