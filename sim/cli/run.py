@@ -90,6 +90,12 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
             f"{mailboxes:,} mailboxes within the horizon",
             markup=False,
         )
+    if sc.uncertain or sc.risks:
+        stdout.print(
+            f"  uncertain: {', '.join(sc.uncertain) or 'none'}; "
+            f"risks: {', '.join(r.name for r in sc.risks) or 'none'}",
+            markup=False,
+        )
     for line in warnings(sc):
         stdout.print(f"  warning: {line}", markup=False)
 
@@ -149,3 +155,10 @@ def print_summary(summary: dict) -> None:
         f"completed within the horizon; {summary['wall_seconds']:.1f} s",
         markup=False,
     )
+    if summary.get("uncertain") or summary.get("risks"):
+        risks = ", ".join(f"{k} {v:.0%}" for k, v in summary.get("risks", {}).items())
+        stdout.print(
+            f"uncertain: {', '.join(summary.get('uncertain', [])) or 'none'}"
+            + (f"; risks struck in: {risks}" if risks else ""),
+            markup=False,
+        )

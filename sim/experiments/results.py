@@ -15,8 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from sim.experiments.metrics import METRICS, QUANTILES, Metric, quantile_rank
+
+MONTE_CARLO_LEVEL = 0.95  # the Wilson interval of P(meet deadline): Monte Carlo error only
 
 
 @dataclass
@@ -91,6 +94,40 @@ def quantiles(
     return out
 
 
+def p_meet_interval(met: int, replications: int) -> list[float] | None:
+    """Wilson interval of P(meet deadline) from ``met`` of ``replications`` (Monte Carlo error)."""
+    if replications < 1:
+        return None
+    ci = binomtest(int(met), int(replications)).proportion_ci(
+        confidence_level=MONTE_CARLO_LEVEL, method="wilson"
+    )
+    return [round(float(ci.low), 4), round(float(ci.high), 4)]
+
+
+def too_few_replications(summary: dict[str, Any], confidence: float) -> str | None:
+    """A warning when the Monte Carlo error leaves P(meet) on both sides of ``confidence``."""
+    interval = summary.get("p_meet_deadline_interval")
+    if not interval or not interval[0] < confidence <= interval[1]:
+        return None
+    lo, hi = interval
+    return (
+        f"warning: {summary['replications']} replications are too few to tell whether "
+        f"P(meet deadline) reaches {confidence:.0%}: its {MONTE_CARLO_LEVEL:.0%} Monte Carlo "
+        f"interval is {lo:.1%}-{hi:.1%}; run more replications (--replications)"
+    )
+
+
+def uncertainty_summary(runs: pd.DataFrame) -> dict[str, Any]:
+    """``uncertain``: the keys drawn per replication; ``risks``: the share each risk hit."""
+    params = [c.removeprefix("param.") for c in runs.columns if c.startswith("param.")]
+    risks = {
+        c.removeprefix("risk."): round(float((runs[c] > 0).mean()), 4)
+        for c in runs.columns
+        if c.startswith("risk.")
+    }
+    return {"uncertain": params, "risks": risks}
+
+
 def summarise(
     runs: pd.DataFrame,
     *,
@@ -119,8 +156,23 @@ def summarise(
         for part in m.at[:-1]:
             node = node.setdefault(part, {})
         node[m.key] = summarise_metric(m, runs[m.name], has_deadline=deadline is not None)
+    if deadline is not None and "met_deadline" in runs:
+        interval = p_meet_interval(int(runs["met_deadline"].sum()), len(runs))
+        summary = _insert_after(summary, "p_meet_deadline", "p_meet_deadline_interval", interval)
+    summary.update(uncertainty_summary(runs))
     summary["wall_seconds"] = round(wall_seconds, 3)
     return summary
+
+
+def _insert_after(mapping: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``mapping`` with ``key`` placed right after ``after`` (JSON reads in order)."""
+    out: dict[str, Any] = {}
+    for name, item in mapping.items():
+        out[name] = item
+        if name == after:
+            out[key] = value
+    out.setdefault(key, value)
+    return out
 
 
 def summarise_metric(m: Metric, values: pd.Series, *, has_deadline: bool = True) -> Any:

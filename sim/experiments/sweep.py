@@ -50,7 +50,7 @@ from sim.experiments.runner import (
     default_workers,
     run_chunk,
 )
-from sim.model.scenario import Scenario, with_overrides
+from sim.model.scenario import Scenario, to_dict, with_overrides
 from sim.outputs.sweep_folder import SweepFolder
 
 ProgressCallback = Callable[[int], None]
@@ -81,7 +81,8 @@ class SweepPlan:
 
     def definition(self) -> dict[str, Any]:
         """What must match for ``resume`` to reuse finished points (JSON-ready)."""
-        canonical = self.base.model_dump_json(by_alias=True).encode()
+        # to_dict, not model_dump: it keeps uncertain numbers as their distributions.
+        canonical = json.dumps(to_dict(self.base), default=str, sort_keys=True).encode()
         return _jsonable(
             {
                 "format": MANIFEST_FORMAT,
@@ -251,6 +252,15 @@ def metric_columns(summary: Mapping[str, Any]) -> dict[str, Any]:
             columns[m.column()] = value
         else:
             columns.update({m.column(q): value[q] for q in m.quantiles})
+    # What the point's uncertainty was, and how often each risk struck.
+    interval = summary.get("p_meet_deadline_interval")
+    if "p_meet_deadline" in columns:
+        lo, hi = interval if interval else (None, None)
+        columns.update({"p_meet_deadline_lo": lo, "p_meet_deadline_hi": hi})
+    if summary.get("uncertain"):
+        columns["uncertain"] = ", ".join(summary["uncertain"])
+    for name, share in (summary.get("risks") or {}).items():
+        columns[f"risk.{name}"] = share
     return columns
 
 

@@ -66,6 +66,19 @@ DAILY_COUNTS = (
 )
 
 
+# --- uncertainty hook (branch `uncertainty`): World as agreed in INTERFACES.md. The capacity
+# branch owns this class and the hooks marked "World hook" below; the integrator keeps theirs.
+@dataclass(frozen=True)
+class World:
+    """What varies between replications beyond the mailbox-level dice."""
+
+    throttle_factor_by_day: np.ndarray | None = None  # per calendar day, x window rate x scale
+    paused_by_day: np.ndarray | None = None  # per calendar day: no cutovers
+    failure_factor_by_day: np.ndarray | None = None  # per calendar day, x failures.rate
+    move_speed_factor: np.ndarray | None = None  # per mailbox id, x per_move_gb_per_hour
+    initial_ticket_backlog: int = 0  # open tickets at the start (forecast)
+
+
 @dataclass
 class Replication:
     """What one replication produced."""
@@ -94,13 +107,26 @@ class Model:
         self.deadline_index = (
             cal.index_of(scenario.scenario.deadline) if scenario.scenario.deadline else None
         )
+        # Uncertainty hook: distributions, variation and risks draw a world per replication.
+        from sim.model.uncertainty import Uncertainty, has_uncertainty
+
+        self.uncertainty = Uncertainty(self) if has_uncertainty(scenario) else None
 
     def replicate(
-        self, seed: np.random.SeedSequence, *, keep_mailboxes: bool = False, replication: int = 0
+        self,
+        seed: np.random.SeedSequence,
+        *,
+        keep_mailboxes: bool = False,
+        replication: int = 0,
+        world: World | None = None,
     ) -> Replication:
-        """Run one replication from its own seed sequence."""
+        """Run one replication from its own seed sequence (in ``world``, if given)."""
+        if self.uncertainty is not None:  # uncertainty hook: draw the world, run it plainly
+            return self.uncertainty.replicate(
+                seed, keep_mailboxes=keep_mailboxes, replication=replication, world=world
+            )
         streams = {name: np.random.default_rng(s) for name, s in stream_seeds(seed).items()}
-        run = _Run(self, streams)
+        run = _Run(self, streams, world or World())
         run.simulate()
         return run.collect(replication, keep_mailboxes)
 
@@ -153,11 +179,17 @@ class _Run:
     of every array; ``self.queue`` maps positions back to mailbox ids.
     """
 
-    def __init__(self, model: Model, streams: dict[str, np.random.Generator]) -> None:
+    def __init__(self, model: Model, streams: dict[str, np.random.Generator], world: World) -> None:
         self.model = model
         self.sc = model.scenario
         self.cal = model.calendar
         self.streams = streams
+        self.world = world
+        self.capacity = model.capacity
+        if world.throttle_factor_by_day is not None:  # World hook: the service's health
+            self.capacity = build_capacity(
+                self.cal, self.sc.throttle, day_factor=world.throttle_factor_by_day
+            )
         self.env = simpy.Environment(initial_time=0.0)
         self.pop: Mailboxes = draw_mailboxes(self.sc.population, streams)
         self.cohorts: Cohorts = self._plan()
@@ -169,6 +201,8 @@ class _Run:
         self.synced_at = self.presync.synced_hours
         # Drawn per mailbox id (common random numbers), then put in queue order.
         self.failures_before_success = self._draw_failures(n)[self.queue]
+        if world.failure_factor_by_day is not None:  # World hook: a failure wave
+            self.failure_extra_log = np.zeros(queued)  # sum of log(day rate / rate) per attempt
         self.ticket_draw = streams["tickets"].random(n)[self.queue]
         self.attempts = np.zeros(queued, dtype=np.int16)
         self.status = np.zeros(queued, dtype=np.int8)
@@ -197,12 +231,18 @@ class _Run:
         queue = self.cohorts.queue
         lead_hours = self.sc.throttle.presync_lead_days * 24.0
         eligible = self.model.cutover_hours[self.cohorts.planned_day[queue]] - lead_hours
+        sizes_gb = self.pop.size_gb[queue]
+        # Items (an inventory's item counts) and each mailbox's own speed (per_move_sigma).
+        own_pace_gb = self.pop.own_pace_gb(self.sc.throttle, queue)
+        if self.world.move_speed_factor is not None:
+            own = sizes_gb if own_pace_gb is None else own_pace_gb
+            own_pace_gb = own / self.world.move_speed_factor[queue]
         return initial_syncs(
-            self.model.capacity,
+            self.capacity,
             eligible,
-            self.pop.size_gb[queue],
+            sizes_gb,
             self.sc.throttle.concurrent_moves,
-            own_pace_gb=self.pop.own_pace_gb(self.sc.throttle, queue),
+            own_pace_gb=own_pace_gb,
         )
 
     def _draw_failures(self, n: int) -> np.ndarray:
@@ -213,6 +253,8 @@ class _Run:
         """
         rate = self.sc.failures.rate
         uniform = 1.0 - self.streams["failures"].random(n)  # in (0, 1]
+        if self.world.failure_factor_by_day is not None:  # World hook: rates that vary by day
+            self.failure_uniform_by_id = uniform
         failures = np.zeros(n, dtype=np.int16)
         if rate > 0:
             unlucky = np.flatnonzero(uniform <= rate)  # P(at least k failures) = rate ** k
@@ -245,7 +287,8 @@ class _Run:
             yield self.env.timeout(self.model.cutover_hours[day] - self.env.now)
             due = np.concatenate(self.due.pop(day))
             self.counts.add("scheduled", day, len(due))
-            if gate and self.desk.backlog > gate:
+            paused = self.world.paused_by_day is not None and self.world.paused_by_day[day]
+            if paused or (gate and self.desk.backlog > gate):
                 self.counts.paused[day] = True
                 self.paused_days += 1
                 self.counts.add("deferred", day, len(due))
@@ -269,6 +312,8 @@ class _Run:
         ready = due[synced]
         self.attempts[ready] += 1
         failed = self.attempts[ready] <= self.failures_before_success[ready]
+        if self.world.failure_factor_by_day is not None:
+            self._vary_failures(day, ready, failed)
         ok, bad = ready[~failed], ready[failed]
         self.status[ok] = MIGRATED
         self.cutover_at[ok] = now
@@ -282,6 +327,28 @@ class _Run:
         retry_day = self._next_cutover_day(day + max(1, self.sc.failures.retry_after_days))
         self._schedule(retry, retry_day)
         self._raise_tickets(day, ok, bad)
+
+    def _vary_failures(self, day: int, ready: np.ndarray, failed: np.ndarray) -> None:
+        """World hook: attempts under a day's rate ``rate x factor`` (a failure wave).
+
+        A mailbox fails its k-th attempt when its one uniform is below the product
+        of its k attempts' rates (so a constant rate is exactly the geometric draw
+        above: ``log u <= k log rate``). Only mailboxes that ever met another rate
+        need that product; the rest keep the geometric answer.
+        """
+        rate = self.sc.failures.rate
+        if rate <= 0:
+            return
+        day_rate = min(rate * self.world.failure_factor_by_day[day], 1.0)
+        if day_rate != rate:
+            boost = np.log(day_rate) - np.log(rate) if day_rate > 0 else -np.inf
+            self.failure_extra_log[ready] += boost
+        extra = self.failure_extra_log[ready]
+        special = np.flatnonzero(extra != 0)
+        if len(special):
+            ids = self.queue[ready[special]]
+            log_u = np.log(self.failure_uniform_by_id[ids])
+            failed[special] = log_u <= self.attempts[ready[special]] * np.log(rate) + extra[special]
 
     def _raise_tickets(self, day: int, migrated: np.ndarray, failed: np.ndarray) -> None:
         """Tickets from migrated users, and from some failed switch-overs, next working day."""
@@ -386,7 +453,7 @@ class _Run:
             "deferred": counts["deferred"][span],
             "cumulative_migrated": np.cumsum(counts["cutover_ok"])[span],
             "presync_gb": presync_gb[span],
-            "throttle_capacity_gb": self.model.capacity.daily_capacity_gb[span],
+            "throttle_capacity_gb": self.capacity.daily_capacity_gb[span],
             **{name: counts[name][span] for name in DAILY_COUNTS[4:]},
             "tickets_opened": opened[span],
             "tickets_closed": closed[span],
@@ -471,4 +538,4 @@ def simulate(
     return Model(scenario).replicate(seed, keep_mailboxes=keep_mailboxes, replication=replication)
 
 
-__all__ = ["Model", "Replication", "simulate"]
+__all__ = ["Model", "Replication", "World", "simulate"]

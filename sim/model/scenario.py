@@ -28,7 +28,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import holidays
 from pydantic import (
@@ -41,6 +41,14 @@ from pydantic import (
     ValidationError,
     field_validator,
     model_validator,
+)
+
+from sim.model.distributions import (
+    Distribution,
+    DistributionError,
+    extract_uncertain,
+    key_parts,
+    set_at,
 )
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -256,6 +264,10 @@ class Throttle(_Table):
     # With the inventory's item counts, a move needs max(size / GB rate, items / this) hours.
     per_move_items_per_hour: float | None = Field(default=None, gt=0)
     holidays_as_weekend: bool = True
+    # Variation in time (sim.model.uncertainty): sigma of a lognormal factor, median 1,
+    # on each day's tenant capacity (service health), and on each mailbox's move speed.
+    daily_variation: float = Field(default=0.0, ge=0)
+    per_move_sigma: float = Field(default=0.0, ge=0)
 
 
 class Failures(_Table):
@@ -318,8 +330,53 @@ class Support(_Table):
         return weights
 
 
+class Risk(_Table):
+    """An event that may strike in a replication (``[[risks]]``; see sim.model.uncertainty).
+
+    One-off (``probability``, starting on a uniform day of ``between``) or
+    recurring (``per_week`` expected occurrences, Poisson). Effects: no
+    cutovers for ``pause_days`` calendar days (counting the day it strikes),
+    tenant capacity times ``throttle_factor`` and/or ``failures.rate`` times
+    ``failure_factor`` for ``days`` days. Effect sizes may be distributions,
+    drawn for each occurrence from the risk's own stream.
+    """
+
+    inline_distributions: ClassVar[bool] = True
+
+    name: str = Field(min_length=1)
+    probability: float | None = Field(default=None, ge=0, le=1)
+    per_week: float | None = Field(default=None, ge=0)
+    between: tuple[dt.date, dt.date] | None = None
+    pause_days: Annotated[int, Field(ge=1)] | Distribution | None = None
+    throttle_factor: Annotated[float, Field(ge=0)] | Distribution | None = None
+    failure_factor: Annotated[float, Field(ge=0)] | Distribution | None = None
+    days: Annotated[int, Field(ge=1)] | Distribution | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Risk:
+        if (self.probability is None) == (self.per_week is None):
+            raise _KeyedError("probability", "give either probability or per_week (not both)")
+        if self.between is not None and self.between[1] < self.between[0]:
+            raise _KeyedError("between", "the second date must not be before the first")
+        if self.pause_days is None and self.throttle_factor is None and self.failure_factor is None:
+            raise _KeyedError(
+                "pause_days",
+                "a risk needs an effect: pause_days, throttle_factor or failure_factor",
+            )
+        lasting = self.throttle_factor is not None or self.failure_factor is not None
+        if lasting and self.days is None:
+            raise _KeyedError("days", "is required with throttle_factor or failure_factor")
+        if self.days is not None and not lasting:
+            raise _KeyedError("days", "goes with throttle_factor or failure_factor")
+        return self
+
+
 class Scenario(_Table):
-    """A whole, validated migration plan. Immutable: use :func:`with_overrides`."""
+    """A whole, validated migration plan. Immutable: use :func:`with_overrides`.
+
+    Numbers given as distributions are held in :attr:`uncertain` (dotted key ->
+    distribution); the fields themselves hold each distribution's median.
+    """
 
     scenario: ScenarioTable
     population: Population
@@ -328,12 +385,29 @@ class Scenario(_Table):
     throttle: Throttle = Throttle()
     failures: Failures = Failures()
     support: Support = Support()
+    risks: list[Risk] = []
+
     # Where each value came from, to blame the right place: "" -> the file, key -> an override.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _uncertain: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.scenario.name
+
+    @property
+    def uncertain(self) -> dict[str, Any]:
+        """Dotted key -> distribution, for every number drawn once per replication."""
+        return dict(self._uncertain)
+
+    @field_validator("risks")
+    @classmethod
+    def _unique_risk_names(cls, risks: list[Risk]) -> list[Risk]:
+        names = [risk.name for risk in risks]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise _KeyedError(f"{i}.name", f"another risk is named {name!r}")
+        return risks
 
     def source_of(self, key: str) -> str:
         """The file or option (``--set``) that gave ``key`` its value."""
@@ -343,7 +417,7 @@ class Scenario(_Table):
         # Two plans with the same values are the same plan, wherever their values came from.
         if not isinstance(other, Scenario):
             return NotImplemented
-        return self.__dict__ == other.__dict__
+        return self.__dict__ == other.__dict__ and self._uncertain == other._uncertain
 
     __hash__ = None  # type: ignore[assignment]  # tables hold lists: not hashable
 
@@ -426,6 +500,10 @@ def from_dict(
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value, override_source)
     try:
+        data, uncertain = extract_uncertain(data, Scenario, fixed_tables=("scenario",))
+    except DistributionError as error:
+        raise ScenarioError(_blame(known, error.key), error.key, str(error)) from None
+    try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         first = _as_scenario_error(error, source)
@@ -438,13 +516,15 @@ def from_dict(
             scenario, data["population"], _blame(known, "population.inventory"), base_dir
         )
     scenario._sources = known
+    scenario._uncertain = uncertain
     return scenario
 
 
 def _validates(raw: Mapping[str, Any]) -> bool:
     try:
-        Scenario.model_validate(_deep_copy(raw))
-    except ValidationError:
+        data, _ = extract_uncertain(_deep_copy(raw), Scenario, fixed_tables=("scenario",))
+        Scenario.model_validate(data)
+    except (ValidationError, DistributionError):
         return False
     return True
 
@@ -506,7 +586,8 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: 
 
 
 def to_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario as a TOML-shaped dict (aliases such as ``from``, times as "HH:MM").
+    """The scenario as a TOML-shaped dict (aliases such as ``from``, times as "HH:MM"),
+    uncertain numbers as their ``{dist = ...}`` tables.
 
     With an inventory, the population keys filled in from it are left out, so
     the dict loads again as the same scenario.
@@ -522,6 +603,8 @@ def to_dict(scenario: Scenario) -> dict[str, Any]:
         population.pop("inventory", None)
     if data["throttle"].get("per_move_items_per_hour") is None:
         data["throttle"].pop("per_move_items_per_hour", None)
+    for key, dist in scenario.uncertain.items():
+        set_at(data, key_parts(key), dist.model_dump(by_alias=True))
     return data
 
 
@@ -594,7 +677,7 @@ def _as_scenario_error(error: ValidationError, source: str) -> ScenarioError:
     first = error.errors(include_url=False)[0]
     loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
     # pydantic reports a union's failing branch in loc ("list[...]", "literal[...]"); drop it.
-    loc = [part for part in loc if "[" not in part]
+    loc = [part for part in loc if "[" not in part and not part.startswith("constrained-")]
     context = first.get("ctx") or {}
     inner = context.get("error")
     if isinstance(inner, _KeyedError):

@@ -65,8 +65,13 @@ class Capacity:
         return np.interp(hours, self.times, self.move_gb)
 
 
-def build_capacity(calendar: Calendar, throttle: Throttle) -> Capacity:
-    """The tenant's capacity over the whole calendar (first matching window wins)."""
+def build_capacity(
+    calendar: Calendar, throttle: Throttle, *, day_factor: np.ndarray | None = None
+) -> Capacity:
+    """The tenant's capacity over the whole calendar (first matching window wins).
+
+    ``day_factor`` (per calendar day) multiplies each day's window rate.
+    """
     windows = throttle.windows
     edges = np.array(
         sorted({0, MINUTES_PER_DAY} | {w.from_ for w in windows} | {w.to for w in windows})
@@ -88,6 +93,8 @@ def build_capacity(calendar: Calendar, throttle: Throttle) -> Capacity:
             )
         rate[covers & ~matched] = window.gb_per_hour * throttle.scale
         matched |= covers
+    if day_factor is not None:  # uncertainty hook: the service's health, day by day
+        rate *= np.asarray(day_factor, dtype=float)[:days, None]
 
     day_index = np.repeat(np.arange(days), len(mids))
     starts = calendar.hours_at(day_index, np.tile(edges[:-1], days))
