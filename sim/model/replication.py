@@ -36,7 +36,7 @@ import simpy
 
 from sim.model.calendar import Calendar, build_calendar
 from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_by_organisation, plan_random
-from sim.model.desk import ServiceDesk
+from sim.model.desk import ServiceDesk, TicketRecords
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
 from sim.model.throttle import Capacity, build_capacity, initial_syncs
@@ -64,6 +64,20 @@ DAILY_COUNTS = (
     "reminders_sent",
     "success_notices",
 )
+
+
+# --- forecast hook (issue 11): the one World field the forecast needs --------------------
+# INTERFACES.md's World belongs to the capacity branch, which adds the other fields
+# (throttle/paused/failure factors by day, per-mailbox move speed); keep theirs on merge
+# and keep the semantics of initial_ticket_backlog described here.
+@dataclass(frozen=True)
+class World:
+    """What varies between replications beyond the mailbox-level dice."""
+
+    # Tickets still open at the start (a forecast's backlog from users already migrated):
+    # opened the evening before the start, worked by the desk (they count in its backlog,
+    # peak and go/no-go gate) but not in ``tickets``, support shares or waits.
+    initial_ticket_backlog: int = 0
 
 
 @dataclass
@@ -96,11 +110,16 @@ class Model:
         )
 
     def replicate(
-        self, seed: np.random.SeedSequence, *, keep_mailboxes: bool = False, replication: int = 0
+        self,
+        seed: np.random.SeedSequence,
+        *,
+        keep_mailboxes: bool = False,
+        replication: int = 0,
+        world: World | None = None,
     ) -> Replication:
         """Run one replication from its own seed sequence."""
         streams = {name: np.random.default_rng(s) for name, s in stream_seeds(seed).items()}
-        run = _Run(self, streams)
+        run = _Run(self, streams, world or World())
         run.simulate()
         return run.collect(replication, keep_mailboxes)
 
@@ -153,7 +172,7 @@ class _Run:
     of every array; ``self.queue`` maps positions back to mailbox ids.
     """
 
-    def __init__(self, model: Model, streams: dict[str, np.random.Generator]) -> None:
+    def __init__(self, model: Model, streams: dict[str, np.random.Generator], world: World) -> None:
         self.model = model
         self.sc = model.scenario
         self.cal = model.calendar
@@ -180,6 +199,7 @@ class _Run:
         self.paused_days = 0
         self.deferrals = 0
         self.desk = ServiceDesk(self.env, self.sc.support.agents, *model.desk_open)
+        self.backlog_tickets = self._open_backlog(world.initial_ticket_backlog)  # forecast hook
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -218,6 +238,16 @@ class _Run:
             count = np.floor(np.log(uniform[unlucky]) / np.log(rate))
             failures[unlucky] = np.minimum(count, np.iinfo(np.int16).max)
         return failures
+
+    def _open_backlog(self, count: int) -> int:
+        """Forecast hook: ``count`` tickets open at the start, from users not in this population."""
+        if count <= 0:
+            return 0
+        opened = self.cal.hours_at(self.cal.start_index - 1, 23 * 60.0)
+        handle = self.sc.support.handle_minutes
+        minutes = self.streams["handle_times"].lognormal(np.log(handle.median), handle.sigma, count)
+        self.desk.submit(np.full(count, opened), minutes / 60.0, np.full(count, -1))
+        return count
 
     # --- the processes ----------------------------------------------------------------------
 
@@ -329,9 +359,10 @@ class _Run:
     # --- results ----------------------------------------------------------------------------
 
     def collect(self, replication: int, keep_mailboxes: bool) -> Replication:
-        tickets = self.desk.records()
+        every_ticket = self.desk.records()
+        tickets = _skip_tickets(every_ticket, self.backlog_tickets)  # forecast hook
         metrics = self._metrics(replication, tickets)
-        daily = self._daily(replication, tickets)
+        daily = self._daily(replication, every_ticket)
         mailboxes = self._mailbox_table(tickets) if keep_mailboxes else None
         return Replication(metrics, daily, mailboxes)
 
@@ -429,6 +460,13 @@ class _Run:
         )
 
 
+def _skip_tickets(tickets: TicketRecords, count: int) -> TicketRecords:
+    """The records without the first ``count`` tickets (forecast hook: the initial backlog)."""
+    if not count:
+        return tickets
+    return TicketRecords(**{k: v[count:] for k, v in vars(tickets).items()})
+
+
 def _by_id_array(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
     out = np.full(n, fill, dtype=values.dtype)
     out[queue] = values
@@ -468,4 +506,4 @@ def simulate(
     return Model(scenario).replicate(seed, keep_mailboxes=keep_mailboxes, replication=replication)
 
 
-__all__ = ["Model", "Replication", "simulate"]
+__all__ = ["Model", "Replication", "World", "simulate"]

@@ -1,0 +1,159 @@
+"""Learning from the actuals: what the observed counts say about the uncertain rates.
+
+Three quantities are updated by Bayes' rule, each from the scenario's own belief:
+
+* ``failures.rate`` -- a Beta prior, updated with ``failed`` of ``attempted`` cutovers
+  (conjugate: Beta(a + failed, b + attempted - failed)).
+* ``tickets_per_migrated_user`` -- a Gamma prior on the rate, updated with the tickets
+  opened against the tickets the scenario's rates predict for the users migrated
+  (Gamma-Poisson: Gamma(a + tickets, b + exposure)). Drawn values multiply every
+  ticket rate of the scenario (``support.ticket_rate``, ``legacy_ticket_rate``,
+  ``failed_cutover_ticket_rate``) by the same factor.
+* ``pace`` -- the share of the expected cutovers that really happened (actual attempts
+  over the attempts the model expected by the as-of day), a ratio estimator over the
+  cutover days seen, with a flat prior: its posterior is normal around the ratio with
+  the ratio's standard error (from the day-to-day scatter), truncated to (0, 3].
+
+A number fixed in the scenario gets a weak prior centred on it, worth
+:data:`PRIOR_WEIGHT` observations (attempts, or migrated users): 1,000 cutovers at the
+reference's 0.3% failure rate is Beta(3, 997). A key the scenario already gives as a
+distribution (``{dist = "beta", ...}``) is moment-matched instead, so the prior is the
+planner's own doubt.
+
+Each :class:`Posterior` is a scipy frozen distribution plus what it was learned from;
+the forecast draws one value per replication by inversion (``ppf``), from its own stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+PRIOR_WEIGHT = 1_000  # a fixed number's prior is worth this many attempts (or migrated users)
+MIN_BETA_SHAPE = 0.5  # a fixed rate of 0 still needs a proper prior: Jeffreys' half-count
+PACE_BOUNDS = (0.01, 3.0)  # a pace outside this says the actuals describe another plan
+PACE_SD_FLOOR = 1e-6  # perfectly regular actuals: a (numerically) degenerate posterior
+PACE_SD_ONE_DAY = 0.25  # a single day tells the level, not its scatter: a wide guess
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """What the actuals say about one quantity."""
+
+    key: str
+    posterior: Any  # scipy.stats frozen distribution
+    prior_mean: float | None
+    observed: float | None
+    evidence: str
+
+    def draw(self, uniform: float) -> float:
+        """The value at quantile ``uniform`` of the posterior (inversion: common random numbers)."""
+        return float(self.posterior.ppf(uniform))
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON-ready record of the summary's ``observed`` section."""
+        lo, hi = self.posterior.ppf([0.1, 0.9])
+        return {
+            "observed": _rounded(self.observed),
+            "prior_mean": _rounded(self.prior_mean),
+            "posterior_mean": _rounded(float(self.posterior.mean())),
+            "p10": _rounded(float(lo)),
+            "p90": _rounded(float(hi)),
+            "evidence": self.evidence,
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(f"{value:.6g}")
+
+
+def beta_prior(mean: float, variance: float | None = None) -> tuple[float, float]:
+    """Beta shapes with this mean: moment-matched to ``variance``, else worth PRIOR_WEIGHT."""
+    if variance is not None and variance > 0 and 0 < mean < 1:
+        common = mean * (1 - mean) / variance - 1
+        if common > 0:
+            return mean * common, (1 - mean) * common
+    return (
+        max(mean * PRIOR_WEIGHT, MIN_BETA_SHAPE),
+        max((1 - mean) * PRIOR_WEIGHT, MIN_BETA_SHAPE),
+    )
+
+
+def failure_rate(
+    prior_mean: float, failed: int, attempted: int, *, prior_variance: float | None = None
+) -> Posterior:
+    """Beta posterior of the per-attempt failure rate."""
+    a, b = beta_prior(prior_mean, prior_variance)
+    posterior = stats.beta(a + failed, b + attempted - failed)
+    return Posterior(
+        key="failures.rate",
+        posterior=posterior,
+        prior_mean=a / (a + b),
+        observed=failed / attempted if attempted else None,
+        evidence=f"{failed:,} failed of {attempted:,} cutover attempts",
+    )
+
+
+def ticket_rate(
+    prior_rate: float,
+    tickets: int,
+    exposed_users: int,
+    expected_tickets: float,
+    *,
+    prior_cv: float | None = None,
+) -> Posterior:
+    """Gamma posterior of tickets per migrated user.
+
+    ``expected_tickets`` is what the scenario's rates predict for the ``exposed_users``
+    (migrated users whose tickets are due by the as-of day, plus failed cutovers), so
+    ``prior_rate`` = expected_tickets / exposed_users. The prior's shape is
+    ``1 / prior_cv**2`` when the scenario gives its doubt, else the tickets expected from
+    PRIOR_WEIGHT users.
+    """
+    shape = 1.0 / prior_cv**2 if prior_cv else max(prior_rate * PRIOR_WEIGHT, MIN_BETA_SHAPE)
+    # As a Gamma on the factor k multiplying the scenario's rates: prior Gamma(shape, shape),
+    # Poisson likelihood with mean k * expected_tickets.
+    factor = stats.gamma(shape + tickets, scale=1.0 / (shape + expected_tickets))
+    per_user = stats.gamma(shape + tickets, scale=prior_rate / (shape + expected_tickets))
+    return Posterior(
+        key="tickets_per_migrated_user",
+        posterior=per_user if prior_rate > 0 else factor,
+        prior_mean=prior_rate,
+        observed=tickets / exposed_users if exposed_users else None,
+        evidence=f"{tickets:,} tickets from {exposed_users:,} migrated users "
+        f"({expected_tickets:,.0f} expected)",
+    )
+
+
+def pace(actual_by_day: np.ndarray, expected_by_day: np.ndarray) -> Posterior:
+    """The achieved share of the expected cutovers, over the days where any were expected."""
+    actual = np.asarray(actual_by_day, dtype=float)
+    expected = np.asarray(expected_by_day, dtype=float)
+    days = (expected > 0) | (actual > 0)
+    actual, expected = actual[days], expected[days]
+    total = expected.sum()
+    n = len(expected)
+    if total <= 0:
+        posterior = stats.uniform(loc=1.0, scale=0.0)
+        return Posterior("pace", posterior, 1.0, None, "no cutovers expected by as-of")
+    ratio = actual.sum() / total
+    if n >= 2:
+        residuals = actual - ratio * expected
+        sd = float(np.sqrt(n / (n - 1) * np.sum(residuals**2)) / total)
+    else:
+        sd = PACE_SD_ONE_DAY
+    sd = max(sd, PACE_SD_FLOOR)
+    lo, hi = PACE_BOUNDS
+    centre = float(np.clip(ratio, lo, hi))
+    posterior = stats.truncnorm((lo - centre) / sd, (hi - centre) / sd, loc=centre, scale=sd)
+    return Posterior(
+        key="pace",
+        posterior=posterior,
+        prior_mean=1.0,
+        observed=ratio,
+        evidence=f"{actual.sum():,.0f} cutover attempts where the plan expected "
+        f"{total:,.0f}, over {n} days",
+    )
