@@ -8,6 +8,7 @@ what will it cost the service desk?
 >>> res.daily, res.runs, res.mailboxes  # pandas DataFrames
 """
 
+from sim.experiments.forecast import forecast
 from sim.experiments.results import Result
 from sim.experiments.runner import run
 from sim.experiments.sweep import sweep
@@ -19,6 +20,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "forecast",
     "load",
     "loads",
     "run",

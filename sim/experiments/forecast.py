@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.experiments import posteriors as learn
 from sim.experiments.actuals import Actuals, validate_actuals
@@ -55,6 +56,7 @@ from sim.experiments.runner import run as run_plan
 from sim.model.calendar import Calendar
 from sim.model.replication import Model, World
 from sim.model.scenario import Scenario, ScenarioError, from_dict, to_dict
+from sim.model.throttle import Capacity
 
 # Posterior draws use streams far from the model's own children (0 .. len(STREAMS) - 1).
 FORECAST_STREAM = zlib.crc32(b"forecast")
@@ -86,6 +88,7 @@ class StartingState:
     needs_remediation: int  # estimated: failed out after max_attempts
     remaining: int
     expected_by_as_of: float  # cutovers the plan (the model) expected by as-of
+    synced_waiting_gb: float  # initial syncs done for users not yet cut over (estimated)
     tickets_to_date: float  # observed, or expected at the scenario's rates
     ticket_backlog: int  # open on the as-of evening (estimated)
     last_activity: dt.date | None  # last day with a cutover attempt
@@ -125,9 +128,9 @@ def forecast(
     if plan is True:
         plan = run_plan(scenario, replications, seed, workers, dask=dask, keep_mailboxes=False)
     plan_result = plan if isinstance(plan, Result) else None
-    expected = _expected_cutovers(model, observed, plan_result, seed)
-    learned = learn_rates(scenario, model, observed, expected)
-    state = starting_state(scenario, model, observed, learned, expected)
+    yardstick = plan_yardstick(model, observed, plan_result, seed)
+    learned = learn_rates(scenario, model, observed, yardstick.cutovers_by_day)
+    state = starting_state(scenario, model, observed, learned, yardstick)
     job = _Job(
         raw=_remaining_raw(scenario, state, model.calendar),
         posteriors={k: v for k, v in learned.items() if k in DRAWN},
@@ -218,20 +221,28 @@ def _tickets_due_by_as_of(cal: Calendar, observed: Actuals) -> np.ndarray:
     return cal.next_working_day[days] <= days[-1]
 
 
-def _expected_cutovers(
-    model: Model, observed: Actuals, plan: Result | None, seed: int
-) -> np.ndarray:
-    """Per observed day, the cutover attempts the model expected (mean over the plan's
-    replications, or replication 0 of the plan); successes only if no ``failed`` column."""
+@dataclass(frozen=True)
+class Yardstick:
+    """What the plan (the model) expected by the as-of day."""
+
+    cutovers_by_day: np.ndarray  # attempts per observed day (successes only without `failed`)
+    synced_gb: float  # data through initial sync by the as-of day
+
+
+def plan_yardstick(model: Model, observed: Actuals, plan: Result | None, seed: int) -> Yardstick:
+    """The mean over the plan's replications, or replication 0 of the plan."""
     if plan is None:
-        seeds = replication_seeds(seed, 1)
-        daily = model.replicate(seeds[0]).daily
+        daily = model.replicate(replication_seeds(seed, 1)[0]).daily
         replications = 1
     else:
         daily, replications = plan.daily, max(1, plan.runs["replication"].nunique())
     attempts = daily["cutover_ok"] + (daily["cutover_failed"] if observed.failed is not None else 0)
     per_date = attempts.groupby(daily["date"]).sum() / replications
-    return per_date.reindex(observed.dates, fill_value=0).to_numpy(dtype=float)
+    synced = daily.loc[daily["date"] <= pd.Timestamp(observed.as_of), "presync_gb"].sum()
+    return Yardstick(
+        cutovers_by_day=per_date.reindex(observed.dates, fill_value=0).to_numpy(dtype=float),
+        synced_gb=float(synced) / replications,
+    )
 
 
 # --- the starting state and the remaining plan ------------------------------------------------
@@ -242,7 +253,7 @@ def starting_state(
     model: Model,
     observed: Actuals,
     learned: Mapping[str, learn.Posterior],
-    expected: np.ndarray,
+    yardstick: Yardstick,
 ) -> StartingState:
     """Who is left, what the desk holds, on the as-of evening."""
     n = scenario.population.mailboxes
@@ -273,10 +284,52 @@ def starting_state(
         else None,
         needs_remediation=remediation,
         remaining=n - migrated - remediation,
-        expected_by_as_of=float(expected.sum()),
+        expected_by_as_of=float(yardstick.cutovers_by_day.sum()),
+        synced_waiting_gb=max(
+            0.0, yardstick.synced_gb - (migrated + remediation) * mean_size_gb(scenario)
+        ),
         tickets_to_date=to_date,
         ticket_backlog=round(open_now + still_to_come),
         last_activity=last_activity,
+    )
+
+
+def mean_size_gb(scenario: Scenario) -> float:
+    """Mean mailbox size: a lognormal of the scenario's mean and sigma, capped at ``max``."""
+    size = scenario.population.size_gb
+    if size.sigma == 0:
+        return min(size.mean, size.max)
+    mu = np.log(size.mean) - size.sigma**2 / 2
+    below = stats.norm.cdf((np.log(size.max) - mu - size.sigma**2) / size.sigma)
+    return float(size.mean * below + size.max * stats.norm.sf((np.log(size.max) - mu) / size.sigma))
+
+
+def head_started(model: Model, synced_waiting_gb: float) -> Capacity:
+    """The remaining plan's throttle, with only ``synced_waiting_gb`` to give before as-of.
+
+    The remaining plan's first cohorts become eligible for their initial sync up to
+    ``presync_lead_days`` before the new start, when the real throttle was busy with the
+    cohorts that cut over by as-of: what it did for the remaining users is the data the
+    plan had synced by as-of less what the migrated users took. The window rate before the
+    as-of evening is scaled so that at most that much moves then.
+    """
+    cal, cap, throttle = model.calendar, model.capacity, model.scenario.throttle
+    as_of_evening = float(model.cutover_hours[cal.start_index - 1])
+    first_eligible = float(model.cutover_hours[cal.start_index]) - throttle.presync_lead_days * 24
+    available = float(np.diff(cap.flow_at(np.array([first_eligible, as_of_evening])))[0])
+    if available <= synced_waiting_gb:
+        return cap
+    factor = synced_waiting_gb / available
+    rate = np.where(cap.times[1:] <= as_of_evening, cap.gb_per_hour * factor, cap.gb_per_hour)
+    hours = np.diff(cap.times)
+    flow = np.minimum(rate, throttle.concurrent_moves * throttle.per_move_gb_per_hour)
+    move = np.minimum(rate, throttle.per_move_gb_per_hour)
+    return Capacity(
+        times=cap.times,
+        gb_per_hour=rate,
+        flow_gb=np.concatenate([[0.0], np.cumsum(flow * hours)]),
+        move_gb=np.concatenate([[0.0], np.cumsum(move * hours)]),
+        daily_capacity_gb=cap.daily_capacity_gb,  # days up to as-of are not reported
     )
 
 
@@ -417,7 +470,10 @@ def _run_chunk(job: _Job, chunk) -> list[tuple[dict, pd.DataFrame, pd.DataFrame 
         draws = draw_posteriors(job.posteriors, seeds[i])
         sc = scenario_for(job.raw, draws, _ticket_factor(job, draws))
         keep = job.keep_mailboxes and i == 0
-        rep = Model(sc).replicate(seeds[i], keep_mailboxes=keep, replication=i, world=world)
+        model = Model(sc)
+        # Until World.throttle_factor_by_day (capacity branch) lands, swap the curve itself.
+        model.capacity = head_started(model, job.state.synced_waiting_gb)
+        rep = model.replicate(seeds[i], keep_mailboxes=keep, replication=i, world=world)
         out.append(
             (_whole_migration(rep.metrics, draws, job), _after_as_of(rep.daily, job), rep.mailboxes)
         )

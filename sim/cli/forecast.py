@@ -1,0 +1,118 @@
+"""`migsim forecast`: re-forecast a migration under way from its daily actuals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.cli.common import (
+    DaskOpt,
+    ReplicationsOpt,
+    ScenarioArg,
+    SeedOpt,
+    SetOpt,
+    WorkersOpt,
+    app,
+    guarded,
+    load_scenario,
+    positive,
+    progress_bar,
+    stdout,
+)
+from sim.cli.run import print_summary
+from sim.experiments.actuals import read_actuals
+from sim.experiments.forecast import forecast as run_forecast
+from sim.outputs.files import write_result, write_with
+
+LEARNED_LABELS = {
+    "pace": "pace (share of the expected cutovers)",
+    "failures.rate": "failure rate per attempt",
+    "tickets_per_migrated_user": "tickets per migrated user",
+}
+
+
+@app.command()
+def forecast(
+    scenario: ScenarioArg,
+    actuals: Annotated[
+        Path,
+        typer.Option(
+            "--actuals",
+            help="CSV of daily counts: date,migrated[,failed,tickets_opened] up to the as-of day.",
+            show_default=False,
+        ),
+    ],
+    replications: ReplicationsOpt = None,
+    seed: SeedOpt = None,
+    set_: SetOpt = None,
+    workers: WorkersOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write summary.json, forecast.png (with the plan's fan) and the tables here.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    dask: DaskOpt = None,
+) -> None:
+    """Re-forecast from the actuals: start from the observed state, learn, simulate the rest."""
+    with guarded():
+        sc = load_scenario(scenario, set_)
+        frame = read_actuals(actuals)
+        replications = positive(replications, "--replications") or sc.scenario.replications
+        positive(workers, "--workers")
+        with progress_bar(replications, "forecast") as advance:
+            result = run_forecast(
+                sc,
+                frame,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                dask=dask,
+                progress=advance,
+                plan=out is not None,  # the plan's fan is drawn behind the forecast
+                source=str(actuals),
+            )
+        if out is not None:
+            from sim.outputs.forecast_plot import forecast_figure
+
+            figure = forecast_figure(result)
+            write_with(out / "forecast.png", lambda tmp: figure.savefig(tmp, format="png", dpi=120))
+            write_result(out, result)
+        if as_json:
+            stdout.print_json(json.dumps(result.summary, default=str))
+            return
+        print_summary(result.summary)
+        print_observed(result.summary)
+        if out is not None:
+            stdout.print(f"forecast written to {out}/", markup=False)
+
+
+def print_observed(summary: dict) -> None:
+    """What the actuals said, in a few lines."""
+    seen = summary["observed"]
+    stdout.print(
+        f"as of {summary['as_of']}: {seen['migrated']:,} migrated "
+        f"(the plan expected {seen['expected_by_as_of']:,}), {seen['remaining']:,} left; "
+        f"about {seen['ticket_backlog_estimate']:,} tickets open",
+        markup=False,
+    )
+    for key, label in LEARNED_LABELS.items():
+        if key in seen:
+            rate = seen[key]
+            stdout.print(
+                f"  {label}: seen {_pct(rate['observed'])}, prior {_pct(rate['prior_mean'])}, "
+                f"now {_pct(rate['posterior_mean'])} (P10-P90 {_pct(rate['p10'])}-"
+                f"{_pct(rate['p90'])})",
+                markup=False,
+            )
+
+
+def _pct(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if value >= 0.1 else f"{value:.3%}"
