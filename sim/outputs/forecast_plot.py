@@ -75,7 +75,7 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
         zorder=4,
     )
     ax.axvline(
-        pd.Timestamp(actuals.as_of),
+        mdates.date2num(pd.Timestamp(actuals.as_of)),
         color=COLOUR_AS_OF,
         linestyle=":",
         linewidth=1.2,
@@ -87,7 +87,7 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
     deadline = summary.get("deadline")
     if deadline:
         ax.axvline(
-            pd.Timestamp(deadline),
+            mdates.date2num(pd.Timestamp(deadline)),
             color=COLOUR_DEADLINE,
             linewidth=1.8,
             label=f"deadline {deadline}",
