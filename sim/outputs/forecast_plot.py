@@ -151,7 +151,7 @@ def _fan(ax: Axes, fan: pd.DataFrame, colour: str, what: str, alpha: float) -> N
 
 def _count_label(value: float, _position: int) -> str:
     if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f}M"
+        return f"{value / 1e6:g}M"
     if abs(value) >= 1e3:
         return f"{value / 1e3:.0f}k"
     return f"{value:.0f}"
