@@ -22,21 +22,33 @@ planner's own doubt.
 
 Each :class:`Posterior` is a scipy frozen distribution plus what it was learned from;
 the forecast draws one value per replication by inversion (``ppf``), from its own stream.
+:func:`learn_rates` reads the scenario and the actuals and returns the posteriors the
+actuals support.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+
+from sim.experiments.actuals import Actuals
+from sim.experiments.results import Result
+from sim.experiments.runner import replication_seeds
+from sim.model.calendar import Calendar
+from sim.model.replication import Model
+from sim.model.scenario import Scenario
 
 PRIOR_WEIGHT = 1_000  # a fixed number's prior is worth this many attempts (or migrated users)
 MIN_BETA_SHAPE = 0.5  # a fixed rate of 0 still needs a proper prior: Jeffreys' half-count
 PACE_BOUNDS = (0.01, 3.0)  # a pace outside this says the actuals describe another plan
 PACE_SD_FLOOR = 1e-6  # perfectly regular actuals: a (numerically) degenerate posterior
 PACE_SD_ONE_DAY = 0.25  # a single day tells the level, not its scatter: a wide guess
+TICKET_KEYS = ("ticket_rate", "legacy_ticket_rate", "failed_cutover_ticket_rate")
 
 
 @dataclass(frozen=True)
@@ -156,4 +168,106 @@ def pace(actual_by_day: np.ndarray, expected_by_day: np.ndarray) -> Posterior:
         observed=ratio,
         evidence=f"{actual.sum():,.0f} cutover attempts where the plan expected "
         f"{total:,.0f}, over {n} days",
+    )
+
+
+# --- from the scenario and the actuals -------------------------------------------------------
+
+
+def learn_rates(
+    scenario: Scenario, model: Model, observed: Actuals, expected: np.ndarray
+) -> dict[str, Posterior]:
+    """The posteriors the actuals support (a quantity the file says nothing of is left out)."""
+    out: dict[str, Posterior] = {}
+    failed = observed.failed
+    if failed is not None:
+        mean, variance = prior_moments(scenario, "failures.rate")
+        attempted = int(observed.migrated.sum() + failed.sum())
+        out["failures.rate"] = failure_rate(
+            mean, int(failed.sum()), attempted, prior_variance=variance
+        )
+    if observed.tickets_opened is not None:
+        exposed, expected_tickets = _ticket_exposure(scenario, model.calendar, observed)
+        if exposed > 0 and expected_tickets > 0:
+            mean, variance = prior_moments(scenario, "support.ticket_rate")
+            cv = np.sqrt(variance) / mean if variance and mean > 0 else None
+            out["tickets_per_migrated_user"] = ticket_rate(
+                expected_tickets / exposed,
+                int(observed.tickets_opened.sum()),
+                exposed,
+                expected_tickets,
+                prior_cv=cv,
+            )
+    actual = observed.migrated + (failed if failed is not None else 0)
+    out["pace"] = pace(actual, expected)
+    return out
+
+
+def prior_moments(scenario: Scenario, key: str) -> tuple[float, float | None]:
+    """Mean and variance of a key: a distribution's (``sim.model.uncertainty``), or the
+    fixed number with no variance."""
+    try:
+        from sim.model.uncertainty import uncertain_keys  # the uncertainty branch
+    except ImportError:
+        uncertain: Mapping[str, Any] = {}
+    else:
+        uncertain = uncertain_keys(scenario)
+    if key in uncertain:
+        frozen = uncertain[key].frozen()
+        return float(frozen.mean()), float(frozen.var())
+    value: Any = scenario
+    for part in key.split("."):
+        value = getattr(value, part)
+    return float(value), None
+
+
+def number(scenario: Scenario, key: str) -> float:
+    """A key's value, or its mean when the scenario gives a distribution."""
+    return prior_moments(scenario, key)[0]
+
+
+def ticket_means(scenario: Scenario) -> dict[str, float]:
+    """The scenario's three ticket rates (their means, where uncertain)."""
+    return {key: number(scenario, f"support.{key}") for key in TICKET_KEYS}
+
+
+def _ticket_exposure(scenario: Scenario, cal: Calendar, observed: Actuals) -> tuple[int, float]:
+    """Migrated users whose tickets are due by as-of, and the tickets the scenario expects."""
+    due = tickets_due_by_as_of(cal, observed)
+    migrated = int(observed.migrated[due].sum())
+    failed = int(observed.failed[due].sum()) if observed.failed is not None else 0
+    rates = ticket_means(scenario)
+    legacy = number(scenario, "population.legacy_client_share")
+    per_user = (1 - legacy) * rates["ticket_rate"] + legacy * rates["legacy_ticket_rate"]
+    return migrated, migrated * per_user + failed * rates["failed_cutover_ticket_rate"]
+
+
+def tickets_due_by_as_of(cal: Calendar, observed: Actuals) -> np.ndarray:
+    """Per observed day: do its users' tickets arrive by the as-of day (next working day)?"""
+    first = cal.index_of(observed.start)
+    days = np.arange(first, first + observed.days)
+    return cal.next_working_day[days] <= days[-1]
+
+
+@dataclass(frozen=True)
+class Yardstick:
+    """What the plan (the model) expected by the as-of day."""
+
+    cutovers_by_day: np.ndarray  # attempts per observed day (successes only without `failed`)
+    synced_gb: float  # data through initial sync by the as-of day
+
+
+def plan_yardstick(model: Model, observed: Actuals, plan: Result | None, seed: int) -> Yardstick:
+    """The mean over the plan's replications, or replication 0 of the plan."""
+    if plan is None:
+        daily = model.replicate(replication_seeds(seed, 1)[0]).daily
+        replications = 1
+    else:
+        daily, replications = plan.daily, max(1, plan.runs["replication"].nunique())
+    attempts = daily["cutover_ok"] + (daily["cutover_failed"] if observed.failed is not None else 0)
+    per_date = attempts.groupby(daily["date"]).sum() / replications
+    synced = daily.loc[daily["date"] <= pd.Timestamp(observed.as_of), "presync_gb"].sum()
+    return Yardstick(
+        cutovers_by_day=per_date.reindex(observed.dates, fill_value=0).to_numpy(dtype=float),
+        synced_gb=float(synced) / replications,
     )
