@@ -213,3 +213,21 @@ def test_cli_forecast_prints_json_and_writes_the_picture(tmp_path):
     assert (out / "forecast.png").stat().st_size > 10_000
     assert json.loads((out / "summary.json").read_text())["as_of"] == "2024-03-22"
     assert "as of 2024-03-22" in written.stdout
+
+
+def test_the_ticket_backlog_is_what_the_agents_could_not_close(make_scenario):
+    # One agent, 30 minutes a ticket, open 08:00-18:00: 20 tickets closed a working day.
+    # 50 raised on Tuesday leave 30 open that evening and 10 on Wednesday evening.
+    sc = make_scenario(
+        support={
+            "agents": 1,
+            "handle_minutes": {"median": 30, "sigma": 0},
+            "hours": {"weekdays": ["08:00", "18:00"], "weekend": []},
+        }
+    )
+    actuals = pd.DataFrame(
+        {"date": weekdays(START, 3), "migrated": [100] * 3, "tickets_opened": [0, 50, 0]}
+    )
+    res = forecast(sc, actuals, replications=2, seed=1, workers=1)
+    assert res.summary["observed"]["ticket_backlog_estimate"] == 10
+    assert (res.runs["peak_backlog"] >= 10).all()

@@ -65,7 +65,8 @@ def forecast(
         frame = read_actuals(actuals)
         replications = positive(replications, "--replications") or sc.scenario.replications
         positive(workers, "--workers")
-        with progress_bar(replications, "forecast") as advance:
+        runs = replications * (2 if out is not None else 1)  # with --out, the plan's too
+        with progress_bar(runs, "replications") as advance:
             result = run_forecast(
                 sc,
                 frame,

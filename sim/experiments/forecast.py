@@ -63,6 +63,13 @@ from sim.model.scenario import Scenario
 # Posterior draws use streams far from the model's own children (0 .. len(STREAMS) - 1).
 FORECAST_STREAM = zlib.crc32(b"forecast")
 DRAWN = ("failures.rate", "tickets_per_migrated_user", "pace")
+# Not known from counts alone when nothing is left to simulate.
+UNKNOWN_WHEN_UNSIMULATED = (
+    "data_tb",
+    "users_needing_support_pct",
+    "wait_hours_mean",
+    "wait_hours_p90",
+)
 
 
 @dataclass
@@ -111,7 +118,15 @@ def forecast(
     observed = validate_actuals(actuals, scenario, model.calendar, source=source)
     check_supported(scenario)
     if plan is True:
-        plan = run_plan(scenario, replications, seed, workers, dask=dask, keep_mailboxes=False)
+        plan = run_plan(
+            scenario,
+            replications,
+            seed,
+            workers,
+            dask=dask,
+            keep_mailboxes=False,
+            progress=progress,
+        )
     plan_result = plan if isinstance(plan, Result) else None
     yardstick = plan_yardstick(model, observed, plan_result, seed)
     learned = learn_rates(scenario, model, observed, yardstick.cutovers_by_day)
@@ -124,6 +139,7 @@ def forecast(
         seed=seed,
         replications=replications,
         keep_mailboxes=keep_mailboxes,
+        metric_names=yardstick.metric_names,
     )
     if job.raw is None:
         reps = [_unsimulated(job, i) for i in range(replications)]
@@ -151,6 +167,7 @@ class _Job:
     seed: int
     replications: int
     keep_mailboxes: bool
+    metric_names: tuple[str, ...] = ()
 
 
 def draw_posteriors(
@@ -204,17 +221,23 @@ def _whole_migration(metrics: dict, draws: Mapping[str, float], job: _Job) -> di
     m["days_to_complete"] = (
         (completion.date() - sc.scenario.start).days + 1 if m["completed"] else np.nan
     )
-    m["migrated"] += state.migrated
-    m["needs_remediation"] += state.needs_remediation
+    # Counts observed before as-of, added where the model reports them.
+    observed = {
+        "migrated": state.migrated,
+        "needs_remediation": state.needs_remediation,
+        "cutover_failures": state.failed or 0,
+    }
+    for key, count in observed.items():
+        if key in m:
+            m[key] += count
     m["data_tb"] *= state.population / state.remaining
-    past_tickets = state.tickets_to_date + state.ticket_backlog
+    past_tickets = state.tickets_to_date + state.tickets_to_come
     m["users_needing_support_pct"] = (
         (m["users_needing_support_pct"] * state.remaining / 100.0 + past_tickets)
         / state.population
         * 100.0
     )
     m["tickets"] += round(past_tickets)
-    m["cutover_failures"] += state.failed or 0
     for key, value in draws.items():
         m[f"param.{key}"] = value
     return m
@@ -232,25 +255,28 @@ def _unsimulated(job: _Job, i: int) -> tuple[dict, pd.DataFrame, None]:
     done = state.remaining <= 0 and state.last_activity is not None
     completion = pd.Timestamp(state.last_activity) if done else pd.NaT
     deadline = sc.scenario.deadline
-    metrics = {
-        "replication": i,
-        "completion_date": completion,
-        "completed": done,
-        "met_deadline": bool(done and deadline is not None and state.last_activity <= deadline),
-        "days_to_complete": (state.last_activity - sc.scenario.start).days + 1 if done else np.nan,
-        "migrated": state.migrated,
-        "needs_remediation": state.population - state.migrated if done else state.needs_remediation,
-        "not_migrated": max(0, state.remaining),
-        "data_tb": np.nan,
-        "tickets": round(state.tickets_to_date + state.ticket_backlog),
-        "users_needing_support_pct": np.nan,
-        "peak_backlog": state.ticket_backlog,
-        "wait_hours_mean": np.nan,
-        "wait_hours_p90": np.nan,
-        "paused_days": 0,
-        "cutover_failures": state.failed or 0,
-        "deferrals": 0,
-    }
+    # Whatever the model reports that is not set here did not happen after as-of: 0.
+    metrics: dict = {name: 0 for name in job.metric_names if not name.startswith("param.")}
+    metrics.update(
+        {
+            "replication": i,
+            "completion_date": completion,
+            "completed": done,
+            "met_deadline": bool(done and deadline is not None and state.last_activity <= deadline),
+            "days_to_complete": (state.last_activity - sc.scenario.start).days + 1
+            if done
+            else np.nan,
+            "migrated": state.migrated,
+            "needs_remediation": state.population - state.migrated
+            if done
+            else state.needs_remediation,
+            "not_migrated": max(0, state.remaining),
+            "tickets": round(state.tickets_to_date + state.tickets_to_come),
+            "cutover_failures": state.failed or 0,
+            "peak_backlog": state.ticket_backlog,
+            **dict.fromkeys(UNKNOWN_WHEN_UNSIMULATED, np.nan),
+        }
+    )
     return metrics, pd.DataFrame(), None
 
 

@@ -56,6 +56,7 @@ class StartingState:
     expected_by_as_of: float  # cutovers the plan (the model) expected by as-of
     synced_waiting_gb: float  # initial syncs done for users not yet cut over (estimated)
     tickets_to_date: float  # observed, or expected at the scenario's rates
+    tickets_to_come: float  # expected from users migrated on the last evenings, not yet raised
     ticket_backlog: int  # open on the as-of evening (estimated)
     last_activity: dt.date | None  # last day with a cutover attempt
 
@@ -101,6 +102,7 @@ def starting_state(
             0.0, yardstick.synced_gb - (migrated + remediation) * mean_size_gb(scenario)
         ),
         tickets_to_date=to_date,
+        tickets_to_come=still_to_come,
         ticket_backlog=round(open_now + still_to_come),
         last_activity=last_activity,
     )

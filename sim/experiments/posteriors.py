@@ -255,19 +255,22 @@ class Yardstick:
 
     cutovers_by_day: np.ndarray  # attempts per observed day (successes only without `failed`)
     synced_gb: float  # data through initial sync by the as-of day
+    metric_names: tuple[str, ...] = ()  # the columns of a replication's metrics
 
 
 def plan_yardstick(model: Model, observed: Actuals, plan: Result | None, seed: int) -> Yardstick:
     """The mean over the plan's replications, or replication 0 of the plan."""
     if plan is None:
-        daily = model.replicate(replication_seeds(seed, 1)[0]).daily
-        replications = 1
+        rep = model.replicate(replication_seeds(seed, 1)[0])
+        daily, replications, names = rep.daily, 1, tuple(rep.metrics)
     else:
         daily, replications = plan.daily, max(1, plan.runs["replication"].nunique())
+        names = tuple(plan.runs.columns)
     attempts = daily["cutover_ok"] + (daily["cutover_failed"] if observed.failed is not None else 0)
     per_date = attempts.groupby(daily["date"]).sum() / replications
     synced = daily.loc[daily["date"] <= pd.Timestamp(observed.as_of), "presync_gb"].sum()
     return Yardstick(
         cutovers_by_day=per_date.reindex(observed.dates, fill_value=0).to_numpy(dtype=float),
         synced_gb=float(synced) / replications,
+        metric_names=names,
     )
