@@ -28,6 +28,7 @@ actuals support.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ from sim.experiments.results import Result
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import Calendar
 from sim.model.replication import Model
-from sim.model.scenario import Scenario
+from sim.model.scenario import Scenario, with_overrides
 
 PRIOR_WEIGHT = 1_000  # a fixed number's prior is worth this many attempts (or migrated users)
 MIN_BETA_SHAPE = 0.5  # a fixed rate of 0 still needs a proper prior: Jeffreys' half-count
@@ -259,8 +260,19 @@ class Yardstick:
 
 
 def plan_yardstick(model: Model, observed: Actuals, plan: Result | None, seed: int) -> Yardstick:
-    """The mean over the plan's replications, or replication 0 of the plan."""
+    """The mean over the plan's replications, or replication 0 of the plan.
+
+    Replication 0 runs only as far as as-of plus the initial-sync lead: nothing later
+    changes a day up to as-of (later cohorts queue behind), and early in a migration
+    that is a fraction of a whole replication.
+    """
     if plan is None:
+        sc = model.scenario
+        lead_days = math.ceil(number(sc, "throttle.presync_lead_days"))
+        horizon = (observed.as_of - sc.scenario.start).days + 1 + lead_days
+        if horizon < sc.scenario.horizon_days:
+            short = with_overrides(sc, {"scenario.horizon_days": horizon}, source="forecast")
+            model = Model(short)
         rep = model.replicate(replication_seeds(seed, 1)[0])
         daily, replications, names = rep.daily, 1, tuple(rep.metrics)
     else:
