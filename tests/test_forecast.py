@@ -231,3 +231,14 @@ def test_the_ticket_backlog_is_what_the_agents_could_not_close(make_scenario):
     res = forecast(sc, actuals, replications=2, seed=1, workers=1)
     assert res.summary["observed"]["ticket_backlog_estimate"] == 10
     assert (res.runs["peak_backlog"] >= 10).all()
+
+
+def test_forecast_reads_an_actuals_csv_and_names_it_in_errors(make_scenario, tmp_path):
+    sc = make_scenario()
+    path = tmp_path / "team-export.csv"
+    path.write_text("date,migrated\n2024-01-08,100\n2024-01-09,100\n")
+    res = forecast(sc, path, replications=1, workers=1)
+    assert res.summary["observed"]["migrated"] == 200
+    path.write_text("date,migrated\n2024-01-08,100\n2024-01-09,x\n")
+    with pytest.raises(sim.ScenarioError, match=r"team-export\.csv: row 3, migrated"):
+        forecast(sc, path, replications=1, workers=1)

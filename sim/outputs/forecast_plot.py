@@ -6,7 +6,8 @@ One chart of cumulative mailboxes migrated against the date:
 * the actuals up to the as-of day as a black line;
 * the forecast fan from the as-of day on (P10-P90 band and median), joined to the
   last actual point;
-* the population as a horizontal line, the as-of day dotted, the deadline in red, and
+* blackouts shaded, the population as a horizontal line, the as-of day dotted, the
+  deadline in red, and
   the forecast's P50 completion against the plan's in the title.
 
 ``forecast_figure(result, plan_result)`` returns a matplotlib Figure and never touches
@@ -82,6 +83,8 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
         label=f"as of {actuals.as_of}",
         gid="as_of",
     )
+    if result.scenario is not None:
+        _shade_blackouts(ax, result.scenario)
     if population:
         ax.axhline(population, color="black", linewidth=0.6, alpha=0.5, gid="population")
     deadline = summary.get("deadline")
@@ -105,6 +108,20 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
     return fig
+
+
+def _shade_blackouts(ax: Axes, scenario) -> None:
+    """The scenario's change freezes: days without cutovers whatever the plan."""
+    for k, window in enumerate(scenario.calendar.blackouts):
+        ax.axvspan(
+            mdates.date2num(pd.Timestamp(window.from_)),
+            mdates.date2num(pd.Timestamp(window.to) + pd.Timedelta(days=1)),
+            color=COLOUR_AS_OF,
+            alpha=0.15,
+            linewidth=0,
+            label=(window.reason or "blackout") if k == 0 else None,
+            gid="blackout",
+        )
 
 
 def _title(summary: dict, plan_result: Result | None) -> str:
