@@ -10,6 +10,7 @@ what will it cost the service desk?
 """
 
 from sim.experiments.batch_plan import plan
+from sim.experiments.forecast import forecast
 from sim.experiments.results import Result
 from sim.experiments.runner import ClusterError, run
 from sim.experiments.sweep import sweep
@@ -26,6 +27,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "forecast",
     "load",
     "loads",
     "plan",

@@ -36,7 +36,7 @@ import simpy
 
 from sim.model.calendar import Calendar, build_calendar
 from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_by_organisation, plan_random
-from sim.model.desk import ServiceDesk
+from sim.model.desk import ServiceDesk, TicketRecords
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
 from sim.model.throttle import Capacity, build_capacity, initial_syncs
@@ -66,8 +66,7 @@ DAILY_COUNTS = (
 )
 
 
-# --- uncertainty hook (branch `uncertainty`): World as agreed in INTERFACES.md. The capacity
-# branch owns this class and the hooks marked "World hook" below; the integrator keeps theirs.
+# --- the per-replication world: what varies beyond the mailbox-level dice ----------------
 @dataclass(frozen=True)
 class World:
     """What varies between replications beyond the mailbox-level dice."""
@@ -76,7 +75,10 @@ class World:
     paused_by_day: np.ndarray | None = None  # per calendar day: no cutovers
     failure_factor_by_day: np.ndarray | None = None  # per calendar day, x failures.rate
     move_speed_factor: np.ndarray | None = None  # per mailbox id, x per_move_gb_per_hour
-    initial_ticket_backlog: int = 0  # open tickets at the start (forecast)
+    # Tickets still open at the start (a forecast's backlog from users already migrated):
+    # opened the evening before the start, worked by the desk (they count in its backlog,
+    # peak and go/no-go gate) but not in ``tickets``, support shares or waits.
+    initial_ticket_backlog: int = 0
 
 
 @dataclass
@@ -214,6 +216,7 @@ class _Run:
         self.paused_days = 0
         self.ever_deferred = np.zeros(queued, dtype=bool)  # distinct users, paused days too
         self.desk = ServiceDesk(self.env, self.sc.support.agents, *model.desk_open)
+        self.backlog_tickets = self._open_backlog(world.initial_ticket_backlog)  # forecast hook
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -261,6 +264,16 @@ class _Run:
             count = np.floor(np.log(uniform[unlucky]) / np.log(rate))
             failures[unlucky] = np.minimum(count, np.iinfo(np.int16).max)
         return failures
+
+    def _open_backlog(self, count: int) -> int:
+        """Forecast hook: ``count`` tickets open at the start, from users not in this population."""
+        if count <= 0:
+            return 0
+        opened = self.cal.hours_at(self.cal.start_index - 1, 23 * 60.0)
+        handle = self.sc.support.handle_minutes
+        minutes = self.streams["handle_times"].lognormal(np.log(handle.median), handle.sigma, count)
+        self.desk.submit(np.full(count, opened), minutes / 60.0, np.full(count, -1))
+        return count
 
     # --- the processes ----------------------------------------------------------------------
 
@@ -398,9 +411,10 @@ class _Run:
     # --- results ----------------------------------------------------------------------------
 
     def collect(self, replication: int, keep_mailboxes: bool) -> Replication:
-        tickets = self.desk.records()
+        every_ticket = self.desk.records()
+        tickets = _skip_tickets(every_ticket, self.backlog_tickets)  # forecast hook
         metrics = self._metrics(replication, tickets)
-        daily = self._daily(replication, tickets)
+        daily = self._daily(replication, every_ticket)
         mailboxes = self._mailbox_table(tickets) if keep_mailboxes else None
         return Replication(metrics, daily, mailboxes)
 
@@ -497,6 +511,13 @@ class _Run:
                 "ticket_closed_at": clock.timestamps(closed),
             }
         )
+
+
+def _skip_tickets(tickets: TicketRecords, count: int) -> TicketRecords:
+    """The records without the first ``count`` tickets (forecast hook: the initial backlog)."""
+    if not count:
+        return tickets
+    return TicketRecords(**{k: v[count:] for k, v in vars(tickets).items()})
 
 
 def _by_id_array(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
