@@ -43,6 +43,7 @@ from sim.experiments.runner import replication_seeds
 from sim.model.calendar import Calendar
 from sim.model.replication import Model
 from sim.model.scenario import Scenario, with_overrides
+from sim.model.uncertainty import has_uncertainty, nominal
 
 PRIOR_WEIGHT = 1_000  # a fixed number's prior is worth this many attempts (or migrated users)
 MIN_BETA_SHAPE = 0.5  # a fixed rate of 0 still needs a proper prior: Jeffreys' half-count
@@ -262,12 +263,16 @@ class Yardstick:
 def plan_yardstick(model: Model, observed: Actuals, plan: Result | None, seed: int) -> Yardstick:
     """The mean over the plan's replications, or replication 0 of the plan.
 
+    A plan with uncertain inputs or risks is measured against its nominal world
+    (medians, no risks, no variation: :func:`sim.model.uncertainty.nominal`), not
+    against one random world or an average that a risk may have struck.
     Replication 0 runs only as far as as-of plus the initial-sync lead: nothing later
     changes a day up to as-of (later cohorts queue behind), and early in a migration
     that is a fraction of a whole replication.
     """
-    if plan is None:
-        sc = model.scenario
+    if plan is None or has_uncertainty(model.scenario):
+        sc = nominal(model.scenario)
+        model = Model(sc)
         lead_days = math.ceil(number(sc, "throttle.presync_lead_days"))
         horizon = (observed.as_of - sc.scenario.start).days + 1 + lead_days
         if horizon < sc.scenario.horizon_days:

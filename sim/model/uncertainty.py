@@ -68,6 +68,17 @@ def has_uncertainty(scenario: Scenario) -> bool:
     )
 
 
+def nominal(scenario: Scenario) -> Scenario:
+    """The plan as written, without its doubt: every uncertain number at its median (the
+    value the field holds), no risks, no variation in time. What "the plan expected"."""
+    if not has_uncertainty(scenario):
+        return scenario
+    throttle = scenario.throttle.model_copy(update={"daily_variation": 0.0, "per_move_sigma": 0.0})
+    plain = scenario.model_copy(update={"throttle": throttle, "risks": []})
+    plain._uncertain = {}
+    return plain
+
+
 def named_stream(seed: np.random.SeedSequence, family: int, name: str) -> np.random.Generator:
     """A generator for ``name`` that depends only on the replication's seed and the name."""
     digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
