@@ -114,6 +114,7 @@ def summarise(
         },
         "paused_days": quantiles(runs["paused_days"]),
         "cutover_failures": quantiles(runs["cutover_failures"]),
-        "deferrals": quantiles(runs["deferrals"]),
+        "deferred_users": quantiles(runs["deferred_users"]),
+        "slipped_users": quantiles(runs["slipped_users"]),
         "wall_seconds": round(wall_seconds, 3),
     }

@@ -65,8 +65,15 @@ class Capacity:
         return np.interp(hours, self.times, self.move_gb)
 
 
-def build_capacity(calendar: Calendar, throttle: Throttle) -> Capacity:
-    """The tenant's capacity over the whole calendar (first matching window wins)."""
+def build_capacity(
+    calendar: Calendar, throttle: Throttle, *, day_factor: np.ndarray | None = None
+) -> Capacity:
+    """The tenant's capacity over the whole calendar (first matching window wins).
+
+    ``day_factor`` (one float per calendar day, default all 1) multiplies each
+    day's window rates: a service incident that halves the tenant's throughput
+    for three days is 0.5 on those days.
+    """
     windows = throttle.windows
     edges = np.array(
         sorted({0, MINUTES_PER_DAY} | {w.from_ for w in windows} | {w.to for w in windows})
@@ -88,6 +95,8 @@ def build_capacity(calendar: Calendar, throttle: Throttle) -> Capacity:
             )
         rate[covers & ~matched] = window.gb_per_hour * throttle.scale
         matched |= covers
+    if day_factor is not None:
+        rate *= np.asarray(day_factor, dtype=float)[:, None]
 
     day_index = np.repeat(np.arange(days), len(mids))
     starts = calendar.hours_at(day_index, np.tile(edges[:-1], days))
@@ -136,13 +145,20 @@ def initial_syncs(
     eligible_hours: np.ndarray,
     sizes_gb: np.ndarray,
     concurrent_moves: int,
+    *,
+    own_pace_gb: np.ndarray | None = None,
 ) -> InitialSyncs:
     """Sync-finish times of mailboxes in queue order (see the module docstring).
 
     ``eligible_hours`` must be non-decreasing (the queue is in eligibility order).
+    ``own_pace_gb`` is, per mailbox, the work one move must do at the nominal
+    per-move rate (default ``sizes_gb``): a mailbox of many small items, or one
+    whose move runs slow, needs more hours of a slot than its size alone says,
+    while the tenant's flow still carries only its ``sizes_gb``.
     """
     eligible = np.asarray(eligible_hours, dtype=float)
     sizes = np.asarray(sizes_gb, dtype=float)
+    own_pace = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
     if len(eligible) and np.any(np.diff(eligible) < 0):
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     cumulative = np.cumsum(sizes)
@@ -155,7 +171,7 @@ def initial_syncs(
     slot_at = np.where(ahead >= 0, flow_done[np.maximum(ahead, 0)], -np.inf)
     start = np.maximum(eligible, slot_at)
     # Own pace matters only where one move could not have moved the mailbox by flow_done.
-    own_progress_gb = capacity.move_at(start) + sizes
+    own_progress_gb = capacity.move_at(start) + own_pace
     slow = np.flatnonzero(capacity.move_at(flow_done) < own_progress_gb)
     synced = flow_done.copy()
     synced[slow] = _first_time_reaching(capacity.times, capacity.move_gb, own_progress_gb[slow])

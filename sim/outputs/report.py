@@ -58,7 +58,8 @@ METRIC_ROWS: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
     ("Need manual remediation", ("needs_remediation",), "mailboxes", "{:,.0f}", True),
     ("Not migrated within the horizon", ("not_migrated",), "mailboxes", "{:,.0f}", False),
     ("Failed cutover attempts", ("cutover_failures",), "attempts", "{:,.0f}", False),
-    ("Deferred cutovers (sync not done)", ("deferrals",), "cutovers", "{:,.0f}", False),
+    ("Users deferred (sync not done)", ("deferred_users",), "users", "{:,.0f}", False),
+    ("Users slipped (no place that evening)", ("slipped_users",), "users", "{:,.0f}", False),
     ("Data moved", ("data_tb",), "TB", "{:,.1f}", True),
     ("Service desk tickets", ("support", "tickets"), "tickets", "{:,.0f}", True),
     (

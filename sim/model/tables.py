@@ -1,0 +1,142 @@
+"""The outputs of one replication: its ``runs`` row, its daily table, its mailboxes.
+
+Pure functions of the finished replication's state (``sim.model.replication``):
+no simulation happens here. Column names are the SPEC's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.model.bookkeeping import MIGRATED, PENDING, REMEDIATION, STATUS_NAMES
+from sim.model.calendar import Calendar
+from sim.model.cohorts import UNSCHEDULED
+from sim.model.desk import TicketRecords
+
+if TYPE_CHECKING:
+    from sim.model.replication import _Run
+
+
+def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
+    """One row of ``runs``."""
+    cal, n = run.cal, len(run.pop)
+    completion = run.completion_day
+    waits = tickets.wait_hours[np.isfinite(tickets.wait_hours)]
+    deadline = run.model.deadline_index
+    synced = float(run.presync.moved_by(np.array([run.env.now]))[0])
+    users = tickets.mailbox[tickets.mailbox >= 0]  # the initial backlog belongs to no one here
+    status, state = run.state.status, run.state
+    return {
+        "replication": replication,
+        "completion_date": pd.Timestamp(cal.date_of(completion)) if completion else pd.NaT,
+        "completed": completion is not None,
+        "met_deadline": bool(
+            completion is not None and deadline is not None and completion <= deadline
+        ),
+        "days_to_complete": (completion - cal.start_index + 1) if completion else np.nan,
+        "migrated": int(np.count_nonzero(status == MIGRATED)),
+        "needs_remediation": int(np.count_nonzero(status == REMEDIATION)),
+        "not_migrated": n - int(np.count_nonzero(status != PENDING)),
+        "data_tb": synced / 1000.0,
+        "tickets": len(tickets.mailbox),
+        "users_needing_support_pct": 100.0 * len(np.unique(users)) / n,
+        "peak_backlog": int(run.desk.peak_backlog),
+        "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
+        "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
+        "paused_days": run.paused_days,
+        "cutover_failures": int(run.counts.values["cutover_failed"].sum()),
+        "deferred_users": int(np.count_nonzero(state.ever_deferred)),
+        "slipped_users": int(np.count_nonzero(state.ever_slipped)),
+    }
+
+
+def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
+    """The daily table, from the first notice to the last cutover or ticket."""
+    cal = run.cal
+    days = cal.days
+    opened = _count_by_day(cal, tickets.opened_hours, days)
+    closed = _count_by_day(cal, tickets.closed_hours, days)
+    day_edges = cal.clock.to_hours(np.arange(days + 1) * 24.0)
+    presync_gb = run.presync.moved_between(day_edges)
+    counts = run.counts.values
+    first = _first_nonzero(counts["notices_sent"], counts["reminders_sent"])
+    end = run.completion_day if run.completion_day is not None else cal.last_cutover_index
+    active = np.flatnonzero(opened + closed)
+    last = max(end, int(active[-1]) if len(active) else end)
+    span = slice(min(first, cal.start_index), last + 1)
+    frame = {
+        "replication": np.full(span.stop - span.start, replication, dtype=np.int32),
+        "date": cal.dates[span],
+        **{
+            name: counts[name][span]
+            for name in ("scheduled", "cutover_ok", "cutover_failed", "deferred", "slipped")
+        },
+        "cumulative_migrated": np.cumsum(counts["cutover_ok"])[span],
+        "presync_gb": presync_gb[span],
+        "throttle_capacity_gb": run.presync.capacity.daily_capacity_gb[span],
+        **{name: counts[name][span] for name in ("notices_sent", "reminders_sent")},
+        "success_notices": counts["success_notices"][span],
+        "tickets_opened": opened[span],
+        "tickets_closed": closed[span],
+        "ticket_backlog": np.cumsum(opened - closed)[span],
+        "paused": run.counts.paused[span],
+    }
+    return pd.DataFrame(frame)
+
+
+def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
+    """One row per mailbox id (replication 0's table in ``Result.mailboxes``)."""
+    cal, n = run.cal, len(run.pop)
+    clock = cal.clock
+    queue = run.queue
+    planned = run.cohorts.planned_day
+    scheduled_date = cal.dates[np.clip(planned, 0, None)].where(planned != UNSCHEDULED)
+    first_ticket = np.full(n, -1, dtype=np.int64)
+    # The first ticket of each user (the records are in submission order).
+    users = tickets.mailbox >= 0
+    order = np.flatnonzero(users)[::-1]
+    first_ticket[tickets.mailbox[order]] = order
+    has = first_ticket >= 0
+    opened = np.full(n, np.nan)
+    closed = np.full(n, np.nan)
+    opened[has] = tickets.opened_hours[first_ticket[has]]
+    closed[has] = tickets.closed_hours[first_ticket[has]]
+    state = run.state
+    return pd.DataFrame(
+        {
+            "mailbox": np.arange(n, dtype=np.int64),
+            "organisation": run.pop.organisation,
+            "size_gb": run.pop.size_gb,
+            "legacy": run.pop.legacy,
+            "scheduled_date": scheduled_date,
+            "synced_at": clock.timestamps(_by_id(queue, run.synced_at, n, np.inf)),
+            "cutover_at": clock.timestamps(_by_id(queue, state.cutover_at, n, np.nan)),
+            "attempts": _by_id(queue, state.attempts, n, 0),
+            "status": pd.Categorical.from_codes(
+                _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
+            ),
+            "ticket_opened_at": clock.timestamps(opened),
+            "ticket_closed_at": clock.timestamps(closed),
+        }
+    )
+
+
+def _by_id(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
+    """A per-position array as a per-mailbox-id array (unscheduled ones get ``fill``)."""
+    out = np.full(n, fill, dtype=values.dtype)
+    out[queue] = values
+    return out
+
+
+def _count_by_day(cal: Calendar, hours: np.ndarray, days: int) -> np.ndarray:
+    finite = hours[np.isfinite(hours)]
+    day = np.clip(cal.day_of(finite), 0, days - 1)
+    return np.bincount(day, minlength=days)
+
+
+def _first_nonzero(*arrays: np.ndarray) -> int:
+    nonzero = np.flatnonzero(np.logical_or.reduce([a != 0 for a in arrays]))
+    return int(nonzero[0]) if len(nonzero) else 0
