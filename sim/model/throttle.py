@@ -57,6 +57,8 @@ class Capacity:
     flow_gb: np.ndarray  # cumulative min(window x scale, C x p) at times
     move_gb: np.ndarray  # cumulative min(window x scale, p) at times: one move's progress
     daily_capacity_gb: np.ndarray  # flow capacity per calendar day
+    concurrent_moves: int = 1
+    per_move_gb_per_hour: float = np.inf
 
     def flow_at(self, hours: np.ndarray) -> np.ndarray:
         return np.interp(hours, self.times, self.flow_gb)
@@ -113,6 +115,8 @@ def build_capacity(
         flow_gb=np.concatenate([[0.0], np.cumsum(flow_rate * hours)]),
         move_gb=np.concatenate([[0.0], np.cumsum(move_rate * hours)]),
         daily_capacity_gb=daily,
+        concurrent_moves=throttle.concurrent_moves,
+        per_move_gb_per_hour=throttle.per_move_gb_per_hour,
     )
 
 
@@ -125,19 +129,25 @@ class InitialSyncs:
     eligible_hours: np.ndarray
     cumulative_gb: np.ndarray
     capacity: Capacity
+    report_hours: np.ndarray  # the reporting grid (hours and window changes)
+    reported_gb: np.ndarray  # cumulative data reported moved at report_hours
 
     def moved_by(self, hours: np.ndarray) -> np.ndarray:
-        """Cumulative data moved by each time (the fluid queue's departures)."""
+        """Cumulative data moved by each time, as reported (see :func:`reported_flow`)."""
+        return np.interp(np.asarray(hours, dtype=float), self.report_hours, self.reported_gb)
+
+    def moved_between(self, edges_hours: np.ndarray) -> np.ndarray:
+        """Data moved between consecutive ``edges_hours``."""
+        return np.diff(self.moved_by(edges_hours))
+
+    def fluid_moved_by(self, hours: np.ndarray) -> np.ndarray:
+        """Cumulative departures of the fluid FCFS queue (rate ``min(window, C x p)``)."""
         hours = np.asarray(hours, dtype=float)
         arrived = np.searchsorted(self.eligible_hours, hours, side="right")
         arrived_gb = np.where(arrived > 0, self.cumulative_gb[np.maximum(arrived - 1, 0)], 0.0)
         offset = np.where(arrived > 0, self.backlog_start_gb[np.maximum(arrived - 1, 0)], 0.0)
         served = self.capacity.flow_at(hours) - offset
         return np.clip(served, 0.0, arrived_gb)
-
-    def moved_between(self, edges_hours: np.ndarray) -> np.ndarray:
-        """Data moved between consecutive ``edges_hours``."""
-        return np.diff(self.moved_by(edges_hours))
 
 
 def initial_syncs(
@@ -175,7 +185,84 @@ def initial_syncs(
     slow = np.flatnonzero(capacity.move_at(flow_done) < own_progress_gb)
     synced = flow_done.copy()
     synced[slow] = _first_time_reaching(capacity.times, capacity.move_gb, own_progress_gb[slow])
-    return InitialSyncs(synced, backlog_start, eligible, cumulative, capacity)
+    partial = InitialSyncs(
+        synced, backlog_start, eligible, cumulative, capacity, np.zeros(1), np.zeros(1)
+    )
+    grid, reported = reported_flow(partial)
+    return InitialSyncs(synced, backlog_start, eligible, cumulative, capacity, grid, reported)
+
+
+def reported_flow(syncs: InitialSyncs) -> tuple[np.ndarray, np.ndarray]:
+    """The data flow the outputs report: the fluid's departures, held to what moves could do.
+
+    The fluid queue moves data at ``min(window, C x p)`` whenever any waits, which
+    is right while ``C`` moves are busy but too fast when only a few mailboxes
+    are left syncing (10 mailboxes cannot move 500 GB in 4 hours at 0.7 GB/h
+    each). The report is the largest cumulative curve below the fluid's whose
+    increase over each interval of a grid (whole hours and window changes) is at
+    most the integral of ``f(w) = min(window, C x p, w x p)`` over it, ``w(t)``
+    being the mailboxes eligible and not yet synced. Within an interval ``w``
+    stays between ``lo`` (waiting at its start less those synced in it) and
+    ``hi`` (plus those arriving in it); ``f`` is concave, so the chord from
+    ``f(lo)`` to ``f(hi)`` applied to the exact integral of ``w`` is a lower
+    bound of the integral of ``f``, exact when the window and ``C`` do not bind.
+    The shaping itself is a running minimum (network calculus:
+    ``R = A + min_{s<=t}(D(s) - A(s))``, ``A`` the cumulative allowance).
+    Returns ``(grid_hours, reported_gb)``.
+    """
+    capacity = syncs.capacity
+    times = capacity.times
+    first_hour, last_hour = int(np.floor(times[0])), int(np.ceil(times[-1]))
+    grid = np.union1d(times, np.arange(first_hour, last_hour + 1, dtype=float))
+    grid = grid[(grid >= times[0]) & (grid <= times[-1])]
+    length = np.diff(grid)
+    segment = np.clip(np.searchsorted(times, grid[:-1], side="right") - 1, 0, len(times) - 2)
+    window = capacity.gb_per_hour[segment]
+    whole_hours = bool(np.all(grid == np.round(grid)))
+
+    def per_interval(hours: np.ndarray, weights: np.ndarray | None = None):
+        """Count, and summed time to the interval's end, of events in each (t_k, t_k+1]."""
+        if whole_hours:  # the interval of an event is its hour rounded up: no search
+            k = np.ceil(hours).astype(np.int64) - (int(grid[0]) + 1)
+        else:
+            k = np.searchsorted(grid, hours, side="left") - 1
+        if len(k) and (k.min() < 0 or k.max() >= len(length)):
+            inside = (k >= 0) & (k < len(length))
+            k, hours = k[inside], hours[inside]
+            weights = None if weights is None else weights[inside]
+        count = np.bincount(k, weights=weights, minlength=len(length))
+        summed = np.bincount(
+            k, weights=hours if weights is None else hours * weights, minlength=len(length)
+        )
+        return count, count * grid[1:] - summed
+
+    eligible = syncs.eligible_hours
+    synced = syncs.synced_hours
+    if len(synced) and not synced.max() < np.inf:
+        synced = synced[np.isfinite(synced)]
+    # Eligibility comes in cohorts: a few hundred distinct times.
+    starts = np.flatnonzero(np.diff(eligible, prepend=-np.inf))
+    cohort_sizes = np.diff(np.append(starts, len(eligible))).astype(float)
+    arrived, arrived_to_end = per_interval(eligible[starts], cohort_sizes)
+    done, done_to_end = per_interval(synced)
+    waiting_at_start = (
+        np.searchsorted(eligible, grid[0], side="right")
+        - np.count_nonzero(synced <= grid[0])
+        + np.concatenate([[0], np.cumsum(arrived - done)[:-1]])
+    )
+    waiting_integral = waiting_at_start * length + arrived_to_end - done_to_end
+    lo = np.maximum(waiting_at_start - done, 0)
+    hi = waiting_at_start + arrived
+    cap = np.minimum(window, capacity.concurrent_moves * capacity.per_move_gb_per_hour)
+    f_lo = np.minimum(cap, lo * capacity.per_move_gb_per_hour)
+    f_hi = np.minimum(cap, hi * capacity.per_move_gb_per_hour)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chord = np.where(hi > lo, (f_hi - f_lo) / (hi - lo), 0.0)
+    allowed = f_lo * length + chord * np.maximum(waiting_integral - lo * length, 0.0)
+    allowance = np.concatenate([[0.0], np.cumsum(allowed)])
+    fluid = syncs.fluid_moved_by(grid)
+    reported = allowance + np.minimum.accumulate(fluid - allowance)
+    return grid, reported
 
 
 def _first_time_reaching(times: np.ndarray, curve: np.ndarray, levels: np.ndarray) -> np.ndarray:
