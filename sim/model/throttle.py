@@ -173,8 +173,12 @@ def initial_syncs(
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     cumulative = np.cumsum(sizes)
     before = cumulative - sizes
-    # Capacity level at which each busy period started, carried forward.
-    backlog_start = np.maximum.accumulate(capacity.flow_at(eligible) - before)
+    # Capacity level at which each busy period started, carried forward. Mailboxes become
+    # eligible cohort by cohort: the capacity curve is read once per cohort.
+    cohort_first = np.flatnonzero(np.diff(eligible, prepend=-np.inf))
+    cohort_sizes = np.diff(np.append(cohort_first, len(eligible)))
+    flow_at_eligible = np.repeat(capacity.flow_at(eligible[cohort_first]), cohort_sizes)
+    backlog_start = np.maximum.accumulate(flow_at_eligible - before)
     flow_done = _first_time_reaching(capacity.times, capacity.flow_gb, cumulative + backlog_start)
 
     ahead = np.arange(len(sizes)) - concurrent_moves
@@ -266,16 +270,19 @@ def reported_flow(syncs: InitialSyncs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _first_time_reaching(times: np.ndarray, curve: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """First time a non-decreasing piecewise-linear curve reaches each level (inf if never)."""
+    """First time a non-decreasing piecewise-linear curve reaches each level (inf if never).
+
+    The inverse of the curve is itself piecewise linear once each flat stretch is
+    reduced to its two ends, so ``np.interp`` evaluates it (fast for sorted levels); at
+    a flat stretch's value it gives the stretch's end, corrected below to its start.
+    """
     levels = np.asarray(levels, dtype=float)
-    # Relative slack so that a level equal to the curve's value up to rounding counts as reached.
+    keep = np.ones(len(curve), dtype=bool)
+    keep[1:-1] = (curve[1:-1] > curve[:-2]) | (curve[2:] > curve[1:-1])
+    xp, fp = curve[keep], times[keep]
+    at = np.interp(levels, xp, fp, right=np.inf)
+    # A level equal to a flat stretch's value up to rounding is reached where the stretch
+    # starts, not where it ends.
     slack = 1e-12 * max(float(curve[-1]), 1.0)
-    k = np.searchsorted(curve, levels - slack, side="left")
-    inside = np.clip(k, 1, len(curve) - 1)
-    lo, hi = curve[inside - 1], curve[inside]
-    t_lo, t_hi = times[inside - 1], times[inside]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(hi > lo, (levels - lo) / (hi - lo), 0.0)
-    at = t_lo + np.clip(frac, 0.0, 1.0) * (t_hi - t_lo)
-    at = np.where(k == 0, times[0], at)
-    return np.where(k >= len(curve), np.inf, at)
+    below = np.interp(levels - slack, xp, fp, right=np.inf)
+    return np.where(at - below > 1e-6, below, at)
