@@ -50,34 +50,46 @@ class FailureDice:
     ``persistent_share`` of mailboxes: corrupt or oversized items) or when its
     ``k``-th uniform is below the day's failure rate. Attempt ``k``'s uniforms come
     from their own child of the failures stream, drawn for every mailbox id at
-    once, and only when some mailbox first reaches attempt ``k``.
+    once, and only when some mailbox first reaches attempt ``k``. Mailboxes are
+    addressed by queue position (``queue`` maps positions to ids); first attempts,
+    nearly all of them, read arrays already put in queue order.
     """
 
     def __init__(
-        self, failures: Failures, seeds: dict[str, np.random.SeedSequence], mailboxes: int
+        self,
+        failures: Failures,
+        seeds: dict[str, np.random.SeedSequence],
+        mailboxes: int,
+        queue: np.ndarray,
     ) -> None:
         self._seed = seeds["failures"]
         self._mailboxes = mailboxes
+        self._queue = queue
         self._by_attempt: list[np.ndarray] = []
+        self._first_by_position = self._uniforms(1)[queue] if failures.rate > 0 else None
         share = failures.persistent_share
         self.persistent = (
-            np.random.default_rng(seeds["persistent"]).random(mailboxes) < share
+            (np.random.default_rng(seeds["persistent"]).random(mailboxes) < share)[queue]
             if share > 0
             else None
         )
 
-    def fails(self, mailbox: np.ndarray, attempt: np.ndarray, rate: float) -> np.ndarray:
-        """Bool per attempt: does mailbox ``mailbox[j]``'s attempt ``attempt[j]`` fail?"""
-        failed = np.zeros(len(mailbox), dtype=bool)
+    def fails(self, positions: np.ndarray, attempt: np.ndarray, rate: float) -> np.ndarray:
+        """Bool per attempt: does the mailbox at ``positions[j]`` fail attempt ``attempt[j]``?"""
         top = int(attempt.max()) if len(attempt) else 0
         if rate > 0 and top == 1:  # the usual evening: everyone on a first attempt
-            failed = self._uniforms(1)[mailbox] < rate
-        elif rate > 0:
-            for k in range(1, top + 1):
-                these = attempt == k
-                failed[these] = self._uniforms(k)[mailbox[these]] < rate
+            failed = self._first_by_position[positions] < rate
+        else:
+            failed = np.zeros(len(positions), dtype=bool)
+            if rate > 0:
+                first = attempt == 1
+                failed[first] = self._first_by_position[positions[first]] < rate
+                for k in range(2, top + 1):
+                    these = attempt == k
+                    ids = self._queue[positions[these]]
+                    failed[these] = self._uniforms(k)[ids] < rate
         if self.persistent is not None:
-            failed |= self.persistent[mailbox]
+            failed |= self.persistent[positions]
         return failed
 
     def _uniforms(self, attempt: int) -> np.ndarray:

@@ -46,7 +46,7 @@ from sim.model.bookkeeping import (
     MailboxState,
 )
 from sim.model.calendar import Calendar, build_calendar
-from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_by_organisation, plan_random
+from sim.model.cohorts import Cohorts, plan_by_organisation, plan_random
 from sim.model.desk import ServiceDesk
 from sim.model.draws import STREAMS, stream_seeds
 from sim.model.population import Mailboxes, draw_mailboxes
@@ -139,16 +139,18 @@ class _Run:
         )
         self.cohorts: Cohorts = self._plan(np.random.default_rng(seeds["selection"]))
         self.queue = self.cohorts.queue
+        # Planned day by queue position: non-decreasing, cohort after cohort.
+        self.planned_by_position = self.cohorts.planned_day[self.queue]
         self.presync = self._presync()
         self.synced_at = self.presync.synced_hours
         n = len(self.pop)
-        self.failure_dice = draws.FailureDice(self.sc.failures, seeds, n)
+        self.failure_dice = draws.FailureDice(self.sc.failures, seeds, n, self.queue)
         self.ticket_rng = np.random.default_rng(seeds["tickets"])
-        self.ticket_draw = self.ticket_rng.random(n)  # by mailbox id
+        self.raises_ticket = self._ticket_raisers(self.ticket_rng.random(n))
         self.ticket_times_rng = np.random.default_rng(seeds["ticket_times"])
         self.handle_rng = np.random.default_rng(seeds["handle_times"])
         self.state = MailboxState(len(self.queue))
-        self.due = DueList(self.cohorts.planned_day[self.queue])
+        self.due = DueList(self.planned_by_position)
         self.counts = DailyCounts(self.cal.days)
         self.outstanding = n
         self.completion_day: int | None = None
@@ -177,10 +179,17 @@ class _Run:
         if world.move_speed_factor is not None:
             own_pace = sizes / np.asarray(world.move_speed_factor, dtype=float)[queue]
         lead_hours = throttle.presync_lead_days * 24.0
-        eligible = self.model.cutover_hours[self.cohorts.planned_day[queue]] - lead_hours
+        eligible = self.model.cutover_hours[self.planned_by_position] - lead_hours
         return initial_syncs(
             capacity, eligible, sizes, throttle.concurrent_moves, own_pace_gb=own_pace
         )
+
+    def _ticket_raisers(self, uniform_by_id: np.ndarray) -> np.ndarray:
+        """By queue position: will this user raise a ticket once migrated?"""
+        support = self.sc.support
+        legacy = self.pop.legacy
+        rate = np.where(legacy, support.legacy_ticket_rate, support.ticket_rate)
+        return (uniform_by_id < rate)[self.queue]
 
     def _open_initial_backlog(self, rng: np.random.Generator) -> None:
         count = self.world.initial_ticket_backlog
@@ -192,14 +201,10 @@ class _Run:
     # --- the processes ----------------------------------------------------------------------
 
     def simulate(self) -> None:
-        planned = self.cohorts.planned_day
-        scheduled = planned[planned != UNSCHEDULED]
-        notice_day = scheduled - self.sc.batches.notice_days
-        self.counts.values["notices_sent"] += np.bincount(
-            np.clip(notice_day, 0, None), minlength=self.cal.days
-        )[: self.cal.days]
+        notice_days = self.sc.batches.notice_days
         for day, (first, end) in self.due.planned.items():
             self.state.waiting_since[first:end] = day
+            self.counts.add("notices_sent", max(day - notice_days, 0), end - first)
             self.counts.add("reminders_sent", day - 1, end - first)
         self.env.process(self.cohort_day())
         self.env.run(until=self.cal.clock.to_hours(self.cal.days * 24.0))
@@ -245,7 +250,7 @@ class _Run:
         rate = self.sc.failures.rate
         if self.world.failure_factor_by_day is not None:
             rate = min(1.0, rate * float(self.world.failure_factor_by_day[day]))
-        failed = self.failure_dice.fails(self.queue[tonight], state.attempts[tonight], rate)
+        failed = self.failure_dice.fails(tonight, state.attempts[tonight], rate)
         ok, bad = tonight[~failed], tonight[failed]
         state.status[ok] = MIGRATED
         state.cutover_at[ok] = self.env.now
@@ -276,9 +281,7 @@ class _Run:
     def raise_tickets(self, day: int, migrated: np.ndarray, failed: np.ndarray) -> None:
         """Tickets from migrated users, and from some failed switch-overs, next working day."""
         support = self.sc.support
-        legacy = self.pop.legacy[self.queue[migrated]]
-        rate = np.where(legacy, support.legacy_ticket_rate, support.ticket_rate)
-        raisers = migrated[self.ticket_draw[self.queue[migrated]] < rate]
+        raisers = migrated[self.raises_ticket[migrated]]
         if support.failed_cutover_ticket_rate > 0 and len(failed):
             unlucky = self.ticket_rng.random(len(failed)) < support.failed_cutover_ticket_rate
             raisers = np.concatenate([raisers, failed[unlucky]])

@@ -93,7 +93,9 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
     clock = cal.clock
     queue = run.queue
     planned = run.cohorts.planned_day
-    scheduled_date = cal.dates[np.clip(planned, 0, None)].where(planned != UNSCHEDULED)
+    day_ns = cal.dates.asi8[np.clip(planned, 0, None)]
+    day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
+    scheduled_date = day_ns.view("M8[ns]")
     first_ticket = np.full(n, -1, dtype=np.int64)
     # The first ticket of each user (the records are in submission order).
     users = tickets.mailbox >= 0
@@ -120,7 +122,8 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
             ),
             "ticket_opened_at": clock.timestamps(opened),
             "ticket_closed_at": clock.timestamps(closed),
-        }
+        },
+        copy=False,  # every column is a fresh array already
     )
 
 

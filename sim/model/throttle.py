@@ -169,21 +169,28 @@ def initial_syncs(
     eligible = np.asarray(eligible_hours, dtype=float)
     sizes = np.asarray(sizes_gb, dtype=float)
     own_pace = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
-    if len(eligible) and np.any(np.diff(eligible) < 0):
+    if not len(eligible):
+        eligible = sizes = np.zeros(0)
+    steps = np.diff(eligible)
+    if len(steps) and steps.min() < 0:
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     cumulative = np.cumsum(sizes)
-    before = cumulative - sizes
-    # Capacity level at which each busy period started, carried forward. Mailboxes become
-    # eligible cohort by cohort: the capacity curve is read once per cohort.
-    cohort_first = np.flatnonzero(np.diff(eligible, prepend=-np.inf))
+    # Capacity level at which each busy period started, carried forward: the running max
+    # of K(a_j) - S[j-1]. Mailboxes become eligible cohort by cohort, and within a cohort
+    # K(a_j) is constant while S[j-1] grows, so the max is taken at cohort starts only.
+    cohort_first = np.flatnonzero(np.concatenate([[True], steps != 0]))
     cohort_sizes = np.diff(np.append(cohort_first, len(eligible)))
-    flow_at_eligible = np.repeat(capacity.flow_at(eligible[cohort_first]), cohort_sizes)
-    backlog_start = np.maximum.accumulate(flow_at_eligible - before)
+    before_cohort = cumulative[cohort_first] - sizes[cohort_first]
+    cohort_backlog = np.maximum.accumulate(capacity.flow_at(eligible[cohort_first]) - before_cohort)
+    backlog_start = np.repeat(cohort_backlog, cohort_sizes)
     flow_done = _first_time_reaching(capacity.times, capacity.flow_gb, cumulative + backlog_start)
 
-    ahead = np.arange(len(sizes)) - concurrent_moves
-    slot_at = np.where(ahead >= 0, flow_done[np.maximum(ahead, 0)], -np.inf)
-    start = np.maximum(eligible, slot_at)
+    # A slot: when eligible, and the mailbox ``concurrent_moves`` places ahead is done.
+    start = eligible.copy()
+    if concurrent_moves < len(start):
+        np.maximum(
+            start[concurrent_moves:], flow_done[:-concurrent_moves], out=start[concurrent_moves:]
+        )
     # Own pace matters only where one move could not have moved the mailbox by flow_done.
     own_progress_gb = capacity.move_at(start) + own_pace
     slow = np.flatnonzero(capacity.move_at(flow_done) < own_progress_gb)
@@ -273,16 +280,21 @@ def _first_time_reaching(times: np.ndarray, curve: np.ndarray, levels: np.ndarra
     """First time a non-decreasing piecewise-linear curve reaches each level (inf if never).
 
     The inverse of the curve is itself piecewise linear once each flat stretch is
-    reduced to its two ends, so ``np.interp`` evaluates it (fast for sorted levels); at
-    a flat stretch's value it gives the stretch's end, corrected below to its start.
+    reduced to its two ends, so ``np.interp`` evaluates it (fast for sorted levels).
+    At (or a rounding error above) a flat stretch's value, the level is reached
+    where the stretch starts, not where it ends.
     """
     levels = np.asarray(levels, dtype=float)
+    flat = curve[1:] == curve[:-1]
     keep = np.ones(len(curve), dtype=bool)
-    keep[1:-1] = (curve[1:-1] > curve[:-2]) | (curve[2:] > curve[1:-1])
-    xp, fp = curve[keep], times[keep]
-    at = np.interp(levels, xp, fp, right=np.inf)
-    # A level equal to a flat stretch's value up to rounding is reached where the stretch
-    # starts, not where it ends.
-    slack = 1e-12 * max(float(curve[-1]), 1.0)
-    below = np.interp(levels - slack, xp, fp, right=np.inf)
-    return np.where(at - below > 1e-6, below, at)
+    keep[1:-1] = ~(flat[:-1] & flat[1:])
+    at = np.interp(levels, curve[keep], times[keep], right=np.inf)
+    if flat.any():
+        starts = np.flatnonzero(flat & ~np.concatenate([[False], flat[:-1]]))
+        values, start_times = curve[starts], times[starts]
+        slack = 1e-12 * max(float(curve[-1]), 1.0)
+        k = np.searchsorted(values, levels - slack, side="left")
+        hit = np.flatnonzero(values[np.minimum(k, len(values) - 1)] <= levels)
+        hit = hit[k[hit] < len(values)]
+        at[hit] = np.minimum(at[hit], start_times[k[hit]])
+    return at
