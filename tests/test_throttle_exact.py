@@ -87,7 +87,7 @@ SMALL_CASES = [
 
 
 @pytest.mark.parametrize("case", SMALL_CASES)
-def test_fluid_sync_times_stay_within_12_hours_of_the_exact_simulation(case):
+def test_fluid_sync_times_stay_within_5_hours_of_the_exact_simulation(case):
     mailboxes, moves, per_move, night, day, sigma, cohort_days = case
     windows = [
         {"days": "weekdays", "from": "08:00", "to": "18:00", "gb_per_hour": day},
@@ -102,7 +102,7 @@ def test_fluid_sync_times_stay_within_12_hours_of_the_exact_simulation(case):
     model = initial_syncs(cap, eligible, sizes, moves).synced_hours
     exact, _, _ = exact_sync_hours(cap, eligible, sizes, moves, per_move)
     error = model - exact
-    # The bound docs/model.md states: within 12 hours either way, and typically (median)
-    # within 2 hours; both totals agree exactly.
-    assert np.abs(error).max() <= 12.0
-    assert np.abs(np.median(error)) <= 2.0
+    # The bound docs/model.md states for these cases: within 5 hours either way, the
+    # median within 1 hour (measured: -1.5 h to +3.9 h, medians -0.5 h to +0.9 h).
+    assert np.abs(error).max() <= 5.0
+    assert np.abs(np.median(error)) <= 1.0

@@ -96,16 +96,13 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
     day_ns = cal.dates.asi8[np.clip(planned, 0, None)]
     day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
     scheduled_date = day_ns.view("M8[ns]")
-    first_ticket = np.full(n, -1, dtype=np.int64)
-    # The first ticket of each user (the records are in submission order).
-    users = tickets.mailbox >= 0
-    order = np.flatnonzero(users)[::-1]
-    first_ticket[tickets.mailbox[order]] = order
-    has = first_ticket >= 0
-    opened = np.full(n, np.nan)
-    closed = np.full(n, np.nan)
-    opened[has] = tickets.opened_hours[first_ticket[has]]
-    closed[has] = tickets.closed_hours[first_ticket[has]]
+    # The first ticket of each user (the records are in submission order); few users
+    # raise one, so only theirs are converted to timestamps.
+    users = np.flatnonzero(tickets.mailbox >= 0)
+    raisers, first = np.unique(tickets.mailbox[users], return_index=True)
+    first_ticket = users[first]
+    opened = _sparse_timestamps(clock, n, raisers, tickets.opened_hours[first_ticket])
+    closed = _sparse_timestamps(clock, n, raisers, tickets.closed_hours[first_ticket])
     state = run.state
     return pd.DataFrame(
         {
@@ -120,11 +117,19 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
             "status": pd.Categorical.from_codes(
                 _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
             ),
-            "ticket_opened_at": clock.timestamps(opened),
-            "ticket_closed_at": clock.timestamps(closed),
+            "ticket_opened_at": opened,
+            "ticket_closed_at": closed,
         },
         copy=False,  # every column is a fresh array already
     )
+
+
+def _sparse_timestamps(clock, n: int, ids: np.ndarray, hours: np.ndarray) -> pd.DatetimeIndex:
+    """Timestamps of ``hours`` at ``ids``, NaT elsewhere: ``n`` of them."""
+    ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+    ns[ids] = clock.timestamps(hours).asi8
+    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    return utc.tz_convert(clock.timezone)
 
 
 def _by_id(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
