@@ -28,15 +28,16 @@ def completion(run) -> dt.date | None:
 
 def one_hour_a_night(mailboxes, batch, synced_per_night):
     """Cutovers every day at 20:00 of ``batch`` users; 1 GB mailboxes; the throttle opens
-    02:00-03:00 at ``synced_per_night`` GB/h only, and a cohort becomes eligible at its own
-    cutover (lead 0), so exactly ``synced_per_night`` users sync each night."""
+    02:00-03:00 at ``synced_per_night`` GB/h only, for as many concurrent moves, and a
+    cohort becomes eligible at its own cutover (lead 0). Each night the S moves share the
+    window, 1 GB/h each, and finish together at 03:00: exactly S users sync a night."""
     return scenario(
         population={"mailboxes": mailboxes, "size_gb": {"mean": 1.0, "sigma": 0}},
         calendar={"timezone": "UTC"},
         batches={"weekday": batch, "weekend_day": batch},
         throttle={
             "presync_lead_days": 0,
-            "concurrent_moves": 100_000,
+            "concurrent_moves": synced_per_night,
             "per_move_gb_per_hour": 1e6,
             "windows": [
                 {"days": "all", "from": "02:00", "to": "03:00", "gb_per_hour": synced_per_night}

@@ -36,7 +36,7 @@ See docs/model.md for what this approximates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,8 @@ class Capacity:
     daily_capacity_gb: np.ndarray  # flow capacity per calendar day
     concurrent_moves: int = 1
     per_move_gb_per_hour: float = np.inf
+    grid_hours: np.ndarray = field(default_factory=lambda: np.zeros(1))  # whole hours + times
+    grid_gb_per_hour: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per interval
 
     def flow_at(self, hours: np.ndarray) -> np.ndarray:
         return np.interp(hours, self.times, self.flow_gb)
@@ -109,14 +111,20 @@ def build_capacity(
     flow_rate = np.minimum(flat_rate, throttle.concurrent_moves * throttle.per_move_gb_per_hour)
     move_rate = np.minimum(flat_rate, throttle.per_move_gb_per_hour)
     daily = np.bincount(day_index[keep], weights=flow_rate * hours, minlength=days)
+    times = np.append(starts, ends[-1])
+    grid = np.union1d(times, np.arange(np.floor(times[0]), np.ceil(times[-1]) + 1))
+    grid = grid[(grid >= times[0]) & (grid <= times[-1])]
+    segment = np.clip(np.searchsorted(times, grid[:-1], side="right") - 1, 0, len(times) - 2)
     return Capacity(
-        times=np.append(starts, ends[-1]),
+        times=times,
         gb_per_hour=flat_rate,
         flow_gb=np.concatenate([[0.0], np.cumsum(flow_rate * hours)]),
         move_gb=np.concatenate([[0.0], np.cumsum(move_rate * hours)]),
         daily_capacity_gb=daily,
         concurrent_moves=throttle.concurrent_moves,
         per_move_gb_per_hour=throttle.per_move_gb_per_hour,
+        grid_hours=grid,
+        grid_gb_per_hour=flat_rate[segment],
     )
 
 
@@ -192,15 +200,38 @@ def initial_syncs(
             start[concurrent_moves:], flow_done[:-concurrent_moves], out=start[concurrent_moves:]
         )
     # Own pace matters only where one move could not have moved the mailbox by flow_done.
-    own_progress_gb = capacity.move_at(start) + own_pace
-    slow = np.flatnonzero(capacity.move_at(flow_done) < own_progress_gb)
+    grid, move_gb = _one_move_progress(capacity, eligible, flow_done)
+    own_progress_gb = np.interp(start, grid, move_gb) + own_pace
+    slow = np.flatnonzero(np.interp(flow_done, grid, move_gb) < own_progress_gb)
     synced = flow_done.copy()
-    synced[slow] = _first_time_reaching(capacity.times, capacity.move_gb, own_progress_gb[slow])
+    synced[slow] = _first_time_reaching(grid, move_gb, own_progress_gb[slow])
     partial = InitialSyncs(
         synced, backlog_start, eligible, cumulative, capacity, np.zeros(1), np.zeros(1)
     )
     grid, reported = reported_flow(partial)
     return InitialSyncs(synced, backlog_start, eligible, cumulative, capacity, grid, reported)
+
+
+def _one_move_progress(
+    capacity: Capacity, eligible: np.ndarray, flow_done: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative progress of one move, on a grid of whole hours and window changes.
+
+    The active moves share the window equally, each at ``min(p, window / n)``,
+    ``n`` the moves active. The fluid queue tells how many mailboxes wait at the
+    start of each hour (eligible, not yet through the fluid); ``n`` is that count
+    within ``[1, C]``. While ``C`` moves are busy and the window binds (business
+    hours of the reference: 600 GB/h over 2,500 moves) a move gets
+    ``window / C``, not ``min(p, window)``: large mailboxes no longer finish a
+    day early. With few waiting, each gets up to ``p``.
+    """
+    grid = capacity.grid_hours
+    waiting = np.searchsorted(eligible, grid[:-1], side="right") - np.searchsorted(
+        flow_done, grid[:-1], side="right"
+    )
+    active = np.clip(waiting, 1, capacity.concurrent_moves)
+    rate = np.minimum(capacity.per_move_gb_per_hour, capacity.grid_gb_per_hour / active)
+    return grid, np.concatenate([[0.0], np.cumsum(rate * np.diff(grid))])
 
 
 def reported_flow(syncs: InitialSyncs) -> tuple[np.ndarray, np.ndarray]:
@@ -222,13 +253,9 @@ def reported_flow(syncs: InitialSyncs) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(grid_hours, reported_gb)``.
     """
     capacity = syncs.capacity
-    times = capacity.times
-    first_hour, last_hour = int(np.floor(times[0])), int(np.ceil(times[-1]))
-    grid = np.union1d(times, np.arange(first_hour, last_hour + 1, dtype=float))
-    grid = grid[(grid >= times[0]) & (grid <= times[-1])]
+    grid = capacity.grid_hours
     length = np.diff(grid)
-    segment = np.clip(np.searchsorted(times, grid[:-1], side="right") - 1, 0, len(times) - 2)
-    window = capacity.gb_per_hour[segment]
+    window = capacity.grid_gb_per_hour
     whole_hours = bool(np.all(grid == np.round(grid)))
 
     def per_interval(hours: np.ndarray, weights: np.ndarray | None = None):
