@@ -247,7 +247,9 @@ def test_every_mailbox_ends_in_exactly_one_state_and_no_one_is_lost(p):
     ).all()
 
 
-@given(plans, st.sampled_from(["throttle.scale", "throttle.concurrent_moves", "batches.weekday"]))
+# Not throttle.concurrent_moves: under a binding window more moves share it more thinly
+# (SPEC's equal split), so a large mailbox can sync, and the plan finish, later.
+@given(plans, st.sampled_from(["throttle.scale", "batches.weekday"]))
 @slow
 def test_more_capacity_never_makes_completion_later_with_the_gate_off(p, key):
     p = {**p, "selection": "random"}

@@ -57,7 +57,7 @@ class MailboxState:
     def __init__(self, queued: int) -> None:
         self.attempts = np.zeros(queued, dtype=np.int16)
         self.status = np.zeros(queued, dtype=np.int8)
-        self.cutover_at = np.full(queued, np.nan)
+        self.cutover_day = np.full(queued, -1, dtype=np.int32)  # day of the successful cutover
         self.waiting_since = np.zeros(queued, dtype=np.int32)  # day first due for this attempt
         self.ever_deferred = np.zeros(queued, dtype=bool)
         self.ever_slipped = np.zeros(queued, dtype=bool)

@@ -68,8 +68,9 @@ class FailureDice:
         self._by_attempt: list[np.ndarray] = []
         self._first_by_position = self._uniforms(1)[queue] if failures.rate > 0 else None
         share = failures.persistent_share
+        # By mailbox id: a bool array small enough to stay in cache for evening look-ups.
         self.persistent = (
-            (np.random.default_rng(seeds["persistent"]).random(mailboxes) < share)[queue]
+            np.random.default_rng(seeds["persistent"]).random(mailboxes) < share
             if share > 0
             else None
         )
@@ -89,7 +90,7 @@ class FailureDice:
                     ids = self._queue[positions[these]]
                     failed[these] = self._uniforms(k)[ids] < rate
         if self.persistent is not None:
-            failed |= self.persistent[positions]
+            failed |= self.persistent[self._queue[positions]]
         return failed
 
     def _uniforms(self, attempt: int) -> np.ndarray:

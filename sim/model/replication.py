@@ -238,7 +238,7 @@ class _Run:
 
     def cutover(self, day: int, due: np.ndarray) -> None:
         """Defer the unsynced, switch over up to the evening's capacity, slip the rest."""
-        synced = self.synced_at[due] <= self.env.now
+        synced = self.synced_at[due] <= self.model.cutover_hours[day]
         self.defer(day, due[~synced])
         ready = due[synced]
         capacity = int(self.model.evening_capacity[day])
@@ -253,7 +253,7 @@ class _Run:
         failed = self.failure_dice.fails(tonight, state.attempts[tonight], rate)
         ok, bad = tonight[~failed], tonight[failed]
         state.status[ok] = MIGRATED
-        state.cutover_at[ok] = self.env.now
+        state.cutover_day[ok] = day
         self.counts.add("cutover_ok", day, len(ok))
         self.counts.add("success_notices", day, len(ok))
         self.counts.add("cutover_failed", day, len(bad))

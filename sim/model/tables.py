@@ -112,7 +112,7 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
             "legacy": run.pop.legacy,
             "scheduled_date": scheduled_date,
             "synced_at": clock.timestamps(_by_id(queue, run.synced_at, n, np.inf)),
-            "cutover_at": clock.timestamps(_by_id(queue, state.cutover_at, n, np.nan)),
+            "cutover_at": _cutover_timestamps(run, _by_id(queue, state.cutover_day, n, -1)),
             "attempts": _by_id(queue, state.attempts, n, 0),
             "status": pd.Categorical.from_codes(
                 _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
@@ -122,6 +122,15 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
         },
         copy=False,  # every column is a fresh array already
     )
+
+
+def _cutover_timestamps(run: _Run, day: np.ndarray) -> pd.DatetimeIndex:
+    """Cutover times from cutover days (-1: none): one timestamp per evening, looked up."""
+    clock = run.cal.clock
+    evenings_ns = np.append(clock.timestamps(run.model.cutover_hours).asi8, np.iinfo(np.int64).min)
+    ns = evenings_ns[day]  # day -1 reads the NaT at the end
+    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    return utc.tz_convert(clock.timezone)
 
 
 def _sparse_timestamps(clock, n: int, ids: np.ndarray, hours: np.ndarray) -> pd.DatetimeIndex:

@@ -18,20 +18,20 @@ The model is a first-come-first-served fluid queue, work-conserving:
   GB/h each): the queue is served in order, so mailbox ``i`` has all its data
   once the cumulative flow passes ``S[i]``, the queue's cumulative size up to
   and including it.
-* A single move never goes faster than ``p`` (nor than the window itself):
-  mailbox ``i`` gets a move slot when it is eligible and the mailbox ``C``
-  places ahead of it is done, and from then needs its own size at that pace.
-  So a 100 GB mailbox needs at least 100 / 0.7 = 143 hours of open window,
-  however idle the tenant is.
+* A single move never goes faster than its share of the window: mailbox ``i``
+  gets a move slot when it is eligible and the mailbox ``C`` places ahead of it
+  is done, and from then needs its own size at ``min(p, window / n)``, ``n`` the
+  mailboxes waiting in the fluid queue (within ``[1, C]``). So a 100 GB mailbox
+  needs at least 100 / 0.7 = 143 hours of open window, however idle the tenant is.
 
-Mailbox ``i`` is synced at ``max(T_flow(i), T_own_pace(i))``. Both capacities
-depend only on the clock, not on the queue, so every sync time follows in
-closed form, vectorised over all mailboxes: with ``K(t)`` the cumulative flow
-capacity and ``a_j`` the eligibility times, the fluid queue empties mailbox
-``i`` when ``K`` reaches ``S[i] + max_{j <= i} (K(a_j) - S[j-1])`` (the
-busy-period formula of a fluid FCFS queue). Capacity never depends on who is
-waiting, so more capacity or earlier eligibility can only make syncs earlier.
-See docs/model.md for what this approximates.
+Mailbox ``i`` is synced at ``max(T_flow(i), T_own_pace(i))``. With ``K(t)`` the
+cumulative flow capacity and ``a_j`` the eligibility times, the fluid queue
+empties mailbox ``i`` when ``K`` reaches ``S[i] + max_{j <= i} (K(a_j) - S[j-1])``
+(the busy-period formula of a fluid FCFS queue), vectorised over all mailboxes;
+one move's progress curve then follows from the fluid's waiting count. A larger
+window or a faster move can only make syncs earlier. The data the outputs report
+is held to what the active moves could carry (:func:`reported_flow`). See
+docs/model.md for how this compares with an exact event-by-event simulation.
 """
 
 from __future__ import annotations
@@ -201,10 +201,10 @@ def initial_syncs(
         )
     # Own pace matters only where one move could not have moved the mailbox by flow_done.
     grid, move_gb = _one_move_progress(capacity, eligible, flow_done)
-    own_progress_gb = np.interp(start, grid, move_gb) + own_pace
-    slow = np.flatnonzero(np.interp(flow_done, grid, move_gb) < own_progress_gb)
-    synced = flow_done.copy()
-    synced[slow] = _first_time_reaching(grid, move_gb, own_progress_gb[slow])
+    own_progress_gb = np.interp(start, grid, move_gb)
+    own_progress_gb += own_pace
+    synced = _first_time_reaching(grid, move_gb, own_progress_gb)
+    np.maximum(synced, flow_done, out=synced)
     partial = InitialSyncs(
         synced, backlog_start, eligible, cumulative, capacity, np.zeros(1), np.zeros(1)
     )
