@@ -213,3 +213,33 @@ def test_no_mailbox_syncs_before_it_is_eligible_or_faster_than_one_move(spec, se
     _, cap = capacity_for(all_day(300.0), concurrent_moves=5, per_move=2.0)
     synced = initial_syncs(cap, eligible, sizes, 5).synced_hours
     assert np.all(synced >= eligible + sizes / 2.0 - 1e-7)
+
+
+def test_a_day_factor_scales_that_days_capacity_only():
+    windows = all_day(100.0)
+    cal, cap = capacity_for(windows)
+    monday = cal.index_of(JAN_8)
+    factor = np.ones(cal.days)
+    factor[monday] = 0.25
+    sc = scenario(
+        throttle={"windows": windows, "concurrent_moves": 10_000, "per_move_gb_per_hour": 1e9},
+        calendar={"holidays": "none", "timezone": "UTC"},
+    )
+    cut = build_capacity(cal, sc.throttle, day_factor=factor)
+    assert cut.daily_capacity_gb[monday] == pytest.approx(0.25 * 2400)
+    assert cut.daily_capacity_gb[monday + 1] == pytest.approx(2400)
+    same = build_capacity(cal, sc.throttle, day_factor=np.ones(cal.days))
+    np.testing.assert_array_equal(same.flow_gb, cap.flow_gb)
+
+
+def test_own_pace_work_defaults_to_the_size_and_slows_only_the_move():
+    cal, cap = capacity_for(all_day(1e6), per_move=0.5)
+    t0 = cal.hours_at(cal.index_of(JAN_8), 0)
+    eligible, sizes = np.full(3, t0), np.array([10.0, 1.0, 4.0])
+    plain = initial_syncs(cap, eligible, sizes, 10_000)
+    default = initial_syncs(cap, eligible, sizes, 10_000, own_pace_gb=sizes)
+    np.testing.assert_array_equal(plain.synced_hours, default.synced_hours)
+    # Twice the work at 0.5 GB/h: a 10 GB mailbox needs 40 h instead of 20 h.
+    slow = initial_syncs(cap, eligible, sizes, 10_000, own_pace_gb=2 * sizes)
+    np.testing.assert_allclose(slow.synced_hours - t0, 2 * sizes / 0.5)
+    np.testing.assert_allclose(plain.synced_hours - t0, sizes / 0.5)
