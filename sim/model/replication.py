@@ -239,29 +239,37 @@ class _Run:
     def cutover(self, day: int, due: np.ndarray) -> None:
         """Defer the unsynced, switch over up to the evening's capacity, slip the rest."""
         synced = self.synced_at[due] <= self.model.cutover_hours[day]
-        self.defer(day, due[~synced])
-        ready = due[synced]
+        ready = due
+        if not synced.all():
+            self.defer(day, due[~synced])
+            ready = due[synced]
         capacity = int(self.model.evening_capacity[day])
-        self.slip(day, ready[capacity:])
-        tonight = ready[:capacity]
+        if len(ready) > capacity:
+            self.slip(day, ready[capacity:])
+            ready = ready[:capacity]
+        tonight = ready
 
         state = self.state
-        state.attempts[tonight] += 1
+        attempts = state.attempts[tonight] + 1
+        state.attempts[tonight] = attempts
         rate = self.sc.failures.rate
         if self.world.failure_factor_by_day is not None:
             rate = min(1.0, rate * float(self.world.failure_factor_by_day[day]))
-        failed = self.failure_dice.fails(tonight, state.attempts[tonight], rate)
-        ok, bad = tonight[~failed], tonight[failed]
+        failed = self.failure_dice.fails(tonight, attempts, rate)
+        if failed.any():
+            ok, bad, bad_attempts = tonight[~failed], tonight[failed], attempts[failed]
+        else:
+            ok, bad, bad_attempts = tonight, tonight[:0], attempts[:0]
         state.status[ok] = MIGRATED
         state.cutover_day[ok] = day
         self.counts.add("cutover_ok", day, len(ok))
         self.counts.add("success_notices", day, len(ok))
         self.counts.add("cutover_failed", day, len(bad))
         max_attempts = self.sc.failures.max_attempts
-        given_up = bad[state.attempts[bad] >= max_attempts]
+        given_up = bad[bad_attempts >= max_attempts]
         state.status[given_up] = REMEDIATION
         self.outstanding -= len(ok) + len(given_up)
-        retry = bad[state.attempts[bad] < max_attempts]
+        retry = bad[bad_attempts < max_attempts]
         state.waiting_since[retry] = day
         self._carry(retry, self._next_cutover_day(day + max(1, self.sc.failures.retry_after_days)))
         self.raise_tickets(day, ok, bad)
