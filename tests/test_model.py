@@ -227,9 +227,10 @@ def test_every_mailbox_ends_in_exactly_one_state_and_no_one_is_lost(p):
     assert (migrated["synced_at"] <= migrated["cutover_at"]).all()
     assert (mb.loc[mb["status"] == "remediation", "attempts"] == p["max_attempts"]).all()
     assert mb.loc[mb["status"] != "migrated", "cutover_at"].isna().all()
-    # Deferral and pauses lose no one: each day's due users are all accounted for.
+    # Deferral, slips and pauses lose no one: each day's due users are all accounted for.
     assert (
-        daily["scheduled"] == daily["cutover_ok"] + daily["cutover_failed"] + daily["deferred"]
+        daily["scheduled"]
+        == daily["cutover_ok"] + daily["cutover_failed"] + daily["deferred"] + daily["slipped"]
     ).all()
     assert daily["cutover_ok"].sum() == m["migrated"]
     assert daily["cumulative_migrated"].iloc[-1] == m["migrated"]
@@ -244,7 +245,9 @@ def test_every_mailbox_ends_in_exactly_one_state_and_no_one_is_lost(p):
     ).all()
 
 
-@given(plans, st.sampled_from(["throttle.scale", "throttle.concurrent_moves", "batches.weekday"]))
+# Not throttle.concurrent_moves: under a binding window more moves share it more thinly
+# (SPEC's equal split), so a large mailbox can sync, and the plan finish, later.
+@given(plans, st.sampled_from(["throttle.scale", "batches.weekday"]))
 @slow
 def test_more_capacity_never_makes_completion_later_with_the_gate_off(p, key):
     p = {**p, "selection": "random"}

@@ -12,7 +12,9 @@ import sim
 @pytest.fixture(scope="module")
 def reference():
     sc = sim.load("scenarios/nhsmail-2020.toml")
-    return sc, sim.run(sc, replications=6, workers=2, keep_daily=False, keep_mailboxes=False)
+    # Enough replications that the median is not one lucky world (about one in six worlds
+    # finishes a few days early, on the Thursday before).
+    return sc, sim.run(sc, replications=16, workers=2, keep_daily=False, keep_mailboxes=False)
 
 
 def test_the_reference_states_its_uncertain_inputs_and_risks(reference):

@@ -40,7 +40,7 @@ def test_a_low_pause_threshold_pauses_and_delays_completion():
     assert gated.daily["paused"].sum() == gated.metrics["paused_days"]
     assert gated.metrics["completion_date"] > off.metrics["completion_date"]
     paused = gated.daily[gated.daily["paused"]]
-    assert (paused["cutover_ok"] == 0).all() and (paused["deferred"] == paused["scheduled"]).all()
+    assert (paused["cutover_ok"] == 0).all() and (paused["slipped"] == paused["scheduled"]).all()
 
 
 def test_a_high_pause_threshold_changes_nothing():

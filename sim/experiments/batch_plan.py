@@ -19,8 +19,8 @@ import pandas as pd
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import Calendar, build_calendar
 from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_cohorts
+from sim.model.draws import stream_seeds
 from sim.model.population import Mailboxes, draw_mailboxes
-from sim.model.replication import stream_seeds
 from sim.model.scenario import Scenario
 
 PLAN_COLUMNS = ("mailbox", "organisation", "size_gb", "planned_date", "notice_date")

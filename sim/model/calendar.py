@@ -77,15 +77,17 @@ class LocalClock:
         return real + self.offsets_hours[k]
 
     def timestamps(self, hours: np.ndarray) -> pd.DatetimeIndex:
-        """Time-zone-aware timestamps of real hours (NaN becomes NaT)."""
+        """Time-zone-aware timestamps of real hours (NaN and inf become NaT)."""
         epoch = pd.Timestamp(self.first_day).tz_localize(self.timezone).as_unit("ns")
         hours = np.asarray(hours, dtype=float)
-        ns = (
-            np.where(np.isfinite(hours), np.round(hours * 3.6e12), 0).astype(np.int64) + epoch.value
-        )
-        stamps = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-        stamps = stamps.where(np.isfinite(hours))
-        return stamps.tz_convert(self.timezone)
+        missing = ~np.isfinite(hours)
+        ns = np.where(missing, 0.0, hours) * 3.6e12
+        np.round(ns, out=ns)
+        stamps = ns.astype(np.int64)
+        stamps += epoch.value
+        stamps[missing] = np.iinfo(np.int64).min  # NaT
+        utc = pd.DatetimeIndex(stamps.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+        return utc.tz_convert(self.timezone)
 
 
 def _offsets_hours(instants: pd.DatetimeIndex) -> np.ndarray:

@@ -223,6 +223,8 @@ class Batches(_Table):
     notice_days: int = Field(default=14, ge=0)
     cutover_time: Clock = 20 * 60
     phases: list[Phase] = []
+    # An evening may take this share above its batch (for carried-over users).
+    catch_up: float = Field(default=0.0, ge=0)
 
     @field_validator("phases")
     @classmethod
@@ -274,6 +276,8 @@ class Failures(_Table):
     rate: float = Field(default=0.003, ge=0, lt=1)
     retry_after_days: int = Field(default=3, ge=0)
     max_attempts: int = Field(default=3, ge=1)
+    # Mailboxes that fail every attempt (corrupt or oversized items), then need remediation.
+    persistent_share: float = Field(default=0.0, ge=0, le=1)
 
 
 def _closed_if_empty(value: Any) -> Any:

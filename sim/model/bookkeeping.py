@@ -1,0 +1,101 @@
+"""Who is due on which evening, and what happened each day.
+
+Mailbox state is held by *queue position* (the order of initial syncs, cohort
+by cohort), not by mailbox id, so that a day's planned cohort is a contiguous
+slice of every array.
+
+An evening's due users are, in order: users carried over from earlier evenings
+(deferred, slipped or retrying), longest waiting first, then the day's planned
+cohort. Example: Tuesday's 22,000 are planned; 300 of Monday's were deferred
+(sync not finished) and 50 failed on Friday and retry today. Tuesday takes the
+Friday retries first (waiting since their failed attempt), then Monday's
+deferred (waiting since Monday), then as much of its own cohort as fits.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PENDING, MIGRATED, REMEDIATION = 0, 1, 2
+STATUS_NAMES = ("not_migrated", "migrated", "remediation")
+
+DAILY_COUNTS = (
+    "scheduled",
+    "cutover_ok",
+    "cutover_failed",
+    "deferred",
+    "slipped",
+    "notices_sent",
+    "reminders_sent",
+    "success_notices",
+)
+
+
+@dataclass
+class DailyCounts:
+    """Per-day counters of one replication."""
+
+    days: int
+    values: dict[str, np.ndarray] = field(init=False)
+    paused: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.values = {name: np.zeros(self.days, dtype=np.int64) for name in DAILY_COUNTS}
+        self.paused = np.zeros(self.days, dtype=bool)
+
+    def add(self, name: str, day: int, count: int) -> None:
+        if 0 <= day < self.days:
+            self.values[name][day] += count
+
+
+class MailboxState:
+    """Attempts, status and waiting of every queued mailbox (by queue position)."""
+
+    def __init__(self, queued: int) -> None:
+        self.attempts = np.zeros(queued, dtype=np.int16)
+        self.status = np.zeros(queued, dtype=np.int8)
+        self.cutover_day = np.full(queued, -1, dtype=np.int32)  # day of the successful cutover
+        self.waiting_since = np.zeros(queued, dtype=np.int32)  # day first due for this attempt
+        self.ever_deferred = np.zeros(queued, dtype=bool)
+        self.ever_slipped = np.zeros(queued, dtype=bool)
+
+
+class DueList:
+    """Who is due on each cutover day: planned cohorts and carried-over users."""
+
+    def __init__(self, planned_day_by_position: np.ndarray) -> None:
+        self.planned = dict(_runs_of_equal_days(planned_day_by_position))
+        self.carried: dict[int, list[np.ndarray]] = {}
+
+    def any_on(self, day: int) -> bool:
+        return day in self.planned or day in self.carried
+
+    def carry(self, positions: np.ndarray, day: int) -> None:
+        self.carried.setdefault(day, []).append(positions)
+
+    def take(self, day: int, waiting_since: np.ndarray) -> np.ndarray:
+        """Everyone due on ``day``: carried over (longest waiting first), then planned."""
+        parts = []
+        carried = self.carried.pop(day, None)
+        if carried:
+            positions = np.concatenate(carried)
+            # Longest waiting first; among equals, queue order (the plan's order).
+            parts.append(positions[np.lexsort((positions, waiting_since[positions]))])
+        if day in self.planned:
+            first, end = self.planned.pop(day)
+            parts.append(np.arange(first, end))
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _runs_of_equal_days(days: np.ndarray):
+    """(day, (first, end)) for each run of equal values in a sorted day array."""
+    if not len(days):
+        return
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1, [len(days)]])
+    for first, end in itertools.pairwise(edges):
+        yield int(days[first]), (int(first), int(end))

@@ -1,0 +1,163 @@
+"""The outputs of one replication: its ``runs`` row, its daily table, its mailboxes.
+
+Pure functions of the finished replication's state (``sim.model.replication``):
+no simulation happens here. Column names are the SPEC's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.model.bookkeeping import MIGRATED, PENDING, REMEDIATION, STATUS_NAMES
+from sim.model.calendar import Calendar
+from sim.model.cohorts import UNSCHEDULED
+from sim.model.desk import TicketRecords
+
+if TYPE_CHECKING:
+    from sim.model.replication import _Run
+
+
+def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
+    """One row of ``runs``."""
+    cal, n = run.cal, len(run.pop)
+    completion = run.completion_day
+    # A forecast's initial backlog (mailbox -1) is worked by the desk, so it is in the
+    # daily backlog, its peak and the go/no-go gate, but it is no ticket of this run's users.
+    own = tickets.mailbox >= 0
+    users = tickets.mailbox[own]
+    waits = tickets.wait_hours[own]
+    waits = waits[np.isfinite(waits)]
+    deadline = run.model.deadline_index
+    synced = float(run.presync.moved_by(np.array([run.env.now]))[0])
+    status, state = run.state.status, run.state
+    return {
+        "replication": replication,
+        "completion_date": pd.Timestamp(cal.date_of(completion)) if completion else pd.NaT,
+        "completed": completion is not None,
+        "met_deadline": bool(
+            completion is not None and deadline is not None and completion <= deadline
+        ),
+        "days_to_complete": (completion - cal.start_index + 1) if completion else np.nan,
+        "migrated": int(np.count_nonzero(status == MIGRATED)),
+        "needs_remediation": int(np.count_nonzero(status == REMEDIATION)),
+        "not_migrated": n - int(np.count_nonzero(status != PENDING)),
+        "data_tb": synced / 1000.0,
+        "tickets": len(users),
+        "users_needing_support_pct": 100.0 * len(np.unique(users)) / n,
+        "peak_backlog": int(run.desk.peak_backlog),
+        "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
+        "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
+        "paused_days": run.paused_days,
+        "cutover_failures": int(run.counts.values["cutover_failed"].sum()),
+        "deferred_users": int(np.count_nonzero(state.ever_deferred)),
+        "slipped_users": int(np.count_nonzero(state.ever_slipped)),
+    }
+
+
+def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
+    """The daily table, from the first notice to the last cutover or ticket."""
+    cal = run.cal
+    days = cal.days
+    opened = _count_by_day(cal, tickets.opened_hours, days)
+    closed = _count_by_day(cal, tickets.closed_hours, days)
+    day_edges = cal.clock.to_hours(np.arange(days + 1) * 24.0)
+    presync_gb = run.presync.moved_between(day_edges)
+    counts = run.counts.values
+    first = _first_nonzero(counts["notices_sent"], counts["reminders_sent"])
+    end = run.completion_day if run.completion_day is not None else cal.last_cutover_index
+    active = np.flatnonzero(opened + closed)
+    last = max(end, int(active[-1]) if len(active) else end)
+    span = slice(min(first, cal.start_index), last + 1)
+    frame = {
+        "replication": np.full(span.stop - span.start, replication, dtype=np.int32),
+        "date": cal.dates[span],
+        **{
+            name: counts[name][span]
+            for name in ("scheduled", "cutover_ok", "cutover_failed", "deferred", "slipped")
+        },
+        "cumulative_migrated": np.cumsum(counts["cutover_ok"])[span],
+        "presync_gb": presync_gb[span],
+        "throttle_capacity_gb": run.presync.capacity.daily_capacity_gb[span],
+        **{name: counts[name][span] for name in ("notices_sent", "reminders_sent")},
+        "success_notices": counts["success_notices"][span],
+        "tickets_opened": opened[span],
+        "tickets_closed": closed[span],
+        "ticket_backlog": np.cumsum(opened - closed)[span],
+        "paused": run.counts.paused[span],
+    }
+    return pd.DataFrame(frame)
+
+
+def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
+    """One row per mailbox id (replication 0's table in ``Result.mailboxes``)."""
+    cal, n = run.cal, len(run.pop)
+    clock = cal.clock
+    queue = run.queue
+    planned = run.cohorts.planned_day
+    day_ns = cal.dates.as_unit("ns").asi8[np.clip(planned, 0, None)]
+    day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
+    scheduled_date = day_ns.view("M8[ns]")
+    # The first ticket of each user (the records are in submission order); few users
+    # raise one, so only theirs are converted to timestamps.
+    users = np.flatnonzero(tickets.mailbox >= 0)
+    raisers, first = np.unique(tickets.mailbox[users], return_index=True)
+    first_ticket = users[first]
+    opened = _sparse_timestamps(clock, n, raisers, tickets.opened_hours[first_ticket])
+    closed = _sparse_timestamps(clock, n, raisers, tickets.closed_hours[first_ticket])
+    state = run.state
+    return pd.DataFrame(
+        {
+            "mailbox": run.pop.id_column(),
+            "organisation": run.pop.organisation_column(),
+            "size_gb": run.pop.size_gb,
+            "legacy": run.pop.legacy,
+            "scheduled_date": scheduled_date,
+            "synced_at": clock.timestamps(_by_id(queue, run.synced_at, n, np.inf)),
+            "cutover_at": _cutover_timestamps(run, _by_id(queue, state.cutover_day, n, -1)),
+            "attempts": _by_id(queue, state.attempts, n, 0),
+            "status": pd.Categorical.from_codes(
+                _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
+            ),
+            "ticket_opened_at": opened,
+            "ticket_closed_at": closed,
+        },
+        copy=False,  # every column is a fresh array already
+    )
+
+
+def _cutover_timestamps(run: _Run, day: np.ndarray) -> pd.DatetimeIndex:
+    """Cutover times from cutover days (-1: none): one timestamp per evening, looked up."""
+    clock = run.cal.clock
+    evenings_ns = np.append(clock.timestamps(run.model.cutover_hours).asi8, np.iinfo(np.int64).min)
+    ns = evenings_ns[day]  # day -1 reads the NaT at the end
+    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    return utc.tz_convert(clock.timezone)
+
+
+def _sparse_timestamps(clock, n: int, ids: np.ndarray, hours: np.ndarray) -> pd.DatetimeIndex:
+    """Timestamps of ``hours`` at ``ids``, NaT elsewhere: ``n`` of them."""
+    ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+    ns[ids] = clock.timestamps(hours).asi8
+    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    return utc.tz_convert(clock.timezone)
+
+
+def _by_id(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
+    """A per-position array as a per-mailbox-id array (unscheduled ones get ``fill``)."""
+    out = np.full(n, fill, dtype=values.dtype)
+    out[queue] = values
+    return out
+
+
+def _count_by_day(cal: Calendar, hours: np.ndarray, days: int) -> np.ndarray:
+    finite = hours[np.isfinite(hours)]
+    day = np.clip(cal.day_of(finite), 0, days - 1)
+    return np.bincount(day, minlength=days)
+
+
+def _first_nonzero(*arrays: np.ndarray) -> int:
+    nonzero = np.flatnonzero(np.logical_or.reduce([a != 0 for a in arrays]))
+    return int(nonzero[0]) if len(nonzero) else 0
