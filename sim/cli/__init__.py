@@ -7,7 +7,7 @@ line naming the file and the dotted key, with no traceback unless ``--debug``.
 Each command lives in its own module and registers itself on :data:`app`.
 """
 
-from sim.cli import check, run, sweep  # noqa: F401  (registers the commands)
+from sim.cli import check, run, sensitivity, solve, sweep  # noqa: F401  (registers the commands)
 from sim.cli.common import EXIT_BAD_INPUT, EXIT_MISSED, EXIT_OK, app
 
 

@@ -1,0 +1,340 @@
+"""Planning backwards: the smallest plan that still meets the deadline.
+
+A programme board asks "what is the smallest weekday batch that finishes by
+31 March with 90% confidence?"::
+
+    sol = sim.solve(sc, "batches.weekday", low=5000, high=60000, confidence=0.9)
+    sol.value            # 13,742: the smallest batch that meets the target
+    sol.table            # every candidate tried: value, P(meet), P50/P90 dates
+
+The search brackets the answer and halves the bracket: each candidate is a
+Monte Carlo run with the *same* seeds (common random numbers), so replication
+``i`` sees the same dice at every candidate and P(meet) moves only because
+the plan moved. A whole-number key gives an exact whole number (a range of
+1,000 needs at most 2 + 10 evaluations: both ends, then one halving per
+evaluation); a real-valued key gives a value within ``tolerance`` (default
+1/1000 of the range) of the boundary, on its meeting side.
+
+Direction. For most keys larger values help (batch sizes, throttle, agents):
+the answer is the smallest value that meets the target. For the keys in
+:data:`SMALLER_HELPS` (failure and ticket rates, mailbox counts and sizes,
+handle times, ...) smaller values help: the answer is the largest value that
+still meets it. Pass ``direction="smaller_helps"`` or ``"larger_helps"`` for
+any other key. Where the model is not monotone in the key the answer is still
+a value that meets the target next to one that does not (the boundary the
+search found), and the table shows every candidate tried.
+
+Default range when ``low``/``high`` are not given: for a key whose larger
+values help, a quarter to four times its current value; for one whose smaller
+values help, its least valid value (0 for rates) to four times its current
+value; both clipped to the key's valid range.
+
+With ``wait_hours_p90=H`` the target also needs the desk to keep up: the P90
+across replications of each replication's P90 ticket wait must be <= H hours
+(with ``key="support.agents"``: the fewest agents that keep waits under H).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from sim.experiments.check import TOLERANCE, _confidence, deadline_applied
+from sim.experiments.keys import NumericKey, numeric_key
+from sim.experiments.variants import Variants, outcome
+from sim.model.scenario import Scenario, ScenarioError, with_overrides
+
+Direction = Literal["larger_helps", "smaller_helps"]
+
+SMALLER_HELPS = frozenset(
+    {
+        "population.mailboxes",
+        "population.size_gb.mean",
+        "population.size_gb.sigma",
+        "population.size_gb.max",
+        "population.legacy_client_share",
+        "failures.rate",
+        "failures.persistent_share",
+        "failures.retry_after_days",
+        "support.ticket_rate",
+        "support.legacy_ticket_rate",
+        "support.failed_cutover_ticket_rate",
+        "support.handle_minutes.median",
+        "support.handle_minutes.sigma",
+        "throttle.daily_variation",
+        "throttle.per_move_sigma",
+    }
+)
+"""Keys for which a smaller value makes the plan finish sooner (or the desk cope better)."""
+
+DEFAULT_SPAN = 4.0  # default range: current / 4 .. current * 4
+DEFAULT_TOLERANCE_SHARE = 1e-3  # real-valued keys: the answer within range / 1000
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate value and what its replications gave."""
+
+    value: float | int
+    meets: bool
+    p_meet_deadline: float | None
+    completion_p50: str | None
+    completion_p90: str | None
+    wait_hours_p90: float
+    seconds: float
+
+
+@dataclass
+class Solution:
+    """The outcome of :func:`solve`; ``value`` is None when no value in the range meets it."""
+
+    key: str
+    value: float | int | None
+    direction: Direction
+    low: float | int
+    high: float | int
+    integer: bool
+    tolerance: float  # 1 for whole numbers (exact); the bracket width reached for real values
+    confidence: float
+    deadline: dt.date | None
+    wait_hours_p90_limit: float | None
+    replications: int
+    seed: int
+    trials: list[Trial] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        return self.value is not None
+
+    @property
+    def at_range_end(self) -> bool:
+        """True when even the end of the range where the key helps least meets the target."""
+        worst = self.low if self.direction == "larger_helps" else self.high
+        return self.found and self.value == worst
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.trials)
+
+    @property
+    def best(self) -> Trial | None:
+        """The trial at the answer."""
+        return next((t for t in self.trials if t.value == self.value), None)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Every candidate tried, in the order tried."""
+        return pd.DataFrame([asdict(t) for t in self.trials])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SPEC's JSON: key, value, p_meet_deadline, completion, evaluations, and the rest."""
+        best = self.best
+        return {
+            "key": self.key,
+            "value": self.value,
+            "p_meet_deadline": best.p_meet_deadline if best else None,
+            "completion": (
+                {"p50": best.completion_p50, "p90": best.completion_p90} if best else None
+            ),
+            "evaluations": self.evaluations,
+            "found": self.found,
+            "at_range_end": self.at_range_end,
+            "direction": self.direction,
+            "low": self.low,
+            "high": self.high,
+            "tolerance": self.tolerance,
+            "confidence": self.confidence,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "wait_hours_p90_limit": self.wait_hours_p90_limit,
+            "wait_hours_p90": best.wait_hours_p90 if best else None,
+            "replications": self.replications,
+            "seed": self.seed,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "trials": [asdict(t) for t in self.trials],
+        }
+
+    def __repr__(self) -> str:
+        verb = "smallest" if self.direction == "larger_helps" else "largest"
+        if not self.found:
+            return f"<Solution {self.key}: no value in [{self.low}, {self.high}] meets the target>"
+        return (
+            f"<Solution {self.key} = {self.value} ({verb} meeting the target; "
+            f"{self.evaluations} evaluations)>"
+        )
+
+
+def solve(
+    scenario: Scenario,
+    key: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    confidence: float | None = None,
+    deadline: dt.date | str | None = None,
+    wait_hours_p90: float | None = None,
+    direction: Direction | None = None,
+    tolerance: float | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    source: str = "--for",
+) -> Solution:
+    """The smallest (or largest tolerable) value of ``key`` in [low, high] meeting the target.
+
+    The target: P(done by ``deadline``) >= ``confidence`` (defaults: the
+    scenario's), and with ``wait_hours_p90`` also the desk constraint. See the
+    module docstring for the direction, default range and tolerance.
+    ``progress`` is called with 1 after each evaluation. Raises
+    :class:`ScenarioError` for an unknown or non-numeric key, an empty range or
+    any other bad input, before simulating.
+    """
+    started = time.perf_counter()
+    spec = numeric_key(scenario, key, source)
+    if wait_hours_p90 is not None and not (
+        isinstance(wait_hours_p90, int | float) and wait_hours_p90 >= 0
+    ):
+        raise ScenarioError("--wait-hours-p90", "", f"must be >= 0 hours (got {wait_hours_p90})")
+    if wait_hours_p90 is None or deadline is not None or scenario.scenario.deadline is not None:
+        scenario = deadline_applied(scenario, deadline, "<scenario>")
+    confidence = _confidence(scenario, confidence)
+    direction = direction or ("smaller_helps" if key in SMALLER_HELPS else "larger_helps")
+    if direction not in ("larger_helps", "smaller_helps"):
+        raise ValueError(f"direction must be 'larger_helps' or 'smaller_helps' (got {direction!r})")
+    low, high = _range(spec, low, high, direction)
+    step = 1 if spec.integer else _tolerance(tolerance, low, high)
+    # Both ends are validated now, so a bad bound is an error before any simulating.
+    for bound, name in ((low, "--low"), (high, "--high")):
+        with_overrides(scenario, {key: bound}, source=name)
+    replications = replications or scenario.scenario.replications
+    seed = scenario.scenario.seed if seed is None else seed
+    solution = Solution(
+        key=key,
+        value=None,
+        direction=direction,
+        low=low,
+        high=high,
+        integer=spec.integer,
+        tolerance=step,
+        confidence=confidence,
+        deadline=scenario.scenario.deadline,
+        wait_hours_p90_limit=wait_hours_p90,
+        replications=replications,
+        seed=seed,
+    )
+    with Variants(seed, replications, workers, dask) as variants:
+
+        def meets(value: float | int) -> bool:
+            trial = _evaluate(scenario, key, value, variants, confidence, wait_hours_p90)
+            solution.trials.append(trial)
+            if progress:
+                progress(1)
+            return trial.meets
+
+        solution.value, width = _bracket(meets, low, high, step, spec.integer, direction)
+    if not spec.integer:
+        solution.tolerance = width
+    solution.wall_seconds = time.perf_counter() - started
+    return solution
+
+
+def max_evaluations(low: float, high: float, step: float) -> int:
+    """The most evaluations a search over [low, high] to ``step`` can take: both ends + halvings."""
+    width = (high - low) / step
+    return 2 + (math.ceil(math.log2(width)) if width > 1 else 0) if high > low else 1
+
+
+def _bracket(
+    meets: Callable[[float | int], bool],
+    low: float | int,
+    high: float | int,
+    step: float,
+    integer: bool,
+    direction: Direction,
+) -> tuple[float | int | None, float]:
+    """Bisection on [low, high]: (the boundary value on its meeting side, final bracket width).
+
+    ``good`` is the end where the key helps most (high when larger helps); the
+    invariant is that ``good`` meets the target and ``bad`` does not.
+    """
+    good, bad = (high, low) if direction == "larger_helps" else (low, high)
+    if not meets(good):
+        return None, abs(high - low)
+    if good == bad or meets(bad):
+        return bad, 0.0
+    while abs(good - bad) > step:
+        middle = (good + bad) // 2 if integer else (good + bad) / 2
+        if integer and middle in (good, bad):
+            break
+        if meets(middle):
+            good = middle
+        else:
+            bad = middle
+    return good, abs(good - bad)
+
+
+def _evaluate(
+    scenario: Scenario,
+    key: str,
+    value: float | int,
+    variants: Variants,
+    confidence: float,
+    wait_limit: float | None,
+) -> Trial:
+    started = time.perf_counter()
+    candidate = with_overrides(scenario, {key: value}, source="--for")
+    (runs,) = variants.runs([candidate])
+    out = outcome(candidate, runs, confidence)
+    meets_deadline = out.p_meet_deadline is None or (
+        out.p_meet_deadline * len(runs) >= confidence * len(runs) - TOLERANCE
+    )
+    meets_desk = wait_limit is None or out.wait_hours_p90 <= wait_limit
+    return Trial(
+        value=value,
+        meets=bool(meets_deadline and meets_desk),
+        p_meet_deadline=None if out.p_meet_deadline is None else round(out.p_meet_deadline, 4),
+        completion_p50=out.completion["p50"],
+        completion_p90=out.completion["p90"],
+        wait_hours_p90=round(out.wait_hours_p90, 3),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _range(
+    spec: NumericKey, low: float | None, high: float | None, direction: Direction
+) -> tuple[float | int, float | int]:
+    for bound, name in ((low, "--low"), (high, "--high")):
+        if bound is not None and (
+            not isinstance(bound, int | float)
+            or isinstance(bound, bool)
+            or not math.isfinite(bound)
+        ):
+            raise ScenarioError(name, spec.key, f"must be a number (got {bound!r})")
+        if bound is not None and spec.integer and float(bound) != int(bound):
+            raise ScenarioError(name, spec.key, f"must be a whole number (got {bound!r})")
+    current = spec.value if spec.value is not None else (1 if spec.integer else 1.0)
+    if low is None:
+        low = spec.clip(current / DEFAULT_SPAN if direction == "larger_helps" else spec.lower)
+    if high is None:
+        high = spec.clip(current * DEFAULT_SPAN if current > 0 else min(spec.upper, 1))
+    if spec.integer:
+        low, high = int(low), int(high)
+    if high < low:
+        raise ScenarioError("--low", spec.key, f"the range [{low}, {high}] is empty")
+    return low, high
+
+
+def _tolerance(tolerance: float | None, low: float, high: float) -> float:
+    if tolerance is None:
+        return (high - low) * DEFAULT_TOLERANCE_SHARE or 1e-12
+    if not tolerance > 0:
+        raise ScenarioError("--tolerance", "", f"must be > 0 (got {tolerance})")
+    return float(tolerance)
