@@ -88,6 +88,7 @@ class Trial:
     completion_p90: str | None
     wait_hours_p90: float
     seconds: float
+    replications_run: int  # fewer than all when the verdict was settled early
 
 
 @dataclass
@@ -231,15 +232,19 @@ def solve(
         seed=seed,
     )
     with Variants(seed, replications, workers, dask) as variants:
+        search = _Search(scenario, key, variants, confidence, wait_hours_p90)
 
         def meets(value: float | int) -> bool:
-            trial = _evaluate(scenario, key, value, variants, confidence, wait_hours_p90)
+            trial = search.evaluate(value)
             solution.trials.append(trial)
             if progress:
                 progress(1)
             return trial.meets
 
         solution.value, width = _bracket(meets, low, high, step, spec.integer, direction)
+        if solution.value is not None:  # the answer's numbers from all its replications
+            index = next(i for i, t in enumerate(solution.trials) if t.value == solution.value)
+            solution.trials[index] = search.finish(solution.trials[index])
     if not spec.integer:
         solution.tolerance = width
     solution.wall_seconds = time.perf_counter() - started
@@ -281,31 +286,75 @@ def _bracket(
     return good, abs(good - bad)
 
 
-def _evaluate(
-    scenario: Scenario,
-    key: str,
-    value: float | int,
-    variants: Variants,
-    confidence: float,
-    wait_limit: float | None,
-) -> Trial:
-    started = time.perf_counter()
-    candidate = with_overrides(scenario, {key: value}, source="--for")
-    (runs,) = variants.runs([candidate])
-    out = outcome(candidate, runs, confidence)
-    meets_deadline = out.p_meet_deadline is None or (
-        out.p_meet_deadline * len(runs) >= confidence * len(runs) - TOLERANCE
-    )
-    meets_desk = wait_limit is None or out.wait_hours_p90 <= wait_limit
-    return Trial(
-        value=value,
-        meets=bool(meets_deadline and meets_desk),
-        p_meet_deadline=None if out.p_meet_deadline is None else round(out.p_meet_deadline, 4),
-        completion_p50=out.completion["p50"],
-        completion_p90=out.completion["p90"],
-        wait_hours_p90=round(out.wait_hours_p90, 3),
-        seconds=round(time.perf_counter() - started, 3),
-    )
+class _Search:
+    """Evaluates candidates, stopping each once its verdict is certain.
+
+    The target needs at least ``required`` of ``n`` replications on time. A
+    candidate with more than ``n - required`` late replications fails whatever
+    the rest do, so its remaining replications are not run (far below the
+    answer that is after a handful); without a wait limit, one with
+    ``required`` on time meets it. The same seeds make the verdict the one the
+    full run would give. The answer's missing replications are run at the end.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        key: str,
+        variants: Variants,
+        confidence: float,
+        wait_limit: float | None,
+    ) -> None:
+        self.scenario, self.key, self.variants = scenario, key, variants
+        self.confidence, self.wait_limit = confidence, wait_limit
+        self.n = variants.replications
+        self.required = math.ceil(confidence * self.n - TOLERANCE)
+        self.has_deadline = scenario.scenario.deadline is not None
+        self.partial: dict[float | int, tuple[Scenario, pd.DataFrame, list]] = {}
+
+    def evaluate(self, value: float | int) -> Trial:
+        started = time.perf_counter()
+        candidate = with_overrides(self.scenario, {self.key: value}, source="--for")
+        runs, remaining = self.variants.runs_until(candidate, self._decided)
+        if remaining:
+            self.partial[value] = (candidate, runs, remaining)
+        return self._trial(value, candidate, runs, time.perf_counter() - started)
+
+    def finish(self, trial: Trial) -> Trial:
+        """``trial`` with all its replications run."""
+        if trial.value not in self.partial:
+            return trial
+        started = time.perf_counter()
+        candidate, runs, remaining = self.partial.pop(trial.value)
+        rest, _ = self.variants.runs_until(candidate, lambda rows: False, remaining)
+        runs = pd.concat([runs, rest]).sort_values("replication", ignore_index=True)
+        seconds = trial.seconds + time.perf_counter() - started
+        return self._trial(trial.value, candidate, runs, seconds)
+
+    def _decided(self, rows: list[dict]) -> bool:
+        if not self.has_deadline:
+            return False
+        on_time = sum(bool(row["met_deadline"]) for row in rows)
+        if on_time + (self.n - len(rows)) < self.required:
+            return True  # fails, whatever the rest do
+        return self.wait_limit is None and on_time >= self.required
+
+    def _trial(self, value, candidate: Scenario, runs: pd.DataFrame, seconds: float) -> Trial:
+        out = outcome(candidate, runs, self.confidence)
+        on_time = int(runs["met_deadline"].sum())
+        meets_deadline = not self.has_deadline or on_time >= self.required
+        complete = len(runs) == self.n
+        meets_desk = self.wait_limit is None or (complete and out.wait_hours_p90 <= self.wait_limit)
+        return Trial(
+            value=value,
+            meets=bool(meets_deadline and meets_desk),
+            p_meet_deadline=None if out.p_meet_deadline is None else round(out.p_meet_deadline, 4),
+            completion_p50=out.completion["p50"],
+            completion_p90=out.completion["p90"],
+            wait_hours_p90=round(out.wait_hours_p90, 3),
+            seconds=round(seconds, 3),
+            replications_run=len(runs),
+        )
 
 
 def _range(

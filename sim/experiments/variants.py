@@ -78,6 +78,43 @@ class Variants:
                 self.progress(chunk.count)
         return [pd.DataFrame(sorted(r, key=lambda row: row["replication"])) for r in rows]
 
+    def runs_until(
+        self,
+        scenario: Scenario,
+        decided: Callable[[list[dict]], bool],
+        chunks: Sequence[Chunk] | None = None,
+    ) -> tuple[pd.DataFrame, list[Chunk]]:
+        """Run ``scenario``'s replications until ``decided(rows so far)`` is true.
+
+        Returns the rows run (a ``runs`` table of the replications finished)
+        and the chunks not run, which a later call may pass as ``chunks`` to
+        finish the variant: replication ``i`` is the same whichever call runs it.
+        Work already started on a worker when the answer is decided is wasted,
+        not waited for in the answer.
+        """
+        if self._pool is None:
+            with self:
+                return self.runs_until(scenario, decided, chunks)
+        if chunks is None:
+            chunks = _pieces(self.replications, 1, self._pool.workers)
+        remaining = list(chunks)
+        calls = [
+            (replicate_metrics, scenario, self.seed, self.replications, chunk) for chunk in chunks
+        ]
+        rows: list[dict] = []
+        finished = self._pool.completed(calls)
+        try:
+            for task, (metrics, _seconds) in finished:
+                rows.extend(metrics)
+                remaining.remove(chunks[task])
+                if self.progress:
+                    self.progress(chunks[task].count)
+                if remaining and decided(rows):
+                    break
+        finally:
+            finished.close()  # cancels what has not started
+        return pd.DataFrame(sorted(rows, key=lambda row: row["replication"])), remaining
+
 
 def _pieces(replications: int, variants: int, workers: int) -> list[Chunk]:
     """Few variants: split each variant's replications so every worker has work."""
