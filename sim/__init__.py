@@ -6,10 +6,14 @@ what will it cost the service desk?
 >>> res = sim.run(sc, replications=20, seed=1, workers=2)
 >>> res.summary["completion"]          # P10 / P50 / P90 completion dates
 >>> res.daily, res.runs, res.mailboxes  # pandas DataFrames
+>>> sim.solve(sc, "batches.weekday", low=5000, high=60000).value  # the smallest batch that does
+>>> sim.sensitivity(sc, params=["support.ticket_rate", "throttle.scale"]).plot()   # a tornado
 """
 
 from sim.experiments.results import Result
 from sim.experiments.runner import run
+from sim.experiments.sensitivity import sensitivity
+from sim.experiments.solve import solve
 from sim.experiments.sweep import sweep
 from sim.model.replication import Model, simulate
 from sim.model.scenario import Scenario, ScenarioError, load, loads
@@ -22,6 +26,8 @@ __all__ = [
     "load",
     "loads",
     "run",
+    "sensitivity",
     "simulate",
+    "solve",
     "sweep",
 ]
