@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 import math
 
 import pytest
@@ -165,3 +166,17 @@ def test_cli_bad_input_exits_2_with_one_line(args, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_two_workers_find_the_same_answer_with_the_same_numbers():
+    sc = load(SMALL)
+    ticks = []
+    one = solve(sc, "batches.weekday", 50, 1000, replications=8, seed=2, workers=1)
+    two = solve(
+        sc, "batches.weekday", 50, 1000, replications=8, seed=2, workers=2, progress=ticks.append
+    )
+    assert one.value == two.value
+    assert replace(one.best, seconds=0) == replace(two.best, seconds=0)
+    assert two.best.replications_run == 8  # the answer's numbers come from every replication
+    assert [t.meets for t in one.trials] == [t.meets for t in two.trials]
+    assert ticks == [1] * two.evaluations
