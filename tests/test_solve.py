@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import replace
 import math
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
