@@ -99,7 +99,7 @@ def test_plot_draws_one_bar_per_key_and_side(tornado):
 
 def synthetic_runs(n: int = 400, seed: int = 5) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    days = rng.integers(100, 200, n).astype(float)
+    days = rng.integers(10, 100, n).astype(float)
     days[:20] = np.nan  # not completed: beyond the horizon
     finish = np.where(np.isnan(days), 1_000.0, days)
     return pd.DataFrame(
@@ -225,3 +225,23 @@ def test_cli_bad_input_exits_2_with_one_line(args, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_rank_reads_the_runs_of_an_earlier_run_without_simulating(tmp_path):
+    runs = tmp_path / "runs.parquet"
+    synthetic_runs().to_parquet(runs)
+    result = runner.invoke(
+        app,
+        [
+            "sensitivity",
+            "scenarios/small-trust.toml",
+            "--method",
+            "rank",
+            "--json",
+            "--runs",
+            str(runs),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    assert rows[0]["key"] == "throttle.scale" and rows[0]["rho"] == pytest.approx(-1.0)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.measure import Measurement
@@ -53,6 +54,13 @@ def sensitivity(
         Path | None,
         typer.Option("--out", help="Write sensitivity.parquet and tornado.png here."),
     ] = None,
+    runs: Annotated[
+        Path | None,
+        typer.Option(
+            "--runs",
+            help="rank: a runs.parquet from `run --out` (no new simulation; same scenario).",
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     replications: ReplicationsOpt = None,
     seed: SeedOpt = None,
@@ -73,7 +81,21 @@ def sensitivity(
             raise BadInput("--params: name at least one key")
         if out is not None and out.exists() and not out.is_dir():
             raise BadInput(f"--out: {out}: exists and is not a folder")
-        total = replications * _variants(sc, keys, method, samples)
+        runs_table = None
+        if runs is not None:
+            if method != "rank":
+                raise BadInput("--runs: used by --method rank only")
+            if not runs.is_file():
+                raise BadInput(f"--runs: {runs}: no such file")
+            try:
+                runs_table = pd.read_parquet(runs)
+            except (OSError, ValueError) as error:
+                raise BadInput(
+                    f"--runs: {runs}: cannot read: {getattr(error, 'strerror', None) or error}"
+                ) from None
+            if "days_to_complete" not in runs_table.columns:
+                raise BadInput(f"--runs: {runs}: not a runs table (no days_to_complete column)")
+        total = 0 if runs_table is not None else replications * _variants(sc, keys, method, samples)
         with progress_bar(total, f"sensitivity ({method})") as advance:
             result = sensitivity_mod.sensitivity(
                 sc,
@@ -85,6 +107,7 @@ def sensitivity(
                 dask=dask,
                 change=change,
                 samples=samples,
+                runs=runs_table,
                 progress=advance,
             )
         if out is not None:
@@ -136,6 +159,12 @@ def print_table(result) -> None:
     Console(highlight=False, width=max(stdout.width, needed), file=stdout.file).print(grid)
     if len(table) > ROWS_SHOWN:
         stdout.print(f"... and {len(table) - ROWS_SHOWN} more keys", markup=False)
+    if result.method == "rank" and table["rho"].isna().all():
+        stdout.print(
+            "no correlation to measure: completion (or every uncertain key) is the same in "
+            "every replication",
+            markup=False,
+        )
     if result.method == "tornado":
         base = result.base
         stdout.print(

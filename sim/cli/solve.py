@@ -84,6 +84,11 @@ def solve(
             raise BadInput(
                 "--direction", "", f"must be larger_helps or smaller_helps (got {direction!r})"
             )
+        if deadline is None and wait_hours_p90 is None and sc.scenario.deadline is None:
+            raise BadInput(
+                f"{scenario}: scenario.deadline: no deadline to solve for: "
+                "set it in the file or pass --deadline"
+            )
         spec = numeric_key(sc, key, "--for")
         if spec.integer:  # typer reads --low/--high as floats; a whole-number key takes ints
             low, high = (
