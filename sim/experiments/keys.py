@@ -28,7 +28,7 @@ class NumericKey:
 
     key: str
     integer: bool
-    value: float | int | None  # None: uncertain (a distribution) or unset
+    value: float | int | None  # an uncertain key's median; None when unset
     lower: float = -math.inf
     upper: float = math.inf
     lower_open: bool = False  # lower itself is not allowed (gt rather than ge)
@@ -86,6 +86,9 @@ def numeric_key(scenario: Scenario, key: str, source: str = "--for") -> NumericK
             if getattr(constraint, name, None) is not None:
                 bounds[name] = float(getattr(constraint, name))
     current = _current(scenario, parts)
+    if not _is_number(current):  # an uncertain key stands at its median
+        distribution = uncertain_distributions(scenario).get(key)
+        current = float(distribution.ppf(0.5)) if distribution is not None else None
     integer = int in kinds and float not in kinds
     return NumericKey(
         key=key,
@@ -155,3 +158,15 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         if model is not None:
             return model
     return None
+
+
+def uncertain_distributions(scenario: Scenario) -> dict[str, Any]:
+    """Dotted key -> scipy frozen distribution for the scenario's uncertain keys ({} if none).
+
+    Uses ``sim.model.uncertainty.uncertain_keys`` (issue 9) when it is there.
+    """
+    try:
+        from sim.model.uncertainty import uncertain_keys
+    except ImportError:
+        return {}
+    return {key: dist.frozen() for key, dist in uncertain_keys(scenario).items()}

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.experiments.keys import numeric_key, numeric_keys
+from sim.experiments.keys import numeric_key, numeric_keys, uncertain_distributions
 from sim.experiments.runner import run
 from sim.experiments.variants import Variants, completion_days, outcome
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
@@ -400,15 +400,3 @@ def _sobol(
         return np.array([np.median(completion_days(t, horizon)) for t in tables])
 
     return sobol_indices(distributions, evaluate, samples=samples, seed=seed)
-
-
-def uncertain_distributions(scenario: Scenario) -> dict[str, Any]:
-    """Dotted key -> scipy frozen distribution for the scenario's uncertain keys ({} if none).
-
-    Uses ``sim.model.uncertainty.uncertain_keys`` (issue 9) when it is there.
-    """
-    try:
-        from sim.model.uncertainty import uncertain_keys
-    except ImportError:
-        return {}
-    return {key: dist.frozen() for key, dist in uncertain_keys(scenario).items()}
