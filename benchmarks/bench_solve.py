@@ -1,9 +1,10 @@
 """Benchmark ``solve`` on the reference scenario: evaluations, replications run, wall time.
 
 The target: a range of 1,000 whole numbers needs at most 2 + 10 = 12
-evaluations (both ends, then one halving each); 5,000-60,000 (55,001 values)
-needs at most 2 + 16 = 18. Each evaluation stops as soon as its verdict is
-certain, so the replications actually run are reported too::
+evaluations (both ends, then one halving each; interpolation on lateness often
+saves some); 5,000-60,000 (55,001 values) needs at most 2 + 16 = 18. Each
+evaluation stops as soon as its verdict is certain, so the replications
+actually run are reported too::
 
     python benchmarks/bench_solve.py                        # batches.weekday 5000..60000, 50 reps
     python benchmarks/bench_solve.py --low 21000 --high 22000 --replications 20

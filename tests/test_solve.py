@@ -8,11 +8,13 @@ import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.experiments.check import check
-from sim.experiments.solve import max_evaluations, solve
+from sim.experiments.solve import Trial, _bracket, max_evaluations, solve
 from sim.model.scenario import ScenarioError, load, with_overrides
 from tests.conftest import nth_weekday_after, scenario
 
@@ -180,3 +182,33 @@ def test_two_workers_find_the_same_answer_with_the_same_numbers():
     assert two.best.replications_run == 8  # the answer's numbers come from every replication
     assert [t.meets for t in one.trials] == [t.meets for t in two.trials]
     assert ticks == [1] * two.evaluations
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    low=st.integers(0, 5_000),
+    width=st.integers(1, 100_000),
+    where=st.floats(0, 1),
+    plateau=st.integers(1, 5_000),
+    noise=st.lists(st.integers(-3, 3), min_size=1, max_size=8),
+    larger_helps=st.booleans(),
+)
+def test_the_search_finds_the_exact_boundary_in_no_more_evaluations_than_bisection(
+    low, width, where, plateau, noise, larger_helps
+):
+    """Whatever the lateness signal says (smooth, stepped or misleading), the answer is exact."""
+    high = low + width
+    answer = low + round(where * width)
+    calls = []
+
+    def evaluate(value):
+        calls.append(value)
+        distance = (answer - value) if larger_helps else (value - answer)
+        meets = distance <= 0
+        days_late = -(-distance // plateau) + noise[len(calls) % len(noise)]
+        return Trial(value, meets, None, None, None, 0.0, 0.0, 1, float(days_late))
+
+    direction = "larger_helps" if larger_helps else "smaller_helps"
+    value, _ = _bracket(evaluate, low, high, 1, True, direction)
+    assert len(calls) <= max_evaluations(low, high, 1)
+    assert value == answer
