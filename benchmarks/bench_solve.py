@@ -16,6 +16,7 @@ batches.weekday --low 5000 --high 60000 -n 50``.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -38,17 +39,34 @@ def main() -> None:
     args = parser.parse_args()
     sc = sim.load(REFERENCE)
     started = time.perf_counter()
+    evaluations = []
+
+    def tick(_: int) -> None:  # a line per evaluation, so a long run shows where it is
+        evaluations.append(time.perf_counter() - started)
+        print(f"evaluation {len(evaluations)} done at {evaluations[-1]:.1f} s", flush=True)
+
     solution = solve(
-        sc, args.key, args.low, args.high, replications=args.replications, workers=args.workers
+        sc,
+        args.key,
+        args.low,
+        args.high,
+        replications=args.replications,
+        workers=args.workers,
+        progress=tick,
     )
     wall = time.perf_counter() - started
     bound = max_evaluations(args.low, args.high, 1)
     run = int(solution.table["replications_run"].sum())
     print(solution.table.to_string(index=False))
+    cpu = (
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        + resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    )
     print(
         f"{args.key} = {solution.value}: {solution.evaluations} evaluations (bound {bound}), "
         f"{run} replications run of {solution.evaluations * args.replications} "
-        f"({args.replications} a candidate), {wall:.1f} s wall"
+        f"({args.replications} a candidate), {wall:.1f} s wall, {cpu:.0f} s CPU "
+        f"({cpu / max(run, 1):.2f} CPU s a replication)"
     )
 
 
