@@ -290,12 +290,14 @@ def _bracket(
     at_bad = evaluate(bad)
     if at_bad.meets:
         return bad, 0.0
-    spent, initial_width = 2, abs(good - bad)
+    spent, initial_width, halved = 2, abs(good - bad), True
     while abs(good - bad) > step:
+        width = abs(good - bad)
+        # Brent's safeguard: after a guess that did not halve the bracket, bisect once.
+        late_good, late_bad = (at_good.days_late, at_bad.days_late) if halved else (None, None)
         candidate = _next_candidate(
-            good, bad, at_good.days_late, at_bad.days_late, budget - spent, step, integer,
-            initial_width,
-        )  # fmt: skip
+            good, bad, late_good, late_bad, budget - spent, step, integer, initial_width
+        )
         if candidate in (good, bad):
             break
         trial = evaluate(candidate)
@@ -304,10 +306,12 @@ def _bracket(
             good, at_good = candidate, trial
         else:
             bad, at_bad = candidate, trial
+        halved = abs(good - bad) <= width / 2 + step
     return good, abs(good - bad)
 
 
 TRUNCATION = 0.2  # ITP's kappa_1 (Oliveira & Takahashi 2020): how far a guess leans to the middle
+MIN_DAYS_TO_INTERPOLATE = 4  # below this span of lateness between the ends, bisect
 
 
 def _next_candidate(
@@ -335,6 +339,8 @@ def _next_candidate(
     middle = (lo + hi) // 2 if integer else (lo + hi) / 2
     if late_good is None or late_bad is None or not late_bad > max(late_good, 0):
         return middle
+    if late_bad - late_good < MIN_DAYS_TO_INTERPOLATE:
+        return middle  # whole days, weekends and holidays: a few days' span says nothing finer
     width = hi - lo
     # Aim between the last late day and the first on-time day of the interpolated line.
     share = (late_bad - 0.5) / (late_bad - late_good)
