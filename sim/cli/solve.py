@@ -131,9 +131,12 @@ def _evaluation_bound(sc, key, low, high, direction, tolerance) -> int:
 
 def describe(solution: solve_mod.Solution) -> str:
     """A paragraph for a person: the answer, what it gives, and how it was found."""
-    target = f"P(done by {solution.deadline}) >= {solution.confidence:.0%}"
+    targets = []
+    if solution.deadline is not None:
+        targets.append(f"P(done by {solution.deadline}) >= {solution.confidence:.0%}")
     if solution.wait_hours_p90_limit is not None:
-        target += f" and P90 ticket wait <= {solution.wait_hours_p90_limit:g} h"
+        targets.append(f"P90 ticket wait <= {solution.wait_hours_p90_limit:g} h")
+    target = " and ".join(targets)
     plural = "s" if solution.evaluations != 1 else ""
     searched = (
         f"{solution.evaluations} evaluation{plural} of {solution.replications} replications "
