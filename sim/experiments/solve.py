@@ -89,7 +89,7 @@ class Trial:
 
     value: float | int
     meets: bool
-    p_meet_deadline: float | None
+    p_meet_deadline: float | None  # over the replications run (see replications_run)
     completion_p50: str | None
     completion_p90: str | None
     wait_hours_p90: float
