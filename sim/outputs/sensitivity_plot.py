@@ -56,6 +56,11 @@ def tornado_figure(table: pd.DataFrame, title: str = "", max_bars: int = MAX_BAR
     )
     ax.set_yticks(y, [_label(r) for _, r in rows.iterrows()], fontsize=9)
     for position, (_, row) in zip(y, rows.iterrows(), strict=True):
+        if row["days_low"] == 0 and row["days_high"] == 0:
+            ax.annotate(
+                "no change", (0, position), xytext=(4, 0), textcoords="offset points",
+                va="center", fontsize=8, color="grey",
+            )  # fmt: skip
         for days in {row["days_low"], row["days_high"]} - {0.0}:
             ax.annotate(
                 f"{days:+g} d",
