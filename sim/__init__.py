@@ -7,12 +7,16 @@ what will it cost the service desk?
 >>> res.summary["completion"]          # P10 / P50 / P90 completion dates
 >>> res.daily, res.runs, res.mailboxes  # pandas DataFrames
 >>> sim.plan(sc)                        # the batch plan: who moves on which evening
+>>> sim.solve(sc, "batches.weekday", low=5000, high=60000).value  # the smallest batch that does
+>>> sim.sensitivity(sc, params=["support.ticket_rate", "throttle.scale"]).plot()   # a tornado
 """
 
 from sim.experiments.batch_plan import plan
 from sim.experiments.forecast import forecast
 from sim.experiments.results import Result
 from sim.experiments.runner import ClusterError, run
+from sim.experiments.sensitivity import sensitivity
+from sim.experiments.solve import solve
 from sim.experiments.sweep import sweep
 from sim.model.feasibility import MemoryLimitError
 from sim.model.replication import Model, simulate
@@ -32,6 +36,8 @@ __all__ = [
     "loads",
     "plan",
     "run",
+    "sensitivity",
     "simulate",
+    "solve",
     "sweep",
 ]

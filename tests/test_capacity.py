@@ -58,7 +58,8 @@ def test_a_throttle_that_syncs_s_of_b_a_night_finishes_after_ceil_n_over_s_night
     assert completion(run) == START + dt.timedelta(days=nights)
     daily = run.daily.set_index("date")
     assert (
-        daily.loc[pd.Timestamp(START + dt.timedelta(days=1)) :, "cutover_ok"].iloc[: nights - 1] == synced
+        daily.loc[pd.Timestamp(START + dt.timedelta(days=1)) :, "cutover_ok"].iloc[: nights - 1]
+        == synced
     ).all()
     assert run.metrics["deferred_users"] == mailboxes
     assert run.metrics["slipped_users"] == 0
