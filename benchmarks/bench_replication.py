@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import sim
+from sim.model.uncertainty import nominal
 
 
 def main() -> None:
@@ -26,9 +27,16 @@ def main() -> None:
     parser.add_argument("--scenario", default="scenarios/nhsmail-2020.toml")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--summary-only", action="store_true", help="Skip the mailbox table.")
+    parser.add_argument(
+        "--nominal",
+        action="store_true",
+        help="the plan as written: uncertain inputs at their medians, no risks, no variation",
+    )
     args = parser.parse_args()
 
     scenario = sim.load(args.scenario)
+    if args.nominal:
+        scenario = nominal(scenario)
     started = time.perf_counter()
     model = sim.Model(scenario)
     build_seconds = time.perf_counter() - started

@@ -28,6 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sim
+from sim.model.uncertainty import nominal
 
 REFERENCE = Path(__file__).resolve().parents[1] / "scenarios" / "nhsmail-2020.toml"
 TARGET_SECONDS = 600.0  # 1,000 replications in 10 minutes
@@ -58,9 +59,16 @@ def main() -> int:
     parser.add_argument(
         "--no-daily", action="store_true", help="drop the daily tables (keep_daily=False)"
     )
+    parser.add_argument(
+        "--nominal",
+        action="store_true",
+        help="the plan as written: uncertain inputs at their medians, no risks, no variation",
+    )
     args = parser.parse_args()
 
     scenario = sim.load(args.scenario)
+    if args.nominal:
+        scenario = nominal(scenario)
     print(
         f"{scenario.name}: {scenario.population.mailboxes:,} mailboxes, "
         f"{args.replications} replications, seed {args.seed}, "
