@@ -30,6 +30,7 @@ run with the same seed live in the same worlds as far as their inputs agree.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from sim.model.calendar import Calendar
 from sim.model.distributions import FieldRange, field_range, key_parts, range_of
 from sim.model.replication import Model, Replication, World
 from sim.model.scenario import Risk, Scenario
@@ -127,6 +129,10 @@ class Uncertainty:
     ) -> Replication:
         """Draw this replication's world, then run the concrete scenario in it."""
         drawn = self.draw(seed)
+        if world is not None:
+            # The caller's days are the base plan's; an uncertain lead time or notice
+            # period moves the concrete calendar's first day (same dates, other indices).
+            world = realigned(world, self.base.calendar, drawn.model.calendar)
         rep = drawn.model.replicate(
             seed,
             keep_mailboxes=keep_mailboxes,
@@ -273,6 +279,31 @@ def merge_worlds(drawn: World, given: World | None) -> World:
     )
 
 
+def realigned(world: World, base: Calendar, concrete: Calendar) -> World:
+    """``world``'s per-day arrays, indexed by ``base``'s days, on ``concrete``'s days (by
+    date). Days ``base`` does not cover get the nominal factor 1 and no pause."""
+    shift = (base.first_day - concrete.first_day).days
+    if shift == 0 and base.days == concrete.days:
+        return world
+
+    def moved(values: np.ndarray | None, fill) -> np.ndarray | None:
+        if values is None:
+            return None
+        values = np.asarray(values)
+        out = np.full(concrete.days, fill, dtype=values.dtype)
+        first, last = max(shift, 0), min(shift + len(values), concrete.days)
+        if first < last:
+            out[first:last] = values[first - shift : last - shift]
+        return out
+
+    return dataclasses.replace(
+        world,
+        throttle_factor_by_day=moved(world.throttle_factor_by_day, 1.0),
+        paused_by_day=moved(world.paused_by_day, False),
+        failure_factor_by_day=moved(world.failure_factor_by_day, 1.0),
+    )
+
+
 def _same_calendar(a: Scenario, b: Scenario) -> bool:
     """Do two scenarios make the same calendar, cutover plan and desk hours?"""
     return (
@@ -317,6 +348,7 @@ __all__ = [
     "has_uncertainty",
     "merge_worlds",
     "named_stream",
+    "realigned",
     "risk_window",
     "uncertain_keys",
 ]
