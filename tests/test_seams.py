@@ -6,12 +6,14 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
 from sim.experiments.forecast import forecast
 from sim.model.replication import Model, World, simulate
+from sim.model.scenario import with_overrides
 from sim.model.uncertainty import nominal
 
 from .conftest import nth_weekday_after, scenario
@@ -222,3 +224,48 @@ def test_a_failure_wave_raises_failures_only_on_its_days():
     # 200 attempts at 50%: 0.35-0.65 holds but once in ~10^5; elsewhere 1% of ~1,600.
     assert share[wave].between(0.35, 0.65).all()
     assert waved.loc[~wave, "cutover_failed"].sum() / attempts[~wave].sum() < 0.03
+
+
+# --- inventory x uncertainty -----------------------------------------------------------------
+
+
+def test_an_inventory_moves_own_pace_combines_item_counts_and_its_speed_factor(tmp_path):
+    # Each move alone (ample tenant): max(size / g, items / r) hours at the nominal pace,
+    # divided by the mailbox's own drawn speed factor (per_move_sigma).
+    from .test_inventory import (
+        DOMAIN_GB_PER_HOUR,
+        DOMAIN_ITEMS_PER_HOUR,
+        ITEMS,
+        item_scenario,
+        sync_hours,
+    )
+
+    plain = item_scenario(tmp_path, ITEMS, DOMAIN_ITEMS_PER_HOUR)
+    sc = with_overrides(plain, {"throttle.per_move_sigma": 0.5}, source="test")
+    mb = simulate(sc, 1).mailboxes
+    speed = Model(sc).uncertainty.draw(np.random.SeedSequence(1)).world.move_speed_factor
+    spec = ITEMS.set_index("mailbox").loc[mb["mailbox"]]
+    nominal_hours = np.maximum(
+        spec["size_gb"] / DOMAIN_GB_PER_HOUR, spec["item_count"] / DOMAIN_ITEMS_PER_HOUR
+    )
+    assert not np.allclose(speed, 1.0)
+    np.testing.assert_allclose(
+        sync_hours(mb.set_index("mailbox"), sc), nominal_hours.to_numpy() / speed, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"batches.weekday": {"dist": "uniform", "low": 50, "high": 200}},
+        {"population.size_gb.mean": {"dist": "uniform", "low": 0.5, "high": 2.0}},
+        {"throttle.daily_variation": 0.3, "throttle.per_move_sigma": 0.5},
+    ],
+)
+def test_the_batch_plan_is_replication_0s_also_when_numbers_are_uncertain(overrides):
+    sc = scenario(overrides, population={"mailboxes": 1000, "size_gb": {"mean": 1.0, "sigma": 1}})
+    plan = sim.plan(sc, seed=7).set_index("mailbox")
+    mb = sim.run(sc, replications=1, seed=7, workers=1).mailboxes.set_index("mailbox")
+    plan = plan.loc[mb.index]
+    assert (plan["planned_date"] == mb["scheduled_date"]).all()
+    np.testing.assert_array_equal(plan["size_gb"], mb["size_gb"])

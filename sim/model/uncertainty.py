@@ -111,10 +111,7 @@ class Uncertainty:
     def __init__(self, model: Model) -> None:
         sc = model.scenario
         self.base = model
-        self.keys = [
-            (key, dist, range_of(Scenario, key), key_parts(key))
-            for key, dist in sc.uncertain.items()
-        ]
+        self.keys = _compiled_keys(sc)
         self.risk_ranges = {name: field_range(Risk.model_fields[name]) for name in RISK_EFFECTS}
 
     # --- one replication ---------------------------------------------------------------------
@@ -145,16 +142,7 @@ class Uncertainty:
 
     def draw(self, seed: np.random.SeedSequence) -> Draw:
         """The inputs of one replication, each from its own stream."""
-        params = {
-            key: draw_value(dist, spec, named_stream(seed, KEY_STREAMS, key))
-            for key, dist, spec, _ in self.keys
-        }
-        concrete = self.base.scenario
-        for (_, _, _, parts), value in zip(self.keys, params.values(), strict=True):
-            concrete = _replaced(concrete, parts, value)
-        if params:
-            concrete = concrete.model_copy()
-            concrete._uncertain = {}
+        concrete, params = _concrete(self.base.scenario, self.keys, seed)
         model = self.concrete_model(concrete)
         cal = model.calendar  # the concrete plan's days (an uncertain lead time moves them)
         throttle = concrete.throttle
@@ -235,6 +223,37 @@ class Uncertainty:
                 model.capacity = build_capacity(model.calendar, concrete.throttle)
         model.uncertainty = None
         return model
+
+
+def concrete_scenario(
+    scenario: Scenario, seed: np.random.SeedSequence
+) -> tuple[Scenario, dict[str, float | int]]:
+    """The scenario a replication with ``seed`` runs: every uncertain number drawn (and
+    the values drawn, by dotted key). ``scenario`` itself when nothing is uncertain."""
+    return _concrete(scenario, _compiled_keys(scenario), seed)
+
+
+def _compiled_keys(scenario: Scenario) -> list[tuple]:
+    return [
+        (key, dist, range_of(Scenario, key), key_parts(key))
+        for key, dist in scenario.uncertain.items()
+    ]
+
+
+def _concrete(
+    scenario: Scenario, keys: list[tuple], seed: np.random.SeedSequence
+) -> tuple[Scenario, dict[str, float | int]]:
+    params = {
+        key: draw_value(dist, spec, named_stream(seed, KEY_STREAMS, key))
+        for key, dist, spec, _ in keys
+    }
+    concrete = scenario
+    for (_, _, _, parts), value in zip(keys, params.values(), strict=True):
+        concrete = _replaced(concrete, parts, value)
+    if params:
+        concrete = concrete.model_copy()
+        concrete._uncertain = {}
+    return concrete, params
 
 
 def risk_window(risk: Risk, model: Model) -> tuple[int, int]:
@@ -344,6 +363,7 @@ def _field_name(model: type, alias: str) -> str:
 __all__ = [
     "Draw",
     "Uncertainty",
+    "concrete_scenario",
     "draw_value",
     "has_uncertainty",
     "merge_worlds",
