@@ -269,3 +269,65 @@ def test_the_batch_plan_is_replication_0s_also_when_numbers_are_uncertain(overri
     plan = plan.loc[mb.index]
     assert (plan["planned_date"] == mb["scheduled_date"]).all()
     np.testing.assert_array_equal(plan["size_gb"], mb["size_gb"])
+
+
+# --- solve / sensitivity x uncertainty ------------------------------------------------------
+
+
+def test_tornado_bars_of_an_uncertain_key_are_measured_from_its_median():
+    # weekday ~ U(80, 120): P10 84, median 100, P90 116. 1,000 mailboxes take ceil(1000 / b)
+    # weekdays from Monday 8 January: 12 (Tue 23rd, day 16), 10 (Fri 19th, day 12) and 9
+    # (Thu 18th, day 11). From the plan where the batch still varies the bars had the
+    # wrong sign (a smaller batch "finished earlier").
+    sc = scenario({"batches.weekday": {"dist": "uniform", "low": 80, "high": 120}})
+    table = sim.sensitivity(sc, params=["batches.weekday"], replications=2, workers=1).table
+    row = table.set_index("key").loc["batches.weekday"]
+    assert (row["low"], row["base"], row["high"]) == (84, 100, 116)
+    assert (row["p50_days_low"], row["p50_days_base"], row["p50_days_high"]) == (16, 12, 11)
+    assert (row["days_low"], row["days_high"]) == (4, -1)
+
+
+def test_solve_fixes_an_uncertain_key_at_each_candidate():
+    # With the weekday batch a distribution the answer is still the closed form of a fixed
+    # batch: 1,000 mailboxes by the 7th weekday need ceil(1000 / 7) = 143 a weekday.
+    sc = scenario(
+        {
+            "scenario.deadline": nth_weekday_after(START, 7),
+            "batches.weekday": {"dist": "uniform", "low": 50, "high": 150},
+        }
+    )
+    solution = sim.solve(sc, "batches.weekday", 1, 1000, replications=3, workers=1)
+    assert solution.value == 143
+    assert solution.best.p_meet_deadline == 1.0
+
+
+def test_run_sweep_solve_and_forecast_are_the_same_on_one_or_two_workers_in_drawn_worlds():
+    doubt = {
+        "support.ticket_rate": {"dist": "uniform", "low": 0.01, "high": 0.05},
+        "batches.weekday": {"dist": "triangular", "low": 80, "mode": 100, "high": 130},
+        "throttle.daily_variation": 0.3,
+        "throttle.per_move_sigma": 0.4,
+        "scenario.deadline": nth_weekday_after(START, 11),
+        "risks": [{"name": "halt", "per_week": 0.3, "pause_days": 2}],
+    }
+    sc = scenario(doubt, failures={"rate": 0.02}, support={"agents": 2})
+    for workers in (1, 2):
+        run = sim.run(sc, replications=4, seed=5, workers=workers)
+        sweep = sim.sweep(
+            sc, {"throttle.scale": [0.5, 1.0]}, replications=3, seed=5, workers=workers
+        )
+        solution = sim.solve(sc, "support.agents", 1, 5, replications=3, seed=5, workers=workers)
+        if workers == 1:
+            first = (run, sweep, solution)
+            continue
+        pd.testing.assert_frame_equal(
+            run.runs.drop(columns=["wall_seconds"], errors="ignore"),
+            first[0].runs.drop(columns=["wall_seconds"], errors="ignore"),
+        )
+        pd.testing.assert_frame_equal(run.daily, first[0].daily)
+        volatile = [c for c in sweep.table.columns if "seconds" in c]
+        pd.testing.assert_frame_equal(
+            sweep.table.drop(columns=volatile), first[1].table.drop(columns=volatile)
+        )
+        assert solution.value == first[2].value
+        assert [t.meets for t in solution.trials] == [t.meets for t in first[2].trials]
