@@ -331,3 +331,15 @@ def test_run_sweep_solve_and_forecast_are_the_same_on_one_or_two_workers_in_draw
         )
         assert solution.value == first[2].value
         assert [t.meets for t in solution.trials] == [t.meets for t in first[2].trials]
+
+
+def test_the_learned_pace_scales_a_batch_size_given_as_a_distribution():
+    # As test_actuals_at_70_percent_of_the_plan...: 350 of 1,000 by Friday 12 January at
+    # 70 a weekday; the batch, a (zero-width) distribution at 100, becomes one at 70:
+    # ceil(650 / 70) = 10 more weekdays, the last Friday 26 January (at 100: the 23rd).
+    sc = scenario({"batches.weekday": {"dist": "uniform", "low": 100, "high": 100}})
+    days = [nth_weekday_after(START, i).isoformat() for i in range(1, 6)]
+    actuals = pd.DataFrame({"date": days, "migrated": [70] * 5})
+    res = forecast(sc, actuals, replications=3, seed=1, workers=1)
+    assert res.summary["observed"]["pace"]["posterior_mean"] == pytest.approx(0.7, abs=1e-4)
+    assert res.summary["completion"]["p50"] == "2024-01-26"

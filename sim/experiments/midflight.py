@@ -267,8 +267,19 @@ def scenario_for(
     return from_dict(raw, source="forecast")
 
 
+# The parameters of a distribution in the key's units: scaling them scales every draw.
+SCALE_PARAMETERS = ("low", "mode", "high", "median", "mean", "sd")
+
+
 def _scaled(batch: Any, pace: float) -> Any:
-    """A batch size times the pace (a batch given as a distribution is left as it is)."""
+    """A batch size times the pace; a batch given as a distribution (other than a beta,
+    which has no scale) has its parameters scaled, so every draw is scaled."""
+    if isinstance(batch, dict):
+        if batch.get("dist") == "beta":
+            return batch
+        return {
+            k: v * pace if k in SCALE_PARAMETERS and v is not None else v for k, v in batch.items()
+        }
     if not isinstance(batch, int | float) or batch <= 0:
         return batch
     return max(1, round(batch * pace))
