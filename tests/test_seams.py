@@ -343,3 +343,30 @@ def test_the_learned_pace_scales_a_batch_size_given_as_a_distribution():
     res = forecast(sc, actuals, replications=3, seed=1, workers=1)
     assert res.summary["observed"]["pace"]["posterior_mean"] == pytest.approx(0.7, abs=1e-4)
     assert res.summary["completion"]["p50"] == "2024-01-26"
+
+
+def test_solve_reports_the_same_trials_on_one_or_two_workers():
+    # A candidate far below the answer is refused early, after a few of its replications:
+    # which ones must not depend on how many workers ran them (they steer the search and
+    # are in the JSON).
+    sc = scenario(
+        {
+            "scenario.deadline": nth_weekday_after(START, 13),
+            "batches.weekday": {"dist": "uniform", "low": 80, "high": 140},
+            "throttle.daily_variation": 0.3,
+        }
+    )
+    tables = []
+    for workers in (1, 2):
+        solution = sim.solve(
+            sc,
+            "throttle.per_move_gb_per_hour",
+            0.001,
+            5.0,
+            replications=16,
+            seed=2,
+            workers=workers,
+        )
+        tables.append(solution.table.drop(columns="seconds"))
+    assert len(tables[0]) > 5 and (tables[0]["replications_run"] < 16).any()  # early verdicts
+    pd.testing.assert_frame_equal(tables[0], tables[1])
