@@ -370,3 +370,16 @@ def test_solve_reports_the_same_trials_on_one_or_two_workers():
         tables.append(solution.table.drop(columns="seconds"))
     assert len(tables[0]) > 5 and (tables[0]["replications_run"] < 16).any()  # early verdicts
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_a_risk_that_strikes_before_the_calendar_is_felt_only_where_it_lasts_into_it():
+    # The calendar starts 15 days before Monday 8 January (notice 14 + 1). A 30-day pause
+    # from 1 December ends on 30 December: no cutover is lost. One from 20 December
+    # (30 days: to 18 January) halts the first 9 weekdays; one after the horizon, nothing.
+    def finish(day):
+        risk = {"name": "halt", "probability": 1.0, "between": [day, day], "pause_days": 30}
+        return simulate(scenario({"risks": [risk]}), 1).metrics["completion_date"].date()
+
+    assert finish(dt.date(2023, 12, 1)) == nth_weekday_after(START, 10)
+    assert finish(dt.date(2023, 12, 20)) == nth_weekday_after(START, 19)
+    assert finish(dt.date(2025, 1, 1)) == nth_weekday_after(START, 10)

@@ -158,8 +158,8 @@ class Uncertainty:
             for start, size in zip(starts, sizes, strict=True):
                 if "pause_days" in size:
                     paused = np.zeros(cal.days, bool) if paused is None else paused
-                    paused[start : start + size["pause_days"]] = True
-                span = slice(start, start + size.get("days", 0))
+                    paused[_within(start, size["pause_days"], cal.days)] = True
+                span = _within(start, size.get("days", 0), cal.days)
                 if "throttle_factor" in size:
                     if throttle_factor is None:
                         throttle_factor = np.ones(cal.days)
@@ -257,15 +257,25 @@ def _concrete(
 
 
 def risk_window(risk: Risk, model: Model) -> tuple[int, int]:
-    """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon)."""
+    """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon).
+
+    Indices of the model's calendar, not clipped to it: a risk that strikes before the
+    calendar's first day is felt only for what is left of it on the calendar (a pause of
+    60 days from 1 June still holds in July), one after its last day not at all.
+    """
     cal = model.calendar
     if risk.between is not None:
         first, last = (cal.index_of(day) for day in risk.between)
     else:
         first = cal.start_index
         last = model.deadline_index if model.deadline_index is not None else cal.last_cutover_index
-    first = min(max(first, 0), cal.days - 1)
-    return first, min(max(last, first), cal.days - 1)
+    return first, max(last, first)
+
+
+def _within(start: int, days: int, calendar_days: int) -> slice:
+    """The calendar days of ``days`` days from day ``start`` (empty when none is on it)."""
+    first = min(max(start, 0), calendar_days)
+    return slice(first, min(max(start + days, first), calendar_days))
 
 
 @functools.lru_cache(maxsize=16)
