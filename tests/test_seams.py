@@ -383,3 +383,17 @@ def test_a_risk_that_strikes_before_the_calendar_is_felt_only_where_it_lasts_int
     assert finish(dt.date(2023, 12, 1)) == nth_weekday_after(START, 10)
     assert finish(dt.date(2023, 12, 20)) == nth_weekday_after(START, 19)
     assert finish(dt.date(2025, 1, 1)) == nth_weekday_after(START, 10)
+
+
+def test_the_reference_forecast_from_actuals_that_follow_its_plan_lands_where_the_plan_lands():
+    # The reference's plan as written finishes on Monday 1 February 2021 (test_reference);
+    # actuals taken from it up to 26 November, forecast with the file's distributions and
+    # risks (which strike after as-of only), land there too in the median world.
+    sc = sim.load("scenarios/nhsmail-2020.toml")
+    truth = simulate(nominal(sc), 5, keep_mailboxes=False)
+    assert truth.metrics["completion_date"].date() == dt.date(2021, 2, 1)
+    actuals = actuals_from(truth.daily, "2020-08-03", "2020-11-26")
+    res = forecast(sc, actuals, replications=4, seed=1, workers=2, keep_mailboxes=False)
+    assert res.summary["observed"]["pace"]["posterior_mean"] == pytest.approx(1.0, abs=0.01)
+    assert res.summary["completion"]["p50"] in ("2021-01-29", "2021-02-01", "2021-02-02")
+    assert (res.daily["date"] > pd.Timestamp("2020-11-26")).all()
