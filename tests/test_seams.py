@@ -397,3 +397,24 @@ def test_the_reference_forecast_from_actuals_that_follow_its_plan_lands_where_th
     assert res.summary["observed"]["pace"]["posterior_mean"] == pytest.approx(1.0, abs=0.01)
     assert res.summary["completion"]["p50"] in ("2021-01-29", "2021-02-01", "2021-02-02")
     assert (res.daily["date"] > pd.Timestamp("2020-11-26")).all()
+
+
+def test_candidates_share_their_worlds_common_random_numbers():
+    # solve and the tornado run every candidate on the same seeds: replication i draws the
+    # same ticket rate and meets the same risks whatever the agents or the batch size.
+    from sim.experiments.variants import Variants
+
+    doubt = {
+        "support.ticket_rate": {"dist": "uniform", "low": 0.01, "high": 0.05},
+        "risks": [{"name": "cut", "per_week": 0.5, "throttle_factor": 0.5, "days": 2}],
+    }
+    sc = scenario(doubt, support={"agents": 2})
+    candidates = [
+        with_overrides(sc, {"support.agents": agents, "batches.weekday": batch}, source="test")
+        for agents, batch in ((1, 100), (4, 150))
+    ]
+    with Variants(seed=4, replications=6, workers=2) as variants:
+        one, two = variants.runs(candidates)
+    columns = ["replication", "param.support.ticket_rate", "risk.cut"]
+    pd.testing.assert_frame_equal(one[columns], two[columns])
+    assert one["param.support.ticket_rate"].nunique() == 6
