@@ -418,3 +418,19 @@ def test_candidates_share_their_worlds_common_random_numbers():
     columns = ["replication", "param.support.ticket_rate", "risk.cut"]
     pd.testing.assert_frame_equal(one[columns], two[columns])
     assert one["param.support.ticket_rate"].nunique() == 6
+
+
+def test_a_forecasts_posterior_replaces_the_scenarios_distribution_for_a_learned_rate():
+    # Prior: failures.rate ~ Beta(1, 99) (mean 1%, worth 100 attempts). Observed: 100 of
+    # 1,000 attempts failed. Posterior Beta(101, 999): mean 0.0918, sd 0.0087; every
+    # replication runs a rate drawn from it, not from the prior.
+    sc = scenario({"failures.rate": {"dist": "beta", "alpha": 1, "beta": 99}})
+    days = [nth_weekday_after(START, i).isoformat() for i in range(1, 6)]
+    actuals = pd.DataFrame({"date": days, "migrated": [180] * 5, "failed": [20] * 5})
+    res = forecast(sc, actuals, replications=8, seed=2, workers=1)
+    drawn = res.runs["param.failures.rate"]
+    assert drawn.between(0.0918 - 4 * 0.0087, 0.0918 + 4 * 0.0087).all()
+    assert drawn.nunique() == 8
+    # ... and the remaining cutovers fail at about that rate (~100 left in each of 8 runs).
+    attempts = res.daily["cutover_ok"] + res.daily["cutover_failed"]
+    assert 0.05 < res.daily["cutover_failed"].sum() / attempts.sum() < 0.14
