@@ -434,3 +434,19 @@ def test_a_forecasts_posterior_replaces_the_scenarios_distribution_for_a_learned
     # ... and the remaining cutovers fail at about that rate (~100 left in each of 8 runs).
     attempts = res.daily["cutover_ok"] + res.daily["cutover_failed"]
     assert 0.05 < res.daily["cutover_failed"].sum() / attempts.sum() < 0.14
+
+
+def test_daily_variation_falls_on_the_same_dates_whatever_the_lead_time():
+    # Leads of 3 and 20 days (above notice_days 14) start the calendar on different days;
+    # each date's capacity factor must be the same, so that candidates compare fairly.
+    def factors(lead):
+        sc = scenario({"throttle.daily_variation": 0.3, "throttle.presync_lead_days": lead})
+        model = Model(sc)
+        world = model.uncertainty.draw(np.random.SeedSequence(8)).world
+        return pd.Series(world.throttle_factor_by_day, index=model.calendar.dates)
+
+    short, long = factors(3), factors(20)
+    assert long.index[0] < short.index[0]
+    common = short.index.intersection(long.index)
+    assert len(common) == len(short)
+    np.testing.assert_array_equal(short[common].to_numpy(), long[common].to_numpy())

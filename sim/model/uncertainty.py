@@ -148,8 +148,7 @@ class Uncertainty:
         throttle = concrete.throttle
         throttle_factor = failure_factor = paused = None
         if throttle.daily_variation > 0:
-            rng = named_stream(seed, VARIATION_STREAMS, "throttle.daily_variation")
-            throttle_factor = np.exp(throttle.daily_variation * rng.standard_normal(cal.days))
+            throttle_factor = np.exp(throttle.daily_variation * _daily_normals(seed, cal))
         struck = {}
         for risk in concrete.risks:
             rng = named_stream(seed, RISK_STREAMS, risk.name)
@@ -270,6 +269,21 @@ def risk_window(risk: Risk, model: Model) -> tuple[int, int]:
         first = cal.start_index
         last = model.deadline_index if model.deadline_index is not None else cal.last_cutover_index
     return first, max(last, first)
+
+
+def _daily_normals(seed: np.random.SeedSequence, cal: Calendar) -> np.ndarray:
+    """One standard normal per calendar day, by date: the start day and the days after it
+    from one stream, the days before it (the lead) from another, backwards. So a plan
+    whose calendar starts earlier (a longer lead time or notice) has the same service
+    health on every date: common random numbers for solve and the tornado on those keys."""
+    after = named_stream(seed, VARIATION_STREAMS, "throttle.daily_variation")
+    before = named_stream(seed, VARIATION_STREAMS, "throttle.daily_variation:before")
+    return np.concatenate(
+        [
+            before.standard_normal(cal.start_index)[::-1],
+            after.standard_normal(cal.days - cal.start_index),
+        ]
+    )
 
 
 def _within(start: int, days: int, calendar_days: int) -> slice:
