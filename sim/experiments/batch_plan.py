@@ -2,7 +2,9 @@
 
 ``plan(sc)`` is the plan replication 0 of a run with the scenario's seed
 follows (its planned cohorts, before any deferral, slip or retry moves a user
-later). It needs only the population and the cohorts, not a simulation::
+later), in replication 0's drawn numbers when some are uncertain (a batch size given
+as a distribution is the one replication 0 drew). It needs only the population and the
+cohorts, not a simulation::
 
     >>> frame = sim.plan(sim.load("scenarios/inventory-example.toml"))
     >>> frame.groupby("planned_date").size()   # each evening's batch
@@ -22,6 +24,7 @@ from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_cohorts
 from sim.model.draws import stream_seeds
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
+from sim.model.uncertainty import concrete_scenario
 
 PLAN_COLUMNS = ("mailbox", "organisation", "size_gb", "planned_date", "notice_date")
 
@@ -34,11 +37,11 @@ def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
     mailbox not planned within the horizon).
     """
     seed = scenario.scenario.seed if seed is None else seed
+    first = replication_seeds(seed, 1)[0]
+    # Replication 0 runs its drawn numbers (an uncertain batch size or mean size).
+    scenario, _ = concrete_scenario(scenario, first)
     calendar = build_calendar(scenario)
-    streams = {
-        name: np.random.default_rng(s)
-        for name, s in stream_seeds(replication_seeds(seed, 1)[0]).items()
-    }
+    streams = {name: np.random.default_rng(s) for name, s in stream_seeds(first).items()}
     mailboxes = draw_mailboxes(scenario.population, streams)
     days = calendar.cutover_days
     cohorts = plan_cohorts(

@@ -203,6 +203,7 @@ def remaining_raw(scenario: Scenario, state: StartingState, cal: Calendar) -> di
     table["horizon_days"] = horizon_days
     if table.get("deadline") is not None and table["deadline"] < table["start"]:
         table["deadline"] = None  # already passed: met_deadline is set from the dates
+    raw["risks"] = _risks_after(scenario, cal, table["start"], raw.get("risks") or [])
     population = raw["population"]
     share = state.remaining / state.population
     population["mailboxes"] = state.remaining
@@ -210,6 +211,34 @@ def remaining_raw(scenario: Scenario, state: StartingState, cal: Calendar) -> di
         min(state.remaining, max(1, round(population["organisations"] * share)))
     )
     return raw
+
+
+def _risks_after(
+    scenario: Scenario, cal: Calendar, new_start: dt.date, risks: list[dict]
+) -> list[dict]:
+    """The risk register of the remaining plan: only what may still strike after as-of.
+
+    A risk keeps the window of dates it had in the whole plan (``between``, else start to
+    deadline), cut to the days from ``new_start`` on: what struck before is in the actuals.
+    A one-off risk keeps its chance of striking on each of those days (``probability``
+    times the share of its window that is left); one whose window is over never strikes.
+    """
+    sc = scenario.scenario
+    default_last = sc.deadline or cal.date_of(cal.last_cutover_index)
+    out = []
+    for risk in risks:
+        risk = dict(risk)
+        first, last = risk.get("between") or (sc.start, default_last)
+        left = (last - max(first, new_start)).days + 1
+        if left <= 0:
+            risk["probability" if risk.get("probability") is not None else "per_week"] = 0.0
+            risk["between"] = None
+        else:
+            if risk.get("probability") is not None:
+                risk["probability"] *= left / ((last - first).days + 1)
+            risk["between"] = [max(first, new_start), last]
+        out.append(risk)
+    return out
 
 
 def scenario_for(
@@ -238,8 +267,19 @@ def scenario_for(
     return from_dict(raw, source="forecast")
 
 
+# The parameters of a distribution in the key's units: scaling them scales every draw.
+SCALE_PARAMETERS = ("low", "mode", "high", "median", "mean", "sd")
+
+
 def _scaled(batch: Any, pace: float) -> Any:
-    """A batch size times the pace (a batch given as a distribution is left as it is)."""
+    """A batch size times the pace; a batch given as a distribution (other than a beta,
+    which has no scale) has its parameters scaled, so every draw is scaled."""
+    if isinstance(batch, dict):
+        if batch.get("dist") == "beta":
+            return batch
+        return {
+            k: v * pace if k in SCALE_PARAMETERS and v is not None else v for k, v in batch.items()
+        }
     if not isinstance(batch, int | float) or batch <= 0:
         return batch
     return max(1, round(batch * pace))

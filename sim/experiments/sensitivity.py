@@ -212,19 +212,29 @@ def _tornado(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     explicit = params is not None
     keys = list(params) if explicit else numeric_keys(scenario)
-    moves: list[tuple[str, Any, Any, Any]] = []
+    moves: list[tuple[str, Any, Any, Any, int]] = []
     variants_to_run: list[Scenario] = [scenario]
+    uncertain = set(scenario.uncertain)
     for key in keys:
         try:
             low, base, high = tornado_values(scenario, key, change, source)
             low_sc = with_overrides(scenario, {key: low}, source=source)
             high_sc = with_overrides(scenario, {key: high}, source=source)
+            # An uncertain key's P10 / P90 bars are measured from the key fixed at its
+            # median, not from the plan where it still varies (whose P50 completion is not
+            # the median world's, and may even lie beyond the P10 run's).
+            mid_sc = (
+                with_overrides(scenario, {key: base}, source=source) if key in uncertain else None
+            )
         except ScenarioError:
             if explicit:
                 raise
             continue  # e.g. organisations +20% above the mailbox count: not a plan one can have
-        moves.append((key, low, base, high))
-        variants_to_run += [low_sc, high_sc]
+        base_index = 0
+        if mid_sc is not None:
+            base_index = len(variants_to_run) + 2
+        moves.append((key, low, base, high, base_index))
+        variants_to_run += [low_sc, high_sc] + ([mid_sc] if mid_sc is not None else [])
     if not moves:
         raise ScenarioError(source, "", "no numeric key to move")
     with variants:
@@ -232,11 +242,14 @@ def _tornado(
     horizon = scenario.scenario.horizon_days
     base_out = outcome(scenario, tables[0])
     rows = []
-    for i, (key, low, base, high) in enumerate(moves):
-        low_out = outcome(scenario, tables[1 + 2 * i])
-        high_out = outcome(scenario, tables[2 + 2 * i])
-        days = [o.completion_days_p50 for o in (low_out, base_out, high_out)]
-        p_meet = [o.p_meet_deadline for o in (low_out, base_out, high_out)]
+    first = 1
+    for key, low, base, high, base_index in moves:
+        low_out = outcome(scenario, tables[first])
+        high_out = outcome(scenario, tables[first + 1])
+        first += 3 if base_index else 2
+        key_base = outcome(scenario, tables[base_index]) if base_index else base_out
+        days = [o.completion_days_p50 for o in (low_out, key_base, high_out)]
+        p_meet = [o.p_meet_deadline for o in (low_out, key_base, high_out)]
         rows.append(
             {
                 "key": key,

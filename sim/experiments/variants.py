@@ -30,6 +30,9 @@ from sim.model.scenario import Scenario
 
 ProgressCallback = Callable[[int], None]
 TASKS_PER_WORKER = 4  # enough pieces to keep every worker busy to the end of each question
+# runs_until cuts a variant into the pieces of this many workers, whatever the backend has,
+# so that an early verdict reads the same replications on 1 worker, 2 or a cluster.
+DECISION_WORKERS = 4
 
 
 class Variants:
@@ -96,23 +99,31 @@ class Variants:
             with self:
                 return self.runs_until(scenario, decided, chunks)
         if chunks is None:
-            chunks = _pieces(self.replications, 1, self._pool.workers)
-        remaining = list(chunks)
+            # As many pieces whatever the workers, and decided on in replication order:
+            # the verdict, and the rows it came from, are the same on any backend.
+            chunks = _pieces(self.replications, 1, DECISION_WORKERS)
         calls = [
             (replicate_metrics, scenario, self.seed, self.replications, chunk) for chunk in chunks
         ]
         rows: list[dict] = []
+        done: dict[int, list[dict]] = {}
+        ready = 0  # chunks[:ready] are in rows
         finished = self._pool.completed(calls)
         try:
             for task, (metrics, _seconds) in finished:
-                rows.extend(metrics)
-                remaining.remove(chunks[task])
+                done[task] = metrics
                 if self.progress:
                     self.progress(chunks[task].count)
-                if remaining and decided(rows):
+                stop = False
+                while ready in done and not stop:
+                    rows.extend(done.pop(ready))
+                    ready += 1
+                    stop = ready < len(chunks) and decided(rows)
+                if stop:
                     break
         finally:
             finished.close()  # cancels what has not started
+        remaining = list(chunks[ready:])
         return pd.DataFrame(sorted(rows, key=lambda row: row["replication"])), remaining
 
 

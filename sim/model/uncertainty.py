@@ -30,6 +30,7 @@ run with the same seed live in the same worlds as far as their inputs agree.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from sim.model.calendar import Calendar
 from sim.model.distributions import FieldRange, field_range, key_parts, range_of
 from sim.model.replication import Model, Replication, World
 from sim.model.scenario import Risk, Scenario
@@ -109,10 +111,7 @@ class Uncertainty:
     def __init__(self, model: Model) -> None:
         sc = model.scenario
         self.base = model
-        self.keys = [
-            (key, dist, range_of(Scenario, key), key_parts(key))
-            for key, dist in sc.uncertain.items()
-        ]
+        self.keys = _compiled_keys(sc)
         self.risk_ranges = {name: field_range(Risk.model_fields[name]) for name in RISK_EFFECTS}
 
     # --- one replication ---------------------------------------------------------------------
@@ -127,6 +126,10 @@ class Uncertainty:
     ) -> Replication:
         """Draw this replication's world, then run the concrete scenario in it."""
         drawn = self.draw(seed)
+        if world is not None:
+            # The caller's days are the base plan's; an uncertain lead time or notice
+            # period moves the concrete calendar's first day (same dates, other indices).
+            world = realigned(world, self.base.calendar, drawn.model.calendar)
         rep = drawn.model.replicate(
             seed,
             keep_mailboxes=keep_mailboxes,
@@ -139,23 +142,13 @@ class Uncertainty:
 
     def draw(self, seed: np.random.SeedSequence) -> Draw:
         """The inputs of one replication, each from its own stream."""
-        params = {
-            key: draw_value(dist, spec, named_stream(seed, KEY_STREAMS, key))
-            for key, dist, spec, _ in self.keys
-        }
-        concrete = self.base.scenario
-        for (_, _, _, parts), value in zip(self.keys, params.values(), strict=True):
-            concrete = _replaced(concrete, parts, value)
-        if params:
-            concrete = concrete.model_copy()
-            concrete._uncertain = {}
+        concrete, params = _concrete(self.base.scenario, self.keys, seed)
         model = self.concrete_model(concrete)
         cal = model.calendar  # the concrete plan's days (an uncertain lead time moves them)
         throttle = concrete.throttle
         throttle_factor = failure_factor = paused = None
         if throttle.daily_variation > 0:
-            rng = named_stream(seed, VARIATION_STREAMS, "throttle.daily_variation")
-            throttle_factor = np.exp(throttle.daily_variation * rng.standard_normal(cal.days))
+            throttle_factor = np.exp(throttle.daily_variation * _daily_normals(seed, cal))
         struck = {}
         for risk in concrete.risks:
             rng = named_stream(seed, RISK_STREAMS, risk.name)
@@ -164,8 +157,8 @@ class Uncertainty:
             for start, size in zip(starts, sizes, strict=True):
                 if "pause_days" in size:
                     paused = np.zeros(cal.days, bool) if paused is None else paused
-                    paused[start : start + size["pause_days"]] = True
-                span = slice(start, start + size.get("days", 0))
+                    paused[_within(start, size["pause_days"], cal.days)] = True
+                span = _within(start, size.get("days", 0), cal.days)
                 if "throttle_factor" in size:
                     if throttle_factor is None:
                         throttle_factor = np.ones(cal.days)
@@ -231,16 +224,72 @@ class Uncertainty:
         return model
 
 
+def concrete_scenario(
+    scenario: Scenario, seed: np.random.SeedSequence
+) -> tuple[Scenario, dict[str, float | int]]:
+    """The scenario a replication with ``seed`` runs: every uncertain number drawn (and
+    the values drawn, by dotted key). ``scenario`` itself when nothing is uncertain."""
+    return _concrete(scenario, _compiled_keys(scenario), seed)
+
+
+def _compiled_keys(scenario: Scenario) -> list[tuple]:
+    return [
+        (key, dist, range_of(Scenario, key), key_parts(key))
+        for key, dist in scenario.uncertain.items()
+    ]
+
+
+def _concrete(
+    scenario: Scenario, keys: list[tuple], seed: np.random.SeedSequence
+) -> tuple[Scenario, dict[str, float | int]]:
+    params = {
+        key: draw_value(dist, spec, named_stream(seed, KEY_STREAMS, key))
+        for key, dist, spec, _ in keys
+    }
+    concrete = scenario
+    for (_, _, _, parts), value in zip(keys, params.values(), strict=True):
+        concrete = _replaced(concrete, parts, value)
+    if params:
+        concrete = concrete.model_copy()
+        concrete._uncertain = {}
+    return concrete, params
+
+
 def risk_window(risk: Risk, model: Model) -> tuple[int, int]:
-    """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon)."""
+    """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon).
+
+    Indices of the model's calendar, not clipped to it: a risk that strikes before the
+    calendar's first day is felt only for what is left of it on the calendar (a pause of
+    60 days from 1 June still holds in July), one after its last day not at all.
+    """
     cal = model.calendar
     if risk.between is not None:
         first, last = (cal.index_of(day) for day in risk.between)
     else:
         first = cal.start_index
         last = model.deadline_index if model.deadline_index is not None else cal.last_cutover_index
-    first = min(max(first, 0), cal.days - 1)
-    return first, min(max(last, first), cal.days - 1)
+    return first, max(last, first)
+
+
+def _daily_normals(seed: np.random.SeedSequence, cal: Calendar) -> np.ndarray:
+    """One standard normal per calendar day, by date: the start day and the days after it
+    from one stream, the days before it (the lead) from another, backwards. So a plan
+    whose calendar starts earlier (a longer lead time or notice) has the same service
+    health on every date: common random numbers for solve and the tornado on those keys."""
+    after = named_stream(seed, VARIATION_STREAMS, "throttle.daily_variation")
+    before = named_stream(seed, VARIATION_STREAMS, "throttle.daily_variation:before")
+    return np.concatenate(
+        [
+            before.standard_normal(cal.start_index)[::-1],
+            after.standard_normal(cal.days - cal.start_index),
+        ]
+    )
+
+
+def _within(start: int, days: int, calendar_days: int) -> slice:
+    """The calendar days of ``days`` days from day ``start`` (empty when none is on it)."""
+    first = min(max(start, 0), calendar_days)
+    return slice(first, min(max(start + days, first), calendar_days))
 
 
 @functools.lru_cache(maxsize=16)
@@ -270,6 +319,31 @@ def merge_worlds(drawn: World, given: World | None) -> World:
         ),
         move_speed_factor=combine(drawn.move_speed_factor, given.move_speed_factor, np.multiply),
         initial_ticket_backlog=given.initial_ticket_backlog,
+    )
+
+
+def realigned(world: World, base: Calendar, concrete: Calendar) -> World:
+    """``world``'s per-day arrays, indexed by ``base``'s days, on ``concrete``'s days (by
+    date). Days ``base`` does not cover get the nominal factor 1 and no pause."""
+    shift = (base.first_day - concrete.first_day).days
+    if shift == 0 and base.days == concrete.days:
+        return world
+
+    def moved(values: np.ndarray | None, fill) -> np.ndarray | None:
+        if values is None:
+            return None
+        values = np.asarray(values)
+        out = np.full(concrete.days, fill, dtype=values.dtype)
+        first, last = max(shift, 0), min(shift + len(values), concrete.days)
+        if first < last:
+            out[first:last] = values[first - shift : last - shift]
+        return out
+
+    return dataclasses.replace(
+        world,
+        throttle_factor_by_day=moved(world.throttle_factor_by_day, 1.0),
+        paused_by_day=moved(world.paused_by_day, False),
+        failure_factor_by_day=moved(world.failure_factor_by_day, 1.0),
     )
 
 
@@ -313,10 +387,12 @@ def _field_name(model: type, alias: str) -> str:
 __all__ = [
     "Draw",
     "Uncertainty",
+    "concrete_scenario",
     "draw_value",
     "has_uncertainty",
     "merge_worlds",
     "named_stream",
+    "realigned",
     "risk_window",
     "uncertain_keys",
 ]
