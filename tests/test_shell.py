@@ -139,11 +139,24 @@ def test_version_prints_the_package_version():
     assert result.stdout.split()[1][0].isdigit()
 
 
-def test_help_shows_plain_metavars():
-    for command in ("run", "sweep", "check", "report", "validate"):
-        text = invoke(command, "--help").stdout
-        assert "{" not in text and "list[str]" not in text, text
-        assert "SCENARIO" in text
+COMMANDS = (
+    "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_plain_metavars(command):
+    text = invoke(command, "--help").stdout
+    assert "{" not in text and "list[str]" not in text, text
+    assert "<" not in text, text  # typer's <path>, <str>, <float> say nothing to a planner
+    assert "SCENARIO  Scenario TOML file." in text
+
+
+def test_help_lists_every_command_in_specs_order_with_its_whole_summary():
+    text = invoke("--help").stdout
+    lines = text.split("Commands:")[1].strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(COMMANDS)
+    assert not [line for line in lines if line.endswith("...")]  # cut short by the width
 
 
 # --- outputs written whole or not at all -----------------------------------------------------

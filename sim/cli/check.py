@@ -25,7 +25,7 @@ from sim.model.scenario import parse_value, with_overrides
 from sim.outputs.files import OutputError, check_writable_file
 
 
-@app.command()
+@app.command(short_help="CI gate: exit 0 if the plan meets its deadline, 1 if not.")
 @simulating_command
 def check(
     options: RunOptions,

@@ -38,6 +38,10 @@ from sim.outputs.files import OutputError
 EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT, EXIT_COULD_NOT_FINISH = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
+COMMAND_ORDER = (
+    "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
+)  # fmt: skip
+
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -71,11 +75,21 @@ class MigsimGroup(TyperGroup):
             args = [a for i, a in enumerate(args) if not (a == "--debug" and i < cut)]
         return super().parse_args(ctx, args)
 
+    def list_commands(self, ctx: click_core.Context) -> list[str]:
+        """The commands in the order SPEC's "Command line" lists them, then any others."""
+        names = super().list_commands(ctx)
+        known = [name for name in COMMAND_ORDER if name in names]
+        return known + [name for name in names if name not in COMMAND_ORDER]
+
     def get_command(self, ctx: click_core.Context, cmd_name: str) -> click_core.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             plain = _plain_usage(command.collect_usage_pieces)
             command.collect_usage_pieces = plain  # type: ignore[method-assign]
+            for param in command.params:
+                if param.param_type_name == "argument" and param.metavar:
+                    # "SCENARIO  Scenario TOML file.", not "SCENARIO <path>  ...".
+                    param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
         return command
 
     def invoke(self, ctx: click_core.Context) -> Any:

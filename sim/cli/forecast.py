@@ -37,7 +37,7 @@ LEARNED_LABELS = {
 }
 
 
-@app.command()
+@app.command(short_help="Re-forecast a migration under way from its daily actuals.")
 @simulating_command
 def forecast(
     options: RunOptions,

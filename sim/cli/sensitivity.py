@@ -31,23 +31,33 @@ from sim.outputs.files import check_folder_target
 ROWS_SHOWN = 30
 
 
-@app.command()
+@app.command(short_help="Which inputs move the finish date: tornado, rank or Sobol.")
 @simulating_command
 def sensitivity(
     options: RunOptions,
     params: Annotated[
         str | None,
-        typer.Option("--params", help="KEY,KEY,... to study (default: every numeric plan key)."),
+        typer.Option(
+            "--params",
+            metavar="KEY,...",
+            help="KEY,KEY,... to study (default: every numeric plan key).",
+        ),
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="tornado, rank (uncertain keys) or sobol.")
+        str,
+        typer.Option("--method", metavar="tornado|rank|sobol", help="rank needs uncertain keys."),
     ] = "tornado",
     change: Annotated[
         float,
-        typer.Option("--change", help="tornado: move a fixed key by this share down and up."),
+        typer.Option(
+            "--change", metavar="SHARE", help="tornado: move a fixed key by this share down and up."
+        ),
     ] = sensitivity_mod.DEFAULT_CHANGE,
     samples: Annotated[
-        int, typer.Option("--samples", help="sobol: Saltelli base sample N (a power of 2).")
+        int,
+        typer.Option(
+            "--samples", metavar="N", help="sobol: Saltelli base sample N (a power of 2)."
+        ),
     ] = sensitivity_mod.SOBOL_SAMPLES,
     out: Annotated[
         Path | None, out_option("Write sensitivity.parquet and tornado.png here (replaced whole).")
@@ -56,6 +66,7 @@ def sensitivity(
         Path | None,
         typer.Option(
             "--runs",
+            metavar="FILE",
             help="rank: a runs.parquet from `run --out` (no new simulation; same scenario).",
         ),
     ] = None,
