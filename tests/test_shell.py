@@ -379,6 +379,43 @@ def test_an_unwritable_junit_is_found_before_simulating(monkeypatch, tmp_path):
     assert not simulated
 
 
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder no file can be made in, even by root (whom os.access always says yes to)."""
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+    elif Path("/proc/self").is_dir():
+        yield Path("/proc")  # a pseudo file system: no regular files can be made there
+    else:
+        pytest.skip("no folder here that root cannot write in")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        ["sweep", "--vary", "support.agents=3,4", "--out", "{}/sweep"],
+        ["check", "--junit", "{}/check.xml"],
+        ["run", "--out", "{}/results"],
+        ["sensitivity", "--params", "support.agents", "--out", "{}/sensitivity"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_an_output_in_an_unwritable_folder_is_bad_input_before_simulating(
+    monkeypatch, unwritable, output
+):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    command, *options = (arg.format(unwritable) for arg in output)
+    result = invoke(command, SMALL, *FAST, *options)
+    assert result.exit_code == 2, result.output
+    assert "cannot write in" in one_line(result)
+    assert not simulated
+
+
 def test_a_sweep_folder_problem_is_bad_input_in_the_clis_words(tmp_path):
     args = ["sweep", SMALL, "--vary", "support.agents=3,4", *FAST, "--out", str(tmp_path)]
     assert invoke(*args).exit_code == 0
