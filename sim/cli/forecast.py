@@ -1,9 +1,3 @@
-# For the integrator: sim/cli/forecast.py ported to main's CLI (shell, issue 7: RunOptions,
-# @simulating_command, staged_folder, if_interrupted). Verified on a snapshot of main
-# (git archive main) with this branch's sim/experiments/{actuals,posteriors,midflight,forecast}.py,
-# sim/outputs/forecast_plot.py and the replication.py hook: tests/test_forecast.py and
-# tests/test_actuals.py pass (30). Replace sim/cli/forecast.py with this file after merging.
-
 """`migsim forecast`: re-forecast a migration under way from its daily actuals."""
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from sim.cli.common import (
 from sim.experiments import sensitivity as sensitivity_mod
 from sim.experiments.keys import numeric_keys
 from sim.outputs.files import check_folder_target
+from sim.outputs.headline import percent
 
 ROWS_SHOWN = 30
 
@@ -154,7 +155,7 @@ def print_table(result) -> None:
     for label in columns.values():
         grid.add_column(label, justify="left" if label == "key" else "right")
     for _, row in table.head(ROWS_SHOWN).iterrows():
-        grid.add_row(*(_cell(row[c]) for c in columns))
+        grid.add_row(*(_share(row[c]) if c in SHARES else _cell(row[c]) for c in columns))
     # Dotted keys make wide columns: widen the output rather than cut them to "batche…".
     needed = Measurement.get(stdout, stdout.options.update_width(1_000), grid).maximum
     Console(highlight=False, width=max(stdout.width, needed), file=stdout.file).print(grid)
@@ -170,10 +171,19 @@ def print_table(result) -> None:
         base = result.base
         stdout.print(
             f"base: P50 completion {base['completion_p50']} ({base['p50_days']:g} days), "
-            f"P(meet) {base['p_meet_deadline']}; {result.replications} replications, "
+            f"P(meet) {_share(base['p_meet_deadline'])}; {result.replications} replications, "
             f"seed {result.seed}, the same at every variant; days: + later, - earlier",
             markup=False,
         )
+
+
+SHARES = ("p_meet_low", "p_meet_high")  # shares of replications: shown as percentages
+
+
+def _share(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return percent(float(value))
 
 
 def _cell(value) -> str:

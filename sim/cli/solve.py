@@ -158,7 +158,7 @@ def describe(solution: solve_mod.Solution) -> str:
     if solution.at_range_end:
         precision = "the whole range meets it: widen the range to look further"
     elif solution.integer:
-        precision = "exact (whole numbers)"
+        precision = "exact: whole numbers"
     else:
         precision = f"within {solution.tolerance:.3g} of the boundary"
     p_meet = "-" if best.p_meet_deadline is None else f"{best.p_meet_deadline:.0%}"
