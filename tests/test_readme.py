@@ -76,3 +76,4 @@ def test_the_tours_forecast_runs_on_the_bundled_actuals():
     )
     assert result.exit_code == 0, result.output
     assert "as of 2024-03-22" in result.stdout
+    assert "95% interval" in result.stdout  # P(meet)'s Monte Carlo error, as run shows it

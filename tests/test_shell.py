@@ -132,9 +132,12 @@ def test_debug_is_accepted_anywhere_and_shows_the_traceback(tmp_path, where):
     assert proc.returncode != 0
 
 
-def test_version_prints_the_package_version():
-    result = invoke("--version")
-    assert result.exit_code == 0
+@pytest.mark.parametrize(
+    "args", [["--version"], ["run", "--version"], ["check", SMALL, "--version"]], ids=str
+)
+def test_version_prints_the_package_version_anywhere_on_the_line(args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
     assert result.stdout.strip().startswith("migsim ")
     assert result.stdout.split()[1][0].isdigit()
 

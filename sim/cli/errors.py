@@ -64,7 +64,7 @@ def _say(line: str) -> None:
 
 
 class MigsimGroup(TyperGroup):
-    """The command group: ``--debug`` anywhere, and one place that maps errors to exit codes."""
+    """The command group: ``--debug`` and ``--version`` anywhere; errors mapped to exit codes."""
 
     def parse_args(self, ctx: click_core.Context, args: list[str]) -> list[str]:
         state.debug = False
@@ -73,6 +73,10 @@ class MigsimGroup(TyperGroup):
             cut = args.index("--") if "--" in args else len(args)
             state.debug = "--debug" in args[:cut]
             args = [a for i, a in enumerate(args) if not (a == "--debug" and i < cut)]
+        cut = args.index("--") if "--" in args else len(args)
+        if "--version" in args[:cut] and "--help" not in args[:cut]:
+            # Anywhere, like --debug: `migsim run --version` answers rather than failing.
+            args = ["--version"]
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click_core.Context) -> list[str]:

@@ -22,6 +22,7 @@ from sim.cli.run import print_summary
 from sim.experiments.actuals import read_actuals
 from sim.experiments.forecast import forecast as run_forecast
 from sim.outputs.files import RESULT_FILES, staged_folder, write_result, write_with
+from sim.outputs.headline import doubt_lines
 
 FORECAST_FILES = (*RESULT_FILES, "forecast.png")
 LEARNED_LABELS = {
@@ -87,6 +88,8 @@ def forecast(
         stdout.print_json(json.dumps(result.summary, default=str))
         return
     print_summary(result.summary)
+    for line in doubt_lines(result.summary, sc.scenario.confidence):
+        stdout.print(line, markup=False)
     print_observed(result.summary)
     if out is not None:
         stdout.print(f"forecast written to {out}/", markup=False)

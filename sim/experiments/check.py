@@ -6,10 +6,13 @@ end of the deadline day is at least ``confidence`` (0.9: nine runs in ten make
 it), e.g.::
 
     PASS: "NHSmail to Exchange Online (2020-21 reference)" meets its deadline of
-    2021-03-31: P(done by 2021-03-31) = 100.0% (50 of 50 replications, seed
-    2020), at least the required 90.0%. Completion P50 is 2021-02-01 and P90
-    2021-02-01; at 90% confidence the plan is done by 2021-02-01, 58 days before
-    the deadline.
+    2021-03-31: P(done by 2021-03-31) = 94.0% (47 of 50 replications, seed
+    2020; 95% interval 83.8% to 97.9%), at least the required 90.0%. Completion
+    P50 is 2021-02-01 and P90 2021-03-01; at 90% confidence the plan is done by
+    2021-03-01, 30 days before the deadline.
+
+The interval is the Monte Carlo error of P (Wilson); the CLI adds the warnings of
+:func:`sim.outputs.headline.doubt_warnings` when it contains the target.
 
 :func:`check` returns a :class:`Verdict`; :func:`write_junit` and
 :func:`append_step_summary` turn it into a JUnit XML report (a missed deadline
