@@ -118,6 +118,17 @@ def test_an_unreachable_dask_scheduler_exits_3_quickly(monkeypatch):
     )
 
 
+def test_a_sweep_that_cannot_reach_its_cluster_leaves_no_folder_behind(monkeypatch, tmp_path):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(runner_mod, "DASK_CONNECT_SECONDS", 1)
+    out = tmp_path / "sweep"
+    args = ["--vary", "support.agents=3,4", "--dask", "tcp://127.0.0.1:9", "--out", str(out)]
+    result = invoke("sweep", SMALL, *FAST, *args)
+    assert result.exit_code == 3
+    one_line(result)
+    assert not out.exists()  # not a manifest with no points, which only --resume would take
+
+
 @pytest.mark.parametrize("where", ["before", "after", "last"])
 def test_debug_is_accepted_anywhere_and_shows_the_traceback(tmp_path, where):
     bad = tmp_path / "bad.toml"
