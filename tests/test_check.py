@@ -207,3 +207,39 @@ def test_completion_at_uses_the_inverted_empirical_cdf():
     assert completion_at(dates, 0.5) == "2024-01-02"
     assert completion_at(dates, 0.75) == "2024-01-03"
     assert completion_at(dates, 0.76) is None  # the fourth replication never finished
+
+
+def test_the_verdict_carries_the_monte_carlo_interval_of_p_meet():
+    # 47 of 50: Wilson at z = 1.96 by hand: centre (0.94 + z^2/100) / (1 + z^2/50) = 0.9086,
+    # half-width z sqrt(0.94 * 0.06 / 50 + z^2 / 10000) / (1 + z^2/50) = 0.0708: 83.8% to 97.9%.
+    from sim.experiments.check import Verdict, junit_xml, step_summary
+
+    verdict = Verdict(
+        scenario="plan",
+        deadline=dt.date(2021, 3, 31),
+        confidence=0.9,
+        replications=50,
+        met=47,
+        seed=1,
+        completion={"p10": "2021-02-01", "p50": "2021-02-01", "p90": "2021-03-01"},
+        done_by="2021-03-01",
+        completed_share=1.0,
+        horizon_days=400,
+        wall_seconds=1.0,
+    )
+    assert verdict.passed
+    assert "(47 of 50 replications, seed 1; 95% interval 83.8% to 97.9%)" in verdict.paragraph()
+    assert "83.8% to 97.9%" in step_summary(verdict)
+    properties = {
+        p.get("name"): p.get("value") for p in junit_xml(verdict).getroot().iter("property")
+    }
+    assert float(properties["p_meet_deadline_low"]) == pytest.approx(0.8378, abs=1e-4)
+    assert float(properties["p_meet_deadline_high"]) == pytest.approx(0.9794, abs=1e-4)
+
+
+def test_check_warns_when_the_interval_straddles_the_target():
+    # 2 replications can never show 90% with 10 beyond the quantile: the CLI says so.
+    result = CliRunner().invoke(app, ["check", "scenarios/small-trust.toml", "-n", "2", "-w", "1"])
+    assert result.exit_code == EXIT_OK
+    assert "warning: 2 replications are too few for 90% confidence" in result.stdout
+    assert "contains the 90% target" in result.stdout

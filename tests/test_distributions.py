@@ -172,7 +172,12 @@ RISK_BAD = [
     ),
     (
         {"name": "a", "pause_days": 3},
-        "test.toml: risks[0].probability: give either probability or per_week (not both)",
+        "test.toml: risks[0].probability: missing: give probability (a chance per "
+        "replication) or per_week (recurring)",
+    ),
+    (
+        {"name": "a", "probability": 0.5, "per_week": 1, "pause_days": 3},
+        "test.toml: risks[0].per_week: give probability or per_week, not both",
     ),
     (
         {"name": "a", "per_week": 1, "throttle_factor": 0.5},

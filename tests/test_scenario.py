@@ -126,3 +126,30 @@ def test_scenario_round_trips_through_its_dict_form():
 def test_bundled_scenarios_are_valid():
     for path in ("scenarios/nhsmail-2020.toml", "scenarios/small-trust.toml"):
         assert sim.load(path).population.mailboxes > 0
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        (
+            'support.ticket_rate={dist="uniform", low=0.002',
+            "--set: support.ticket_rate: not a valid TOML inline table (Unclosed inline table): "
+            '{dist="uniform", low=0.002',
+        ),
+        (
+            'calendar.weekend=["sat",',
+            '--set: calendar.weekend: not a valid TOML array (Invalid value): ["sat",',
+        ),
+    ],
+)
+def test_a_malformed_inline_table_in_set_says_so_rather_than_must_be_a_number(assignment, message):
+    with pytest.raises(ScenarioError) as caught:
+        parse_override(assignment)
+    assert str(caught.value) == message
+
+
+def test_a_bare_word_in_set_is_still_a_string():
+    assert parse_override("batches.selection=by_organisation") == (
+        "batches.selection",
+        "by_organisation",
+    )

@@ -245,3 +245,31 @@ def test_cli_rank_reads_the_runs_of_an_earlier_run_without_simulating(tmp_path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]
     assert rows[0]["key"] == "throttle.scale" and rows[0]["rho"] == pytest.approx(-1.0)
+
+
+def test_rank_on_a_plan_with_no_distribution_is_bad_input_before_simulating(monkeypatch):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+    from sim.experiments import runner as runner_mod
+
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    args = ["sensitivity", "scenarios/small-trust.toml", "--method", "rank", "-n", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("--method: rank needs uncertain keys")  # not --params
+    assert not simulated
+
+
+def test_the_tornado_table_shows_p_meet_as_percentages():
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    args = ["sensitivity", "scenarios/small-trust.toml", "--params", "support.agents"]
+    result = CliRunner().invoke(app, [*args, "-n", "2", "-w", "1"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "support.agents" in line)
+    assert row.count("100%") == 2  # the small trust always meets its deadline
+    assert "P(meet) 100%;" in result.stdout

@@ -118,6 +118,17 @@ def test_an_unreachable_dask_scheduler_exits_3_quickly(monkeypatch):
     )
 
 
+def test_a_sweep_that_cannot_reach_its_cluster_leaves_no_folder_behind(monkeypatch, tmp_path):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(runner_mod, "DASK_CONNECT_SECONDS", 1)
+    out = tmp_path / "sweep"
+    args = ["--vary", "support.agents=3,4", "--dask", "tcp://127.0.0.1:9", "--out", str(out)]
+    result = invoke("sweep", SMALL, *FAST, *args)
+    assert result.exit_code == 3
+    one_line(result)
+    assert not out.exists()  # not a manifest with no points, which only --resume would take
+
+
 @pytest.mark.parametrize("where", ["before", "after", "last"])
 def test_debug_is_accepted_anywhere_and_shows_the_traceback(tmp_path, where):
     bad = tmp_path / "bad.toml"
@@ -132,18 +143,34 @@ def test_debug_is_accepted_anywhere_and_shows_the_traceback(tmp_path, where):
     assert proc.returncode != 0
 
 
-def test_version_prints_the_package_version():
-    result = invoke("--version")
-    assert result.exit_code == 0
+@pytest.mark.parametrize(
+    "args", [["--version"], ["run", "--version"], ["check", SMALL, "--version"]], ids=str
+)
+def test_version_prints_the_package_version_anywhere_on_the_line(args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
     assert result.stdout.strip().startswith("migsim ")
     assert result.stdout.split()[1][0].isdigit()
 
 
-def test_help_shows_plain_metavars():
-    for command in ("run", "sweep", "check", "report", "validate"):
-        text = invoke(command, "--help").stdout
-        assert "{" not in text and "list[str]" not in text, text
-        assert "SCENARIO" in text
+COMMANDS = (
+    "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_plain_metavars(command):
+    text = invoke(command, "--help").stdout
+    assert "{" not in text and "list[str]" not in text, text
+    assert "<" not in text, text  # typer's <path>, <str>, <float> say nothing to a planner
+    assert "SCENARIO  Scenario TOML file." in text
+
+
+def test_help_lists_every_command_in_specs_order_with_its_whole_summary():
+    text = invoke("--help").stdout
+    lines = text.split("Commands:")[1].strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(COMMANDS)
+    assert not [line for line in lines if line.endswith("...")]  # cut short by the width
 
 
 # --- outputs written whole or not at all -----------------------------------------------------
@@ -363,6 +390,43 @@ def test_an_unwritable_junit_is_found_before_simulating(monkeypatch, tmp_path):
     result = invoke("check", SMALL, *FAST, "--junit", str(tmp_path / "blocker" / "x.xml"))
     assert result.exit_code == 2
     assert one_line(result).startswith("--junit: ")
+    assert not simulated
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder no file can be made in, even by root (whom os.access always says yes to)."""
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+    elif Path("/proc/self").is_dir():
+        yield Path("/proc")  # a pseudo file system: no regular files can be made there
+    else:
+        pytest.skip("no folder here that root cannot write in")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        ["sweep", "--vary", "support.agents=3,4", "--out", "{}/sweep"],
+        ["check", "--junit", "{}/check.xml"],
+        ["run", "--out", "{}/results"],
+        ["sensitivity", "--params", "support.agents", "--out", "{}/sensitivity"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_an_output_in_an_unwritable_folder_is_bad_input_before_simulating(
+    monkeypatch, unwritable, output
+):
+    simulated = []
+    monkeypatch.setattr(runner_mod, "_execute", lambda *a: simulated.append(1) or iter(()))
+    command, *options = (arg.format(unwritable) for arg in output)
+    result = invoke(command, SMALL, *FAST, *options)
+    assert result.exit_code == 2, result.output
+    assert "cannot write in" in one_line(result)
     assert not simulated
 
 

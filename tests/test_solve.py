@@ -212,3 +212,19 @@ def test_the_search_finds_the_exact_boundary_in_no_more_evaluations_than_bisecti
     value, _ = _bracket(evaluate, low, high, 1, True, direction)
     assert len(calls) <= max_evaluations(low, high, 1)
     assert value == answer
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (None, 90, (0, 90)),  # only --high, below the default low (400 / 4): search from 0
+        (2000, None, (2000, 8000)),  # only --low, above the default high (400 x 4)
+        (None, None, (100, 1600)),  # the plan's value / 4 .. x 4
+    ],
+)
+def test_one_end_given_beyond_the_default_other_end_moves_that_end(low, high, expected):
+    from sim.experiments.keys import numeric_key
+    from sim.experiments.solve import _range
+
+    spec = numeric_key(load(SMALL), "batches.weekday", "--for")  # weekday = 400
+    assert _range(spec, low, high, "larger_helps") == expected

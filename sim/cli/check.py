@@ -23,9 +23,10 @@ from sim.cli.common import (
 from sim.experiments import check as check_mod
 from sim.model.scenario import parse_value, with_overrides
 from sim.outputs.files import OutputError, check_writable_file
+from sim.outputs.headline import doubt_warnings
 
 
-@app.command()
+@app.command(short_help="CI gate: exit 0 if the plan meets its deadline, 1 if not.")
 @simulating_command
 def check(
     options: RunOptions,
@@ -86,6 +87,8 @@ def check(
             max_memory_gb=options.max_memory,
         )
     stdout.print(verdict.paragraph(), markup=False)
+    for text in doubt_warnings(verdict.replications, verdict.confidence, verdict.p_meet_interval):
+        stdout.print(f"warning: {text}", markup=False)
     saved_to = " and ".join(str(p) for p in (junit, step_summary) if p)
     if saved_to:
         with if_interrupted(

@@ -38,6 +38,10 @@ from sim.outputs.files import OutputError
 EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT, EXIT_COULD_NOT_FINISH = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
+COMMAND_ORDER = (
+    "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
+)  # fmt: skip
+
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -60,7 +64,7 @@ def _say(line: str) -> None:
 
 
 class MigsimGroup(TyperGroup):
-    """The command group: ``--debug`` anywhere, and one place that maps errors to exit codes."""
+    """The command group: ``--debug`` and ``--version`` anywhere; errors mapped to exit codes."""
 
     def parse_args(self, ctx: click_core.Context, args: list[str]) -> list[str]:
         state.debug = False
@@ -69,13 +73,27 @@ class MigsimGroup(TyperGroup):
             cut = args.index("--") if "--" in args else len(args)
             state.debug = "--debug" in args[:cut]
             args = [a for i, a in enumerate(args) if not (a == "--debug" and i < cut)]
+        cut = args.index("--") if "--" in args else len(args)
+        if "--version" in args[:cut] and "--help" not in args[:cut]:
+            # Anywhere, like --debug: `migsim run --version` answers rather than failing.
+            args = ["--version"]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click_core.Context) -> list[str]:
+        """The commands in the order SPEC's "Command line" lists them, then any others."""
+        names = super().list_commands(ctx)
+        known = [name for name in COMMAND_ORDER if name in names]
+        return known + [name for name in names if name not in COMMAND_ORDER]
 
     def get_command(self, ctx: click_core.Context, cmd_name: str) -> click_core.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             plain = _plain_usage(command.collect_usage_pieces)
             command.collect_usage_pieces = plain  # type: ignore[method-assign]
+            for param in command.params:
+                if param.param_type_name == "argument" and param.metavar:
+                    # "SCENARIO  Scenario TOML file.", not "SCENARIO <path>  ...".
+                    param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
         return command
 
     def invoke(self, ctx: click_core.Context) -> Any:

@@ -1,9 +1,3 @@
-# For the integrator: sim/cli/forecast.py ported to main's CLI (shell, issue 7: RunOptions,
-# @simulating_command, staged_folder, if_interrupted). Verified on a snapshot of main
-# (git archive main) with this branch's sim/experiments/{actuals,posteriors,midflight,forecast}.py,
-# sim/outputs/forecast_plot.py and the replication.py hook: tests/test_forecast.py and
-# tests/test_actuals.py pass (30). Replace sim/cli/forecast.py with this file after merging.
-
 """`migsim forecast`: re-forecast a migration under way from its daily actuals."""
 
 from __future__ import annotations
@@ -28,6 +22,7 @@ from sim.cli.run import print_summary
 from sim.experiments.actuals import read_actuals
 from sim.experiments.forecast import forecast as run_forecast
 from sim.outputs.files import RESULT_FILES, staged_folder, write_result, write_with
+from sim.outputs.headline import doubt_lines
 
 FORECAST_FILES = (*RESULT_FILES, "forecast.png")
 LEARNED_LABELS = {
@@ -37,7 +32,7 @@ LEARNED_LABELS = {
 }
 
 
-@app.command()
+@app.command(short_help="Re-forecast a migration under way from its daily actuals.")
 @simulating_command
 def forecast(
     options: RunOptions,
@@ -93,6 +88,8 @@ def forecast(
         stdout.print_json(json.dumps(result.summary, default=str))
         return
     print_summary(result.summary)
+    for line in doubt_lines(result.summary, sc.scenario.confidence):
+        stdout.print(line, markup=False)
     print_observed(result.summary)
     if out is not None:
         stdout.print(f"forecast written to {out}/", markup=False)

@@ -21,7 +21,7 @@ from sim.experiments.batch_plan import plan as batch_plan
 from sim.outputs.batch_plan import write_plan
 
 
-@app.command()
+@app.command(short_help="Write the batch plan: who cuts over on which evening.")
 def plan(
     scenario: ScenarioArg,
     out: Annotated[Path, out_option("Folder for plan.csv and batches/YYYY-MM-DD.csv.")],

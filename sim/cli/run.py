@@ -34,7 +34,7 @@ from sim.outputs.headline import doubt_lines
 REPORT_FILES = ("report.html", "*.png", "*.svg")
 
 
-@app.command()
+@app.command(short_help="Simulate a scenario: when it finishes and the desk's load.")
 @simulating_command
 def run(
     options: RunOptions,
@@ -66,7 +66,7 @@ def run(
             stdout.print(f"results written to {out}/", markup=False)
 
 
-@app.command()
+@app.command(short_help="Check a scenario file and describe the plan it makes.")
 def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     """Check a scenario file and describe the plan it makes (exit 2 if it can never finish)."""
     sc = load_scenario(scenario, set_)
@@ -100,14 +100,18 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
         stdout.print(f"  warning: {line}", markup=False)
 
 
-@app.command()
+@app.command(short_help="Simulate and write a self-contained HTML report.")
 @simulating_command
 def report(
     options: RunOptions,
     out: Annotated[Path, out_option("Folder for report.html (replaced whole).")],
     confidence: Annotated[
         float | None,
-        typer.Option("--confidence", help="Target P(done by deadline), 0-1 (default: scenario's)."),
+        typer.Option(
+            "--confidence",
+            metavar="P",
+            help="Target P(done by deadline), 0-1 (default: scenario's).",
+        ),
     ] = None,
 ) -> None:
     """Simulate a scenario and write a self-contained HTML report with plots."""

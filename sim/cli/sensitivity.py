@@ -27,27 +27,38 @@ from sim.cli.common import (
 from sim.experiments import sensitivity as sensitivity_mod
 from sim.experiments.keys import numeric_keys
 from sim.outputs.files import check_folder_target
+from sim.outputs.headline import percent
 
 ROWS_SHOWN = 30
 
 
-@app.command()
+@app.command(short_help="Which inputs move the finish date: tornado, rank or Sobol.")
 @simulating_command
 def sensitivity(
     options: RunOptions,
     params: Annotated[
         str | None,
-        typer.Option("--params", help="KEY,KEY,... to study (default: every numeric plan key)."),
+        typer.Option(
+            "--params",
+            metavar="KEY,...",
+            help="KEY,KEY,... to study (default: every numeric plan key).",
+        ),
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="tornado, rank (uncertain keys) or sobol.")
+        str,
+        typer.Option("--method", metavar="tornado|rank|sobol", help="rank needs uncertain keys."),
     ] = "tornado",
     change: Annotated[
         float,
-        typer.Option("--change", help="tornado: move a fixed key by this share down and up."),
+        typer.Option(
+            "--change", metavar="SHARE", help="tornado: move a fixed key by this share down and up."
+        ),
     ] = sensitivity_mod.DEFAULT_CHANGE,
     samples: Annotated[
-        int, typer.Option("--samples", help="sobol: Saltelli base sample N (a power of 2).")
+        int,
+        typer.Option(
+            "--samples", metavar="N", help="sobol: Saltelli base sample N (a power of 2)."
+        ),
     ] = sensitivity_mod.SOBOL_SAMPLES,
     out: Annotated[
         Path | None, out_option("Write sensitivity.parquet and tornado.png here (replaced whole).")
@@ -56,6 +67,7 @@ def sensitivity(
         Path | None,
         typer.Option(
             "--runs",
+            metavar="FILE",
             help="rank: a runs.parquet from `run --out` (no new simulation; same scenario).",
         ),
     ] = None,
@@ -143,7 +155,7 @@ def print_table(result) -> None:
     for label in columns.values():
         grid.add_column(label, justify="left" if label == "key" else "right")
     for _, row in table.head(ROWS_SHOWN).iterrows():
-        grid.add_row(*(_cell(row[c]) for c in columns))
+        grid.add_row(*(_share(row[c]) if c in SHARES else _cell(row[c]) for c in columns))
     # Dotted keys make wide columns: widen the output rather than cut them to "batche…".
     needed = Measurement.get(stdout, stdout.options.update_width(1_000), grid).maximum
     Console(highlight=False, width=max(stdout.width, needed), file=stdout.file).print(grid)
@@ -159,10 +171,19 @@ def print_table(result) -> None:
         base = result.base
         stdout.print(
             f"base: P50 completion {base['completion_p50']} ({base['p50_days']:g} days), "
-            f"P(meet) {base['p_meet_deadline']}; {result.replications} replications, "
+            f"P(meet) {_share(base['p_meet_deadline'])}; {result.replications} replications, "
             f"seed {result.seed}, the same at every variant; days: + later, - earlier",
             markup=False,
         )
+
+
+SHARES = ("p_meet_low", "p_meet_high")  # shares of replications: shown as percentages
+
+
+def _share(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return percent(float(value))
 
 
 def _cell(value) -> str:

@@ -21,46 +21,70 @@ from sim.experiments import solve as solve_mod
 from sim.experiments.keys import numeric_key
 
 
-@app.command()
+@app.command(short_help="The smallest plan (or largest rate) that meets the deadline.")
 @simulating_command
 def solve(
     options: RunOptions,
     key: Annotated[
-        str, typer.Option("--for", help="The numeric key to solve for, e.g. batches.weekday.")
+        str,
+        typer.Option(
+            "--for", metavar="KEY", help="The numeric key to solve for, e.g. batches.weekday."
+        ),
     ],
     low: Annotated[
-        float | None, typer.Option("--low", help="Smallest value to consider (default: see docs).")
+        float | None,
+        typer.Option(
+            "--low",
+            metavar="L",
+            help="Smallest value to consider (default: the plan's value / 4 or the key's least).",
+        ),
     ] = None,
     high: Annotated[
-        float | None, typer.Option("--high", help="Largest value to consider (default: see docs).")
+        float | None,
+        typer.Option(
+            "--high",
+            metavar="H",
+            help="Largest value to consider (default: the plan's value x 4).",
+        ),
     ] = None,
     confidence: Annotated[
         float | None,
         typer.Option(
-            "--confidence", help="Required P(done by deadline), 0-1 (default: scenario's)."
+            "--confidence",
+            metavar="P",
+            help="Required P(done by deadline), 0-1 (default: scenario's).",
         ),
     ] = None,
     deadline: Annotated[
         str | None,
-        typer.Option("--deadline", help="YYYY-MM-DD (default: the scenario's deadline)."),
+        typer.Option(
+            "--deadline", metavar="DATE", help="YYYY-MM-DD (default: the scenario's deadline)."
+        ),
     ] = None,
     wait_hours_p90: Annotated[
         float | None,
         typer.Option(
-            "--wait-hours-p90", help="Also keep the P90 ticket wait at or under this many hours."
+            "--wait-hours-p90",
+            metavar="HOURS",
+            help="Also keep the P90 ticket wait at or under this many hours.",
         ),
     ] = None,
     direction: Annotated[
         str | None,
         typer.Option(
             "--direction",
+            metavar="DIRECTION",
             help="larger_helps (answer: smallest meeting) or smaller_helps (largest tolerable); "
             "default from the key.",
         ),
     ] = None,
     tolerance: Annotated[
         float | None,
-        typer.Option("--tolerance", help="Real-valued keys: stop when the bracket is this narrow."),
+        typer.Option(
+            "--tolerance",
+            metavar="T",
+            help="Real-valued keys: stop when the bracket is this narrow.",
+        ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -134,7 +158,7 @@ def describe(solution: solve_mod.Solution) -> str:
     if solution.at_range_end:
         precision = "the whole range meets it: widen the range to look further"
     elif solution.integer:
-        precision = "exact (whole numbers)"
+        precision = "exact: whole numbers"
     else:
         precision = f"within {solution.tolerance:.3g} of the boundary"
     p_meet = "-" if best.p_meet_deadline is None else f"{best.p_meet_deadline:.0%}"

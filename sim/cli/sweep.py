@@ -28,7 +28,7 @@ from sim.experiments.metrics import metric
 from sim.experiments.sweep import plan_sweep
 
 
-@app.command()
+@app.command(short_help="Run a scenario over a grid or a Latin hypercube of values.")
 @simulating_command
 def sweep(
     options: RunOptions,

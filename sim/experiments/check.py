@@ -6,10 +6,13 @@ end of the deadline day is at least ``confidence`` (0.9: nine runs in ten make
 it), e.g.::
 
     PASS: "NHSmail to Exchange Online (2020-21 reference)" meets its deadline of
-    2021-03-31: P(done by 2021-03-31) = 100.0% (50 of 50 replications, seed
-    2020), at least the required 90.0%. Completion P50 is 2021-02-01 and P90
-    2021-02-01; at 90% confidence the plan is done by 2021-02-01, 58 days before
-    the deadline.
+    2021-03-31: P(done by 2021-03-31) = 94.0% (47 of 50 replications, seed
+    2020; 95% interval 83.8% to 97.9%), at least the required 90.0%. Completion
+    P50 is 2021-02-01 and P90 2021-03-01; at 90% confidence the plan is done by
+    2021-03-01, 30 days before the deadline.
+
+The interval is the Monte Carlo error of P (Wilson); the CLI adds the warnings of
+:func:`sim.outputs.headline.doubt_warnings` when it contains the target.
 
 :func:`check` returns a :class:`Verdict`; :func:`write_junit` and
 :func:`append_step_summary` turn it into a JUnit XML report (a missed deadline
@@ -28,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.metrics import metric
-from sim.experiments.results import completion_at
+from sim.experiments.results import completion_at, p_meet_interval
 from sim.experiments.runner import run
 from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
 from sim.outputs.files import append_text, write_text
@@ -59,6 +62,12 @@ class Verdict:
         return self.met / self.replications
 
     @property
+    def p_meet_interval(self) -> tuple[float, float]:
+        """The 95% Wilson interval of P(meet): the Monte Carlo error of a finite run."""
+        low, high = p_meet_interval(self.met, self.replications)
+        return low, high
+
+    @property
     def passed(self) -> bool:
         return self.met >= self.confidence * self.replications - TOLERANCE
 
@@ -74,11 +83,13 @@ class Verdict:
         """The verdict for a person: pass or fail, P, the P50 and P90 dates, the deadline."""
         p50, p90 = self.completion["p50"], self.completion["p90"]
         verdict, outcome = ("PASS", "meets") if self.passed else ("FAIL", "misses")
+        low, high = self.p_meet_interval
         comparison = "at least" if self.passed else "below"
         return (
             f'{verdict}: "{self.scenario}" {outcome} its deadline of '
             f"{self.deadline}: P(done by {self.deadline}) = {self.p_meet_deadline:.1%} "
-            f"({self.met} of {self.replications} replications, seed {self.seed}), "
+            f"({self.met} of {self.replications} replications, seed {self.seed}; "
+            f"95% interval {low:.1%} to {high:.1%}), "
             f"{comparison} the required {self.confidence:.1%}. "
             f"Completion P50 is {_date_or_not(p50)} and P90 {_date_or_not(p90)}; "
             f"{self._confident_finish()}."
@@ -108,6 +119,8 @@ class Verdict:
             "deadline": self.deadline.isoformat(),
             "confidence": self.confidence,
             "p_meet_deadline": round(self.p_meet_deadline, 4),
+            "p_meet_deadline_low": self.p_meet_interval[0],
+            "p_meet_deadline_high": self.p_meet_interval[1],
             "replications": self.replications,
             "seed": self.seed,
             "completion_p10": self.completion["p10"],
@@ -261,6 +274,10 @@ def step_summary(verdict: Verdict) -> str:
         (
             "P(done by deadline)",
             f"{verdict.p_meet_deadline:.1%} (required ≥ {verdict.confidence:.1%})",
+        ),
+        (
+            "95% interval of P (Monte Carlo)",
+            " to ".join(f"{share:.1%}" for share in verdict.p_meet_interval),
         ),
         ("Completion P10 / P50 / P90", " / ".join(c[k] or "not reached" for k in c)),
         (

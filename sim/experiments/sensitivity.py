@@ -145,6 +145,14 @@ def sensitivity(
         )
     elif method == "rank":
         base = {}
+        if runs is None and not uncertain_distributions(scenario):
+            # Found before simulating: a plan with no distribution has nothing to rank.
+            raise ScenarioError(
+                "--method",
+                "",
+                "rank needs uncertain keys (a distribution) in the scenario: none found; "
+                "use tornado, or sobol with --params",
+            )
         if runs is None:
             runs = run(
                 scenario,

@@ -455,14 +455,20 @@ def _range(
         if bound is not None and spec.integer and float(bound) != int(bound):
             raise ScenarioError(name, spec.key, f"must be a whole number (got {bound!r})")
     current = spec.value if spec.value is not None else (1 if spec.integer else 1.0)
+    given_low, given_high = low is not None, high is not None
     if low is None:
         low = spec.clip(current / DEFAULT_SPAN if direction == "larger_helps" else spec.lower)
+        if given_high and high < low:  # only --high, below the default: search down from it
+            low = spec.clip(max(spec.lower, 0) if math.isfinite(spec.lower) else 0)
     if high is None:
         high = spec.clip(current * DEFAULT_SPAN if current > 0 else min(spec.upper, 1))
+        if given_low and high < low:  # only --low, above the default: search up from it
+            high = spec.clip(low * DEFAULT_SPAN if low > 0 else min(spec.upper, 1))
     if spec.integer:
         low, high = int(low), int(high)
     if high < low:
-        raise ScenarioError("--low", spec.key, f"the range [{low}, {high}] is empty")
+        blame = "--low" if given_low else "--high"
+        raise ScenarioError(blame, spec.key, f"the range [{low}, {high}] is empty")
     return low, high
 
 

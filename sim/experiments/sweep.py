@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -113,15 +114,23 @@ class SweepPlan:
             folder.check()
         for scenario in self.scenarios:
             check_before_running(scenario, workers or default_workers(), dask, max_memory_gb)
+        created = folder is not None and not folder.path.exists()
         summaries = folder.start(self.definition(), resume) if folder else {}
         if progress and summaries:
             progress(len(summaries) * self.replications)
         todo = [i for i in range(len(self.points)) if i not in summaries]
-        for index, summary in _simulate_points(self, todo, workers, dask, progress):
-            summaries[index] = summary
-            if folder:
-                folder.save_point(index, self.points[index], summary)
-                folder.save_table(sweep_table(self, summaries))
+        saved = 0
+        try:
+            for index, summary in _simulate_points(self, todo, workers, dask, progress):
+                summaries[index] = summary
+                if folder:
+                    folder.save_point(index, self.points[index], summary)
+                    folder.save_table(sweep_table(self, summaries))
+                    saved += 1
+        except BaseException:
+            if created and not saved:  # e.g. an unreachable cluster: leave no empty sweep behind
+                shutil.rmtree(folder.path, ignore_errors=True)
+            raise
         table = sweep_table(self, summaries)
         if folder and not todo:
             folder.save_table(table)  # a resume with nothing left still leaves the table

@@ -358,8 +358,13 @@ class Risk(_Table):
 
     @model_validator(mode="after")
     def _complete(self) -> Risk:
-        if (self.probability is None) == (self.per_week is None):
-            raise _KeyedError("probability", "give either probability or per_week (not both)")
+        if self.probability is None and self.per_week is None:
+            raise _KeyedError(
+                "probability",
+                "missing: give probability (a chance per replication) or per_week (recurring)",
+            )
+        if self.probability is not None and self.per_week is not None:
+            raise _KeyedError("per_week", "give probability or per_week, not both")
         if self.between is not None and self.between[1] < self.between[0]:
             raise _KeyedError("between", "the second date must not be before the first")
         if self.pause_days is None and self.throttle_factor is None and self.failure_factor is None:
@@ -621,10 +626,19 @@ def _has_legacy(scenario: Scenario) -> bool:
 def parse_override(assignment: str, source: str = "--set") -> tuple[str, Any]:
     """Split ``KEY=VALUE``; VALUE is a TOML value, or a bare string if it is not one."""
     key, sep, text = assignment.partition("=")
-    key = key.strip()
+    key, text = key.strip(), text.strip()
     if not sep or not key:
         raise ScenarioError(source, assignment, "expected KEY=VALUE, e.g. batches.weekday=30000")
-    return key, parse_value(text.strip())
+    if text[:1] in ("{", "["):  # meant as an inline table or array: say why it is not one
+        try:
+            tomllib.loads(f"value = {text}")
+        except tomllib.TOMLDecodeError as error:
+            kind = "inline table" if text[0] == "{" else "array"
+            reason = str(error).split(" (at ")[0]
+            raise ScenarioError(
+                source, key, f"not a valid TOML {kind} ({reason}): {text}"
+            ) from None
+    return key, parse_value(text)
 
 
 def parse_value(text: str) -> Any:

@@ -133,8 +133,20 @@ def check_writable_file(path: str | Path) -> None:
     parent = _nearest_existing(path.parent)
     if not parent.is_dir():
         raise OutputError(f"{path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: cannot write in {parent}: permission denied")
+    _probe(path, parent)
+
+
+def _probe(path: Path, folder: Path) -> None:
+    """Raise :class:`OutputError` unless a file can really be made in ``folder`` (none is left).
+
+    ``os.access`` says yes to root everywhere and knows nothing of read-only or
+    pseudo file systems (``/proc``); making a file is the only honest test.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write in {folder}: {error.strerror or error}") from None
 
 
 def check_folder_target(
@@ -163,14 +175,12 @@ def check_folder_target(
                 "choose a new or empty folder"
             )
         if not replace:
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise OutputError(f"{path}: cannot write here: permission denied")
+            _probe(path, path)
             return
     parent = _nearest_existing(path.parent)
     if not parent.is_dir():
         raise OutputError(f"{path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: cannot write in {parent}: permission denied")
+    _probe(path, parent)
 
 
 @contextmanager

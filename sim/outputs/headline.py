@@ -104,7 +104,7 @@ def headline(
         p_meet=p_meet,
         p_meet_interval=interval,
         done_by=done_by,
-        warnings=_warnings(n, confidence, interval),
+        warnings=doubt_warnings(n, confidence, interval),
     )
 
 
@@ -122,7 +122,7 @@ def doubt_lines(summary: Mapping[str, Any], confidence: float) -> list[str]:
         f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
         f"{percent(interval[0])} to {percent(interval[1])} ({n:,} replications)"
     ]
-    return lines + [f"warning: {text}" for text in _warnings(n, confidence, interval)]
+    return lines + [f"warning: {text}" for text in doubt_warnings(n, confidence, interval)]
 
 
 def replications_needed(confidence: float) -> int | None:
@@ -163,7 +163,10 @@ def _interval(summary: Mapping[str, Any], met: int | None, n: int) -> tuple[floa
     return wilson_interval(met, n)
 
 
-def _warnings(n: int, confidence: float, interval: tuple[float, float] | None) -> tuple[str, ...]:
+def doubt_warnings(
+    n: int, confidence: float, interval: tuple[float, float] | None
+) -> tuple[str, ...]:
+    """Why ``n`` replications may be too few to trust a verdict at ``confidence``."""
     out = []
     needed = replications_needed(confidence)
     level = f"{confidence * 100:.4g}%"
