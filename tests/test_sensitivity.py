@@ -245,3 +245,15 @@ def test_cli_rank_reads_the_runs_of_an_earlier_run_without_simulating(tmp_path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]
     assert rows[0]["key"] == "throttle.scale" and rows[0]["rho"] == pytest.approx(-1.0)
+
+
+def test_the_result_reads_as_its_table_and_plots_as_a_png_in_jupyter(tornado):
+    # SPEC: sim.sensitivity(...) is "DataFrame + .plot()": the table's columns and methods
+    # are reached directly; .plot() is the chart (a PNG in Jupyter even without pyplot).
+    assert list(tornado["key"]) == list(tornado.table["key"])
+    assert len(tornado) == len(tornado.table)
+    assert list(tornado.columns) == list(tornado.table.columns)
+    assert tornado.sort_values("key").equals(tornado.table.sort_values("key"))
+    assert tornado.plot()._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(AttributeError):
+        tornado.no_such_column_or_method  # noqa: B018

@@ -9,6 +9,8 @@ once, as the cell's value)::
     res = sim.run(sc, replications=50, seed=1)
     res                      # the headline
     res.plot.progress()      # a Figure; also completion, cutovers, throttle, desk
+    fc = sim.forecast(sc, actuals, plan=True)
+    fc.plot.forecast()       # actuals against the forecast fan
 """
 
 from __future__ import annotations
@@ -54,15 +56,34 @@ class PlotAccessor:
     """
 
     NAMES = ("completion", "progress", "cutovers", "throttle", "desk")
+    FORECAST_NAMES = ("forecast",)  # only for what sim.forecast returned (it has actuals)
 
     def __init__(self, result: Any) -> None:
         self._result = result
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The charts this result can draw: a forecast's adds ``forecast``."""
+        if getattr(self._result, "actuals", None) is not None:
+            return (*self.FORECAST_NAMES, *self.NAMES)
+        return self.NAMES
+
     def __repr__(self) -> str:
-        return f"<res.plot: {', '.join(f'{name}()' for name in self.NAMES)}>"
+        return f"<res.plot: {', '.join(f'{name}()' for name in self.names)}>"
 
     def __dir__(self) -> list[str]:
-        return [*self.NAMES, *super().__dir__()]
+        return [*self.names, *super().__dir__()]
+
+    def forecast(self, ax: Axes | None = None, *, plan_result: Any = None) -> Figure:
+        """A re-forecast: the actuals against the forecast fan (and the plan's, when
+        ``sim.forecast(..., plan=True)`` ran it), deadline and as-of day marked."""
+        from sim.outputs.forecast_plot import forecast_figure
+
+        if getattr(self._result, "actuals", None) is None:
+            raise ValueError(
+                "res.plot.forecast() needs the result of sim.forecast (this one has no actuals)"
+            )
+        return forecast_figure(self._result, plan_result, ax=ax, figure_class=ResultFigure)
 
     @cached_property
     def _timeline(self) -> Timeline | None:

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.outputs.notebook import ResultFigure
+
 LOW_COLOUR, HIGH_COLOUR = "#4c72b0", "#dd8452"
 MAX_BARS = 25  # a readable chart; the table keeps every key
 
@@ -42,7 +44,7 @@ def tornado_figure(table: pd.DataFrame, title: str = "", max_bars: int = MAX_BAR
     """Sorted horizontal bars: days earlier (-) or later (+) than the base P50, at low and high."""
     rows = table.head(max_bars).iloc[::-1]  # largest swing at the top
     height = 0.8 + 0.42 * max(len(rows), 1)
-    figure = Figure(figsize=(9, height), layout="constrained")
+    figure = ResultFigure(figsize=(9, height), layout="constrained")  # a PNG in Jupyter
     ax = figure.subplots()
     y = np.arange(len(rows))
     ax.barh(y, rows["days_low"], height=0.6, color=LOW_COLOUR, label="key at its low value")
@@ -92,7 +94,7 @@ def bars_figure(
     """Horizontal bars of one or more index columns per key, the largest at the top."""
     rows = table.head(max_bars).iloc[::-1]
     height = 0.8 + 0.42 * max(len(rows), 1)
-    figure = Figure(figsize=(9, height), layout="constrained")
+    figure = ResultFigure(figsize=(9, height), layout="constrained")  # a PNG in Jupyter
     ax = figure.subplots()
     y = np.arange(len(rows))
     width = 0.8 / len(columns)
