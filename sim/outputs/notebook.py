@@ -113,7 +113,7 @@ class PlotAccessor:
         ).figure
 
     def cutovers(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
-        """Mailboxes cut over, failed and deferred per day (medians)."""
+        """Mailboxes cut over, failed, deferred and slipped per day (medians)."""
         return plots.daily_cutovers(
             self._result.daily, ax=_axes(ax), timeline=timeline or self._timeline
         ).figure

@@ -219,7 +219,7 @@ def daily_cutovers(
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
 ) -> Axes:
-    """Draw the median mailboxes per day cut over, failed and deferred, as stacked bars.
+    """Draw the median mailboxes per day cut over, failed, deferred and slipped, stacked.
 
     Days paused by the go/no-go gate in at least half of the replications are shaded; days
     paused in fewer are counted in a note beside the chart.

@@ -131,7 +131,8 @@ def write_report(
             lambda: plots.progress_fan(daily, population, timeline=timeline),
         ),
         (
-            "Daily cutovers: mailboxes cut over, failed and deferred per day (medians).",
+            "Daily cutovers: mailboxes cut over, failed, deferred (sync not finished) and slipped "
+            "(evening full or day paused) per day (medians).",
             lambda: plots.daily_cutovers(daily, timeline=timeline),
         ),
         (
