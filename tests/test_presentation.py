@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import re
 from pathlib import Path
 
@@ -405,3 +406,12 @@ def test_plot_forecast_on_a_plain_run_says_it_needs_a_forecast(res):
     assert "forecast()" not in repr(res.plot)
     with pytest.raises(ValueError, match=r"sim\.forecast"):
         res.plot.forecast()
+
+
+def test_a_forecasts_headline_says_it_is_a_re_forecast_from_its_actuals(behind):
+    # 5 weekdays at 40 where the plan's pilot moves 50: 200 migrated, 80% of its pace.
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", behind._repr_html_())))
+    assert (
+        "Re-forecast from the actuals as of 2023-12-22: 200 migrated, 80% of the plan's pace"
+        in text
+    )

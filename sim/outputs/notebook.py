@@ -162,6 +162,8 @@ def headline_html(result: Any, confidence: float | None = None) -> str:
         + (f", seed {summary['seed']}" if summary.get("seed") is not None else "")
         + "</div>",
     ]
+    if summary.get("as_of"):
+        parts.append(f"<div>{html.escape(_forecast_line(summary))}</div>")
     if head.deadline is not None:
         parts.append(
             f"<div style='font-size:1.2em;margin:0.3em 0'>"
@@ -208,6 +210,18 @@ def headline_html(result: Any, confidence: float | None = None) -> str:
     )
     parts.append("</div>")
     return "\n".join(parts)
+
+
+def _forecast_line(summary: dict[str, Any]) -> str:
+    """A re-forecast says so: from which day's actuals, and the pace they showed."""
+    line = f"Re-forecast from the actuals as of {summary['as_of']}"
+    observed = summary.get("observed") or {}
+    pace = (observed.get("pace") or {}).get("observed")
+    if observed.get("migrated") is not None:
+        line += f": {observed['migrated']:,} migrated"
+        if pace is not None:
+            line += f", {percent(pace)} of the plan's pace"
+    return line
 
 
 def _against(date: str | None, deadline: dt.date | None) -> str:
