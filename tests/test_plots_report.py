@@ -563,3 +563,27 @@ def test_failure_to_move_into_place_keeps_previous_report(tmp_path, monkeypatch,
         _write(tmp_path)
     assert previous.read_text(encoding="utf-8") == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_distributions_read_low_mode_high_as_the_scenario_writes_them():
+    from sim.model.scenario import loads
+
+    sc = loads(
+        Path("scenarios/small-trust.toml")
+        .read_text()
+        .replace(
+            "ticket_rate = 0.01",
+            'ticket_rate = { dist = "pert", low = 0.005, mode = 0.01, high = 0.02 }',
+        )
+    )
+    (dist,) = report.uncertain_inputs(sc).values()
+    assert report.describe_distribution(dist) == "pert(low=0.005, mode=0.01, high=0.02)"
+
+
+def test_report_caption_of_the_cutovers_chart_names_every_series_it_draws(written):
+    # The chart stacks slipped users (evening full or day paused) on the bars; the caption
+    # said only "cut over, failed and deferred".
+    text = written.read_text(encoding="utf-8")
+    caption = re.search(r"Daily cutovers:[^<]*", text).group(0)
+    for series in ("cut over", "failed", "deferred", "slipped"):
+        assert series in caption

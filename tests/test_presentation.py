@@ -10,7 +10,9 @@ on that day.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import html
 import re
 from pathlib import Path
 
@@ -20,6 +22,7 @@ matplotlib.use("Agg")
 
 import matplotlib.dates as mdates
 import numpy as np
+import pandas as pd
 import pytest
 import tomli_w
 from matplotlib.figure import Figure
@@ -29,7 +32,7 @@ import sim
 from sim.cli import app
 from sim.model.scenario import from_dict
 from sim.outputs import headline as headline_mod
-from sim.outputs.timeline import timeline_of
+from sim.outputs.timeline import Period, timeline_of
 from tests.conftest import BASE, nth_weekday_after
 
 START = dt.date(2023, 12, 18)
@@ -293,3 +296,122 @@ def test_run_command_prints_p_meet_with_its_interval_and_the_warnings(plan_file)
         result.output
     )
     assert "warning: 3 replications are too few for 90% confidence" in result.output
+
+
+# --- what an analyst reads on a chart: nothing clipped, nothing printed over -----------------
+
+
+def _text_problems(figure: Figure) -> list[str]:
+    """Texts that leave the figure (clipped in a PNG) and notes printed over the legend."""
+    figure.draw_without_rendering()
+    whole = figure.bbox
+    problems = []
+    (ax,) = figure.axes
+    legend = ax.get_legend()
+    texts = [*ax.texts, ax.title, *(legend.get_texts() if legend else [])]
+    for text in texts:
+        if not text.get_text() or not text.get_visible():
+            continue
+        box = text.get_window_extent()
+        if box.x0 < whole.x0 - 1 or box.x1 > whole.x1 + 1 or box.y0 < whole.y0 - 1:
+            problems.append(f"clipped: {text.get_text()!r}")
+    notes = [text for text in ax.texts if text.get_gid() == "note"]
+    if (
+        legend is not None
+        and notes
+        and notes[0].get_window_extent().overlaps(legend.get_window_extent())
+    ):
+        problems.append(f"note over the legend: {notes[0].get_text()!r}")
+    return problems
+
+
+@pytest.mark.parametrize("name", [*TIME_CHARTS, "completion"])
+def test_every_chart_keeps_its_text_inside_the_figure_and_notes_clear_of_the_legend(res, name):
+    assert _text_problems(getattr(res.plot, name)()) == []
+
+
+def test_a_long_desk_legend_pushes_its_note_down_instead_of_printing_over_it(res):
+    # The reference plan's desk chart: a freeze with a long reason, peak lines at P50 and
+    # P90 and a go/no-go threshold far off the chart (a note) filled the margin, and the
+    # note, pinned to the axes' foot, was printed over the legend's last entries.
+    from sim.outputs import plots
+
+    long_freeze = Period(FREEZE[0], FREEZE[1], "Christmas change freeze (guess: every trust's)")
+    timeline = dataclasses.replace(timeline_of(res.scenario), blackouts=(long_freeze,))
+    ax = plots.support_backlog(
+        res.daily,
+        pause_backlog=1_000_000,
+        peak_backlog={"p50": 3, "p90": 5},
+        timeline=timeline,
+        ax=plots.new_figure().add_subplot(),
+    )
+    assert [t for t in ax.texts if t.get_gid() == "note"]
+    assert _text_problems(ax.figure) == []
+
+
+def test_completion_chart_names_the_p10_p90_range_without_running_off_the_figure(res):
+    from sim.outputs import plots
+
+    runs = res.runs.copy()
+    runs["completion_date"] = pd.to_datetime(
+        ["2024-01-24", "2024-02-14", "2024-03-04"][: len(runs)]
+    )
+    ax = plots.completion_distribution(
+        runs, DEADLINE, ax=plots.new_figure().add_subplot(), timeline=timeline_of(res.scenario)
+    )
+    labels = ax.get_legend_handles_labels()[1]
+    assert any("2024-01-24 to 2024-03-04" in label for label in labels)
+    assert _text_problems(ax.figure) == []
+
+
+def test_cutovers_chart_says_users_slip_when_the_evening_is_full_not_only_when_paused(res):
+    labels = res.plot.cutovers().axes[0].get_legend_handles_labels()[1]
+    (slipped,) = [label for label in labels if label.startswith("slipped")]
+    assert "evening full" in slipped and "paused" in slipped
+
+
+# --- the re-forecast, reached from the result ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def behind(res):
+    # Five weekdays at 40 instead of 50 (the plan's pilot pace), as of Friday 22 December.
+    days = [d.strftime("%Y-%m-%d") for d in pd.bdate_range(START, periods=5)]
+    actuals = pd.DataFrame({"date": days, "migrated": [40] * 5})
+    return sim.forecast(res.scenario, actuals, replications=REPLICATIONS, seed=1, workers=1)
+
+
+def test_forecast_result_draws_its_fan_as_res_plot_forecast(behind):
+    assert "forecast()" in repr(behind.plot) and "forecast" in dir(behind.plot)
+    figure = behind.plot.forecast()
+    assert isinstance(figure, Figure)
+    gids = {artist.get_gid() for artist in figure.axes[0].get_children()}
+    assert {"actuals", "forecast_p50", "deadline", "as_of"} <= gids
+    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_forecast_chart_marks_the_calendar_and_labels_dates_with_years(behind):
+    figure = behind.plot.forecast()
+    (freeze,) = _by_gid(figure, "blackout")
+    assert freeze.get_x() == pytest.approx(_x(FREEZE[0]) - 0.5)
+    shaded = {round(span.get_x() + 0.5) for span in _by_gid(figure, "holiday")}
+    assert {round(_x(day)) for day in HOLIDAYS} <= shaded
+    assert _by_gid(figure, "phase")
+    figure.draw_without_rendering()
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and all(re.search(r"\b202[34]\b", label) for label in labels)
+
+
+def test_plot_forecast_on_a_plain_run_says_it_needs_a_forecast(res):
+    assert "forecast()" not in repr(res.plot)
+    with pytest.raises(ValueError, match=r"sim\.forecast"):
+        res.plot.forecast()
+
+
+def test_a_forecasts_headline_says_it_is_a_re_forecast_from_its_actuals(behind):
+    # 5 weekdays at 40 where the plan's pilot moves 50: 200 migrated, 80% of its pace.
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", behind._repr_html_())))
+    assert (
+        "Re-forecast from the actuals as of 2023-12-22: 200 migrated, 80% of the plan's pace"
+        in text
+    )

@@ -15,6 +15,7 @@ from sim.cli import app
 from sim.experiments import sensitivity as sensitivity_mod
 from sim.experiments.sensitivity import rank_correlation, sensitivity, sobol_indices
 from sim.model.scenario import ScenarioError
+from sim.outputs.sensitivity_plot import tornado_figure
 from tests.conftest import nth_weekday_after, scenario
 
 START = dt.date(2024, 1, 8)
@@ -273,3 +274,28 @@ def test_the_tornado_table_shows_p_meet_as_percentages():
     row = next(line for line in result.stdout.splitlines() if "support.agents" in line)
     assert row.count("100%") == 2  # the small trust always meets its deadline
     assert "P(meet) 100%;" in result.stdout
+
+
+def test_the_result_reads_as_its_table_and_plots_as_a_png_in_jupyter(tornado):
+    # SPEC: sim.sensitivity(...) is "DataFrame + .plot()": the table's columns and methods
+    # are reached directly; .plot() is the chart (a PNG in Jupyter even without pyplot).
+    assert list(tornado["key"]) == list(tornado.table["key"])
+    assert len(tornado) == len(tornado.table)
+    assert list(tornado.columns) == list(tornado.table.columns)
+    assert tornado.sort_values("key").equals(tornado.table.sort_values("key"))
+    assert tornado.plot()._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(AttributeError):
+        tornado.no_such_column_or_method  # noqa: B018
+
+
+def test_a_key_moving_the_finish_the_same_way_at_both_ends_shows_both_bars():
+    # throttle.per_move_gb_per_hour on the reference with few replications: 7.5 days earlier
+    # at its low value and 14 earlier at its high; the high bar was drawn over the low one.
+    table = pd.DataFrame(
+        {"key": ["k"], "low": [1.0], "high": [2.0], "days_low": [-7.5], "days_high": [-14.0]}
+    )
+    (ax,) = tornado_figure(table).axes
+    (low,) = [p for p in ax.patches if p.get_gid() == "low"]
+    (high,) = [p for p in ax.patches if p.get_gid() == "high"]
+    assert (low.get_width(), high.get_width()) == (-7.5, -14.0)
+    assert low.get_y() >= high.get_y() + high.get_height()  # side by side, neither covered

@@ -26,8 +26,9 @@ Three methods:
   its value). :func:`sobol_indices` takes any ``evaluate`` function, so it is
   tested on the Ishigami function, whose indices are known in closed form.
 
-The result is a :class:`Sensitivity`: ``.table`` (a DataFrame), ``.plot()``
-(a matplotlib Figure) and, in Jupyter, the table as HTML. ``out=DIR`` writes
+The result is a :class:`Sensitivity`: ``.table`` (a DataFrame, also reached
+directly: ``sens["key"]``, ``sens.columns``, ``sens.to_csv(...)``), ``.plot()`` (a
+matplotlib Figure) and, in Jupyter, the table as HTML. ``out=DIR`` writes
 ``sensitivity.parquet`` and ``tornado.png`` (for rank and Sobol the same file
 holds their bar chart), each atomically.
 """
@@ -68,6 +69,20 @@ class Sensitivity:
     replications: int = 0
     seed: int = 0
     base: dict[str, Any] = field(default_factory=dict)  # tornado: the base outcome
+
+    def __getattr__(self, name: str) -> Any:
+        # "DataFrame + .plot()" (SPEC): sens["key"], sens.sort_values(...), sens.to_csv(...)
+        # reach the table; only .plot() is the chart (pandas' own .plot would not be one).
+        table = self.__dict__.get("table")
+        if name.startswith("_") or table is None:
+            raise AttributeError(name)
+        return getattr(table, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
 
     def plot(self, **kwargs):
         """The tornado (or, for rank and Sobol, sorted bars of the indices): a Figure."""

@@ -6,7 +6,8 @@ One chart of cumulative mailboxes migrated against the date:
 * the actuals up to the as-of day as a black line;
 * the forecast fan from the as-of day on (P10-P90 band and median), joined to the
   last actual point;
-* blackouts shaded, the population as a horizontal line, the as-of day dotted, the
+* freezes hatched, bank holidays shaded and phase starts marked (as on the other
+  dated charts), the population as a horizontal line, the as-of day dotted, the
   deadline in red, and
   the forecast's P50 completion against the plan's in the title.
 
@@ -27,6 +28,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.experiments.results import Result
+from sim.outputs.plots import _dates_with_years, _mark_timeline
+from sim.outputs.timeline import timeline_of
 
 FIGSIZE_INCHES = (10.0, 4.8)
 COLOUR_PLAN = "#8d99ae"
@@ -36,11 +39,19 @@ COLOUR_DEADLINE = "#c1121f"
 COLOUR_AS_OF = "#6c757d"
 
 
-def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure:
+def forecast_figure(
+    result: Result,
+    plan_result: Result | None = None,
+    *,
+    ax: Axes | None = None,
+    figure_class: type[Figure] = Figure,
+) -> Figure:
     """Actuals against the forecast fan, with the plan's fan behind and the deadline marked.
 
     ``result`` is what :func:`sim.forecast` returned; ``plan_result`` defaults to the plan
     run it carries (``forecast(..., plan=True)``), and without one no plan fan is drawn.
+    ``ax`` draws into an existing figure (then that figure is returned); otherwise a new
+    ``figure_class`` is made (``res.plot.forecast()`` passes one Jupyter shows as a PNG).
     """
     plan_result = plan_result if plan_result is not None else getattr(result, "plan", None)
     actuals = getattr(result, "actuals", None)
@@ -49,8 +60,9 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
     summary = result.summary
     population = result.scenario.population.mailboxes if result.scenario is not None else None
 
-    fig = Figure(figsize=FIGSIZE_INCHES, layout="constrained")
-    ax = fig.add_subplot()
+    if ax is None:
+        ax = figure_class(figsize=FIGSIZE_INCHES, layout="constrained").add_subplot()
+    fig = ax.figure
     observed = actuals.cumulative()
     if plan_result is not None and not plan_result.daily.empty:
         _fan(ax, _per_date_quantiles(plan_result.daily), COLOUR_PLAN, "plan", alpha=0.25)
@@ -83,8 +95,6 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
         label=f"as of {actuals.as_of}",
         gid="as_of",
     )
-    if result.scenario is not None:
-        _shade_blackouts(ax, result.scenario)
     if population:
         ax.axhline(population, color="black", linewidth=0.6, alpha=0.5, gid="population")
     deadline = summary.get("deadline")
@@ -101,27 +111,16 @@ def forecast_figure(result: Result, plan_result: Result | None = None) -> Figure
     ax.set_ylabel("mailboxes migrated (cumulative)")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(_count_label))
     ax.set_ylim(0, (population or ax.get_ylim()[1]) * 1.05)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlim(left=mdates.date2num(pd.Timestamp(actuals.start) - pd.Timedelta(days=3)))
+    if result.scenario is not None:
+        # Freezes, bank holidays and phase starts as on every other dated chart.
+        _mark_timeline(ax, timeline_of(result.scenario), *ax.get_xlim())
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(_dates_with_years(locator))  # "Oct\n2020": the year shows
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
     return fig
-
-
-def _shade_blackouts(ax: Axes, scenario) -> None:
-    """The scenario's change freezes: days without cutovers whatever the plan."""
-    for k, window in enumerate(scenario.calendar.blackouts):
-        ax.axvspan(
-            mdates.date2num(pd.Timestamp(window.from_)),
-            mdates.date2num(pd.Timestamp(window.to) + pd.Timedelta(days=1)),
-            color=COLOUR_AS_OF,
-            alpha=0.15,
-            linewidth=0,
-            label=(window.reason or "blackout") if k == 0 else None,
-            gid="blackout",
-        )
 
 
 def _title(summary: dict, plan_result: Result | None) -> str:

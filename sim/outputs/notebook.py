@@ -9,6 +9,8 @@ once, as the cell's value)::
     res = sim.run(sc, replications=50, seed=1)
     res                      # the headline
     res.plot.progress()      # a Figure; also completion, cutovers, throttle, desk
+    fc = sim.forecast(sc, actuals, plan=True)
+    fc.plot.forecast()       # actuals against the forecast fan
 """
 
 from __future__ import annotations
@@ -54,15 +56,34 @@ class PlotAccessor:
     """
 
     NAMES = ("completion", "progress", "cutovers", "throttle", "desk")
+    FORECAST_NAMES = ("forecast",)  # only for what sim.forecast returned (it has actuals)
 
     def __init__(self, result: Any) -> None:
         self._result = result
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The charts this result can draw: a forecast's adds ``forecast``."""
+        if getattr(self._result, "actuals", None) is not None:
+            return (*self.FORECAST_NAMES, *self.NAMES)
+        return self.NAMES
+
     def __repr__(self) -> str:
-        return f"<res.plot: {', '.join(f'{name}()' for name in self.NAMES)}>"
+        return f"<res.plot: {', '.join(f'{name}()' for name in self.names)}>"
 
     def __dir__(self) -> list[str]:
-        return [*self.NAMES, *super().__dir__()]
+        return [*self.names, *super().__dir__()]
+
+    def forecast(self, ax: Axes | None = None, *, plan_result: Any = None) -> Figure:
+        """A re-forecast: the actuals against the forecast fan (and the plan's, when
+        ``sim.forecast(..., plan=True)`` ran it), deadline and as-of day marked."""
+        from sim.outputs.forecast_plot import forecast_figure
+
+        if getattr(self._result, "actuals", None) is None:
+            raise ValueError(
+                "res.plot.forecast() needs the result of sim.forecast (this one has no actuals)"
+            )
+        return forecast_figure(self._result, plan_result, ax=ax, figure_class=ResultFigure)
 
     @cached_property
     def _timeline(self) -> Timeline | None:
@@ -92,7 +113,7 @@ class PlotAccessor:
         ).figure
 
     def cutovers(self, ax: Axes | None = None, *, timeline: Timeline | None = None) -> Figure:
-        """Mailboxes cut over, failed and deferred per day (medians)."""
+        """Mailboxes cut over, failed, deferred and slipped per day (medians)."""
         return plots.daily_cutovers(
             self._result.daily, ax=_axes(ax), timeline=timeline or self._timeline
         ).figure
@@ -141,6 +162,8 @@ def headline_html(result: Any, confidence: float | None = None) -> str:
         + (f", seed {summary['seed']}" if summary.get("seed") is not None else "")
         + "</div>",
     ]
+    if summary.get("as_of"):
+        parts.append(f"<div>{html.escape(_forecast_line(summary))}</div>")
     if head.deadline is not None:
         parts.append(
             f"<div style='font-size:1.2em;margin:0.3em 0'>"
@@ -187,6 +210,18 @@ def headline_html(result: Any, confidence: float | None = None) -> str:
     )
     parts.append("</div>")
     return "\n".join(parts)
+
+
+def _forecast_line(summary: dict[str, Any]) -> str:
+    """A re-forecast says so: from which day's actuals, and the pace they showed."""
+    line = f"Re-forecast from the actuals as of {summary['as_of']}"
+    observed = summary.get("observed") or {}
+    pace = (observed.get("pace") or {}).get("observed")
+    if observed.get("migrated") is not None:
+        line += f": {observed['migrated']:,} migrated"
+        if pace is not None:
+            line += f", {percent(pace)} of the plan's pace"
+    return line
 
 
 def _against(date: str | None, deadline: dt.date | None) -> str:

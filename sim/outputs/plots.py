@@ -131,7 +131,7 @@ def completion_distribution(
             p90,
             color=COLOUR_MAIN,
             alpha=0.12,
-            label=f"P10-P90 {_iso(p10)} to {_iso(p90)}",
+            label=f"P10-P90\n{_iso(p10)} to {_iso(p90)}",  # two lines: fits the margin
         )
     else:
         for key, value in (("P10", p10), ("P90", p90)):
@@ -219,7 +219,7 @@ def daily_cutovers(
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
 ) -> Axes:
-    """Draw the median mailboxes per day cut over, failed and deferred, as stacked bars.
+    """Draw the median mailboxes per day cut over, failed, deferred and slipped, stacked.
 
     Days paused by the go/no-go gate in at least half of the replications are shaded; days
     paused in fewer are counted in a note beside the chart.
@@ -243,7 +243,7 @@ def daily_cutovers(
     if "slipped" in daily:
         series += [
             ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
-            ("slipped", "slipped (day paused)", COLOUR_SLIPPED),
+            ("slipped", "slipped (evening full\nor day paused)", COLOUR_SLIPPED),
         ]
     else:  # older tables count a paused day's users as deferred
         series.append(("deferred", "deferred (sync not finished\nor day paused)", COLOUR_DEFERRED))
@@ -474,7 +474,7 @@ def _finish(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | Non
             range(len(handles)),
             key=lambda i: getattr(handles[i], "get_gid", lambda: None)() in CALENDAR_GIDS,
         )
-        ax.legend(
+        legend = ax.legend(
             [handles[i] for i in order],
             [labels[i] for i in order],
             loc="upper left",
@@ -482,6 +482,34 @@ def _finish(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | Non
             frameon=False,
             fontsize="small",
         )
+        _note_under_legend(ax, legend)
+
+
+def _note_under_legend(ax: Axes, legend) -> None:
+    """Put the margin note just under the legend; a long legend pushes it down into the
+    figure's bottom margin, and when even that is too little room both get smaller type.
+
+    A note pinned to the axes' foot collided with a long legend (the desk chart with a
+    freeze, holidays and phases) and printed over its last entries.
+    """
+    notes = _by_gid(ax, "note")
+    if not notes:
+        return
+    note, figure = notes[0], ax.figure
+    gap = 6.0  # display pixels between the legend and the note
+    for size in ("small", "x-small"):
+        for text in [*legend.get_texts(), note]:
+            text.set_fontsize(size)
+        figure.draw_without_rendering()
+        legend_box = legend.get_window_extent()
+        note_height = note.get_window_extent().height
+        below_legend = legend_box.y0 - gap
+        if below_legend - note_height >= 0:
+            break
+    below_legend = min(below_legend, ax.get_window_extent().y0 + note_height)
+    x, _ = note.get_position()
+    note.set_va("top")
+    note.set_position((x, ax.transAxes.inverted().transform((0.0, below_legend))[1]))
 
 
 def _dates_with_years(locator: mdates.DateLocator) -> ticker.Formatter:

@@ -131,7 +131,8 @@ def write_report(
             lambda: plots.progress_fan(daily, population, timeline=timeline),
         ),
         (
-            "Daily cutovers: mailboxes cut over, failed and deferred per day (medians).",
+            "Daily cutovers: mailboxes cut over, failed, deferred (sync not finished) and slipped "
+            "(evening full or day paused) per day (medians).",
             lambda: plots.daily_cutovers(daily, timeline=timeline),
         ),
         (
@@ -402,8 +403,14 @@ def describe_distribution(dist: Any) -> str:
         return _toml_value(dist)
     fields = {k: v for k, v in _as_dict(dist).items() if v is not None}
     name = fields.pop("dist", type(dist).__name__.lower())
-    params = ", ".join(f"{key}={_toml_value(value)}" for key, value in fields.items())
+    # In the order a planner writes them (SPEC): low, mode, high; not the model's field order.
+    order = {key: rank for rank, key in enumerate(PARAMETER_ORDER)}
+    keys = sorted(fields, key=lambda key: order.get(key, len(order)))
+    params = ", ".join(f"{key}={_toml_value(fields[key])}" for key in keys)
     return f"{name}({params})"
+
+
+PARAMETER_ORDER = ("low", "mode", "high", "median", "mean", "sigma", "sd", "alpha", "beta")
 
 
 def _distribution_quantiles(dist: Any) -> list[float | None]:

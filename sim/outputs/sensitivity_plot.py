@@ -11,8 +11,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.outputs.notebook import ResultFigure
+
 LOW_COLOUR, HIGH_COLOUR = "#4c72b0", "#dd8452"
 MAX_BARS = 25  # a readable chart; the table keeps every key
+BAR_HEIGHT, BAR_OFFSET = 0.36, 0.19  # a key's low and high bars side by side, not stacked
 
 
 def sensitivity_figure(sens, **kwargs) -> Figure:
@@ -42,18 +45,19 @@ def tornado_figure(table: pd.DataFrame, title: str = "", max_bars: int = MAX_BAR
     """Sorted horizontal bars: days earlier (-) or later (+) than the base P50, at low and high."""
     rows = table.head(max_bars).iloc[::-1]  # largest swing at the top
     height = 0.8 + 0.42 * max(len(rows), 1)
-    figure = Figure(figsize=(9, height), layout="constrained")
+    figure = ResultFigure(figsize=(9, height), layout="constrained")  # a PNG in Jupyter
     ax = figure.subplots()
     y = np.arange(len(rows))
-    ax.barh(y, rows["days_low"], height=0.6, color=LOW_COLOUR, label="key at its low value")
+    # Low above, high below: when both move the finish the same way (a key whose effect is
+    # not monotone, or noise), one bar must not hide the other.
     ax.barh(
-        y,
-        rows["days_high"],
-        height=0.6,
-        color=HIGH_COLOUR,
-        label="key at its high value",
-        alpha=0.85,
-    )
+        y + BAR_OFFSET, rows["days_low"], height=BAR_HEIGHT, color=LOW_COLOUR,
+        label="key at its low value", gid="low",
+    )  # fmt: skip
+    ax.barh(
+        y - BAR_OFFSET, rows["days_high"], height=BAR_HEIGHT, color=HIGH_COLOUR,
+        label="key at its high value", gid="high",
+    )  # fmt: skip
     ax.set_yticks(y, [_label(r) for _, r in rows.iterrows()], fontsize=9)
     for position, (_, row) in zip(y, rows.iterrows(), strict=True):
         if row["days_low"] == 0 and row["days_high"] == 0:
@@ -61,10 +65,12 @@ def tornado_figure(table: pd.DataFrame, title: str = "", max_bars: int = MAX_BAR
                 "no change", (0, position), xytext=(4, 0), textcoords="offset points",
                 va="center", fontsize=8, color="grey",
             )  # fmt: skip
-        for days in {row["days_low"], row["days_high"]} - {0.0}:
+        for days, offset in ((row["days_low"], BAR_OFFSET), (row["days_high"], -BAR_OFFSET)):
+            if days == 0:
+                continue
             ax.annotate(
                 f"{days:+g} d",
-                (days, position),
+                (days, position + offset),
                 xytext=(4 if days > 0 else -4, 0),
                 textcoords="offset points",
                 ha="left" if days > 0 else "right",
@@ -92,7 +98,7 @@ def bars_figure(
     """Horizontal bars of one or more index columns per key, the largest at the top."""
     rows = table.head(max_bars).iloc[::-1]
     height = 0.8 + 0.42 * max(len(rows), 1)
-    figure = Figure(figsize=(9, height), layout="constrained")
+    figure = ResultFigure(figsize=(9, height), layout="constrained")  # a PNG in Jupyter
     ax = figure.subplots()
     y = np.arange(len(rows))
     width = 0.8 / len(columns)
