@@ -60,7 +60,7 @@ def run(
         stdout.print_json(json.dumps(result.summary, default=str))
     else:
         print_summary(result.summary)
-        for line in doubt_lines(result.summary, sc.scenario.confidence):
+        for line in doubt_lines(result.summary, sc.scenario.confidence, interval_line=False):
             stdout.print(line, markup=False)
         if out is not None:
             stdout.print(f"results written to {out}/", markup=False)
@@ -153,6 +153,9 @@ def print_summary(summary: dict) -> None:
     p = metric("met_deadline").read(summary)
     deadline = summary["deadline"] or "no deadline set"
     verdict = f"P(done by {deadline}) = {p:.1%}" if p is not None else deadline
+    interval = summary.get("p_meet_deadline_interval")
+    if p is not None and interval:
+        verdict += f" (95% interval {interval[0]:.0%} to {interval[1]:.0%})"
     completed = metric("completed").read(summary)
     stdout.print(
         f"{verdict}; {completed:.0%} of {summary['replications']} replications "

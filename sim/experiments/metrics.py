@@ -102,8 +102,7 @@ METRICS: tuple[Metric, ...] = (
            in_table=False),
     Metric("deferred_users", "users", "users deferred",
            ("deferred_users",)),
-    Metric("slipped_users", "users", "users slipped past their planned day", ("slipped_users",),
-           in_table=False),
+    Metric("slipped_users", "users", "users slipped past their planned day", ("slipped_users",)),
 )  # fmt: skip
 
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}

@@ -104,19 +104,6 @@ def p_meet_interval(met: int, replications: int) -> list[float] | None:
     return [round(float(ci.low), 4), round(float(ci.high), 4)]
 
 
-def too_few_replications(summary: dict[str, Any], confidence: float) -> str | None:
-    """A warning when the Monte Carlo error leaves P(meet) on both sides of ``confidence``."""
-    interval = summary.get("p_meet_deadline_interval")
-    if not interval or not interval[0] < confidence <= interval[1]:
-        return None
-    lo, hi = interval
-    return (
-        f"warning: {summary['replications']} replications are too few to tell whether "
-        f"P(meet deadline) reaches {confidence:.0%}: its {MONTE_CARLO_LEVEL:.0%} Monte Carlo "
-        f"interval is {lo:.1%}-{hi:.1%}; run more replications (--replications)"
-    )
-
-
 def uncertainty_summary(runs: pd.DataFrame) -> dict[str, Any]:
     """``uncertain``: the keys drawn per replication; ``risks``: the share each risk hit."""
     params = [c.removeprefix("param.") for c in runs.columns if c.startswith("param.")]

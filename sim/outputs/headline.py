@@ -108,8 +108,11 @@ def headline(
     )
 
 
-def doubt_lines(summary: Mapping[str, Any], confidence: float) -> list[str]:
-    """P(meet)'s Monte Carlo interval and the warnings, for a summary alone (the CLI's table).
+def doubt_lines(
+    summary: Mapping[str, Any], confidence: float, *, interval_line: bool = True
+) -> list[str]:
+    """P(meet)'s Monte Carlo interval and the warnings, for a summary alone (the CLI's table);
+    ``interval_line=False`` gives the warnings only (for a caller that states the interval).
 
     The count of replications meeting the deadline is recovered from the rounded share.
     """
@@ -122,7 +125,8 @@ def doubt_lines(summary: Mapping[str, Any], confidence: float) -> list[str]:
         f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
         f"{percent(interval[0])} to {percent(interval[1])} ({n:,} replications)"
     ]
-    return lines + [f"warning: {text}" for text in doubt_warnings(n, confidence, interval)]
+    warnings = [f"warning: {text}" for text in doubt_warnings(n, confidence, interval)]
+    return (lines if interval_line else []) + warnings
 
 
 def replications_needed(confidence: float) -> int | None:
