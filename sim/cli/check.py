@@ -13,8 +13,11 @@ from sim.cli.common import (
     EXIT_MISSED,
     EXIT_OK,
     BadInput,
+    ConfidenceOpt,
+    DeadlineOpt,
     RunOptions,
     app,
+    checked_confidence,
     if_interrupted,
     progress_bar,
     simulating_command,
@@ -30,20 +33,8 @@ from sim.outputs.headline import doubt_warnings
 @simulating_command
 def check(
     options: RunOptions,
-    deadline: Annotated[
-        str | None,
-        typer.Option(
-            "--deadline", metavar="DATE", help="YYYY-MM-DD (default: the scenario's deadline)."
-        ),
-    ] = None,
-    confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--confidence",
-            metavar="P",
-            help="Required P(done by deadline), 0-1 (default: the scenario's).",
-        ),
-    ] = None,
+    deadline: DeadlineOpt = None,
+    confidence: ConfidenceOpt = None,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report to this file."),
@@ -64,8 +55,7 @@ def check(
             f"{sc.source_of('scenario.deadline')}: scenario.deadline: no deadline to check: "
             "set it in the file or pass --deadline"
         )
-    if confidence is not None and not 0 < confidence <= 1:
-        raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
+    checked_confidence(confidence)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for path, option in ((junit, "--junit"), (step_summary, "GITHUB_STEP_SUMMARY")):
         if path:
