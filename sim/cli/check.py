@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +23,6 @@ from sim.cli.common import (
     stdout,
 )
 from sim.experiments import check as check_mod
-from sim.model.scenario import parse_value, with_overrides
 from sim.outputs.files import OutputError, check_writable_file
 from sim.outputs.headline import doubt_warnings
 
@@ -45,16 +43,13 @@ def check(
     2: bad input (found before simulating); 3: the check could not finish.
     """
     sc = options.load()
-    if deadline is not None:
-        value = parse_value(deadline)
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise BadInput(f"--deadline: must be a date YYYY-MM-DD (got {deadline!r})")
-        sc = with_overrides(sc, {"scenario.deadline": value}, source="--deadline")
-    elif sc.scenario.deadline is None:
-        raise BadInput(
-            f"{sc.source_of('scenario.deadline')}: scenario.deadline: no deadline to check: "
-            "set it in the file or pass --deadline"
-        )
+    sc = check_mod.deadline_applied(
+        sc,
+        deadline,
+        sc.source_of("scenario.deadline"),
+        option="--deadline",
+        remedy="set it in the file or pass --deadline",
+    )
     checked_confidence(confidence)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for path, option in ((junit, "--junit"), (step_summary, "GITHUB_STEP_SUMMARY")):
