@@ -17,26 +17,19 @@ import statistics
 import time
 
 import numpy as np
+from _common import add_scenario_options, scenario_from
 
 import sim
-from sim.model.uncertainty import nominal
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="scenarios/nhsmail-2020.toml")
+    add_scenario_options(parser)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--summary-only", action="store_true", help="Skip the mailbox table.")
-    parser.add_argument(
-        "--nominal",
-        action="store_true",
-        help="the plan as written: uncertain inputs at their medians, no risks, no variation",
-    )
     args = parser.parse_args()
 
-    scenario = sim.load(args.scenario)
-    if args.nominal:
-        scenario = nominal(scenario)
+    scenario = scenario_from(args)
     started = time.perf_counter()
     model = sim.Model(scenario)
     build_seconds = time.perf_counter() - started

@@ -27,10 +27,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sim
-from sim.model.uncertainty import nominal
+from _common import add_scenario_options, scenario_from
 
-REFERENCE = Path(__file__).resolve().parents[1] / "scenarios" / "nhsmail-2020.toml"
+import sim
+
 TARGET_SECONDS = 600.0  # 1,000 replications in 10 minutes
 TARGET_SPEEDUP = 1.7
 
@@ -55,20 +55,13 @@ def main() -> int:
         "--workers", type=int, nargs="+", default=[1, 2], help="worker counts to time"
     )
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--scenario", type=Path, default=REFERENCE)
+    add_scenario_options(parser)
     parser.add_argument(
         "--no-daily", action="store_true", help="drop the daily tables (keep_daily=False)"
     )
-    parser.add_argument(
-        "--nominal",
-        action="store_true",
-        help="the plan as written: uncertain inputs at their medians, no risks, no variation",
-    )
     args = parser.parse_args()
 
-    scenario = sim.load(args.scenario)
-    if args.nominal:
-        scenario = nominal(scenario)
+    scenario = scenario_from(args)
     print(
         f"{scenario.name}: {scenario.population.mailboxes:,} mailboxes, "
         f"{args.replications} replications, seed {args.seed}, "

@@ -256,23 +256,3 @@ def test_no_evening_switches_over_more_than_its_capacity(p, catch_up, paused, ga
     ).all()
     m = run.metrics
     assert m["migrated"] + m["needs_remediation"] + m["not_migrated"] == p["mailboxes"]
-
-
-@given(
-    plans, st.sampled_from(["batches.catch_up", "throttle.scale", "throttle.per_move_gb_per_hour"])
-)
-@slow
-def test_more_capacity_never_finishes_later_with_the_gate_off(p, key):
-    p = {**p, "selection": "random"}
-    base = scenario_from(p)
-    bigger = {
-        "batches.catch_up": 0.5,
-        "throttle.scale": 2.0,
-        "throttle.per_move_gb_per_hour": p["per_move"] * 2,
-    }[key]
-    more = scenario_from(p, **{key: bigger})
-    a = simulate(base, p["seed"], keep_mailboxes=False).metrics
-    b = simulate(more, p["seed"], keep_mailboxes=False).metrics
-    if a["completed"]:
-        assert b["completed"]
-        assert b["completion_date"] <= a["completion_date"]

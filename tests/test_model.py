@@ -247,15 +247,21 @@ def test_every_mailbox_ends_in_exactly_one_state_and_no_one_is_lost(p):
 
 # Not throttle.concurrent_moves: under a binding window more moves share it more thinly
 # (SPEC's equal split), so a large mailbox can sync, and the plan finish, later.
-@given(plans, st.sampled_from(["throttle.scale", "batches.weekday"]))
+@given(
+    plans,
+    st.sampled_from(
+        ["throttle.scale", "batches.weekday", "batches.catch_up", "throttle.per_move_gb_per_hour"]
+    ),
+)
 @slow
 def test_more_capacity_never_makes_completion_later_with_the_gate_off(p, key):
     p = {**p, "selection": "random"}
     base = scenario_from(p)
     bigger = {
         "throttle.scale": 2.0,
-        "throttle.concurrent_moves": p["moves"] * 2,
         "batches.weekday": max(p["weekday"], 1) * 2,
+        "batches.catch_up": 0.5,
+        "throttle.per_move_gb_per_hour": p["per_move"] * 2,
     }[key]
     more = scenario_from(p, **{key: bigger})
     a = simulate(base, p["seed"], keep_mailboxes=False).metrics

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Annotated
@@ -13,15 +12,17 @@ from sim.cli.common import (
     EXIT_MISSED,
     EXIT_OK,
     BadInput,
+    ConfidenceOpt,
+    DeadlineOpt,
     RunOptions,
     app,
+    checked_confidence,
     if_interrupted,
     progress_bar,
     simulating_command,
     stdout,
 )
 from sim.experiments import check as check_mod
-from sim.model.scenario import parse_value, with_overrides
 from sim.outputs.files import OutputError, check_writable_file
 from sim.outputs.headline import doubt_warnings
 
@@ -30,20 +31,8 @@ from sim.outputs.headline import doubt_warnings
 @simulating_command
 def check(
     options: RunOptions,
-    deadline: Annotated[
-        str | None,
-        typer.Option(
-            "--deadline", metavar="DATE", help="YYYY-MM-DD (default: the scenario's deadline)."
-        ),
-    ] = None,
-    confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--confidence",
-            metavar="P",
-            help="Required P(done by deadline), 0-1 (default: the scenario's).",
-        ),
-    ] = None,
+    deadline: DeadlineOpt = None,
+    confidence: ConfidenceOpt = None,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report to this file."),
@@ -54,18 +43,14 @@ def check(
     2: bad input (found before simulating); 3: the check could not finish.
     """
     sc = options.load()
-    if deadline is not None:
-        value = parse_value(deadline)
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise BadInput(f"--deadline: must be a date YYYY-MM-DD (got {deadline!r})")
-        sc = with_overrides(sc, {"scenario.deadline": value}, source="--deadline")
-    elif sc.scenario.deadline is None:
-        raise BadInput(
-            f"{sc.source_of('scenario.deadline')}: scenario.deadline: no deadline to check: "
-            "set it in the file or pass --deadline"
-        )
-    if confidence is not None and not 0 < confidence <= 1:
-        raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
+    sc = check_mod.deadline_applied(
+        sc,
+        deadline,
+        sc.source_of("scenario.deadline"),
+        option="--deadline",
+        remedy="set it in the file or pass --deadline",
+    )
+    checked_confidence(confidence)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for path, option in ((junit, "--junit"), (step_summary, "GITHUB_STEP_SUMMARY")):
         if path:

@@ -91,6 +91,28 @@ SetOpt = Annotated[
     ),
 ]
 
+DeadlineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--deadline", metavar="DATE", help="YYYY-MM-DD (default: the scenario's deadline)."
+    ),
+]
+ConfidenceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--confidence",
+        metavar="P",
+        help="Required P(done by deadline), 0-1 (default: the scenario's).",
+    ),
+]
+
+
+def checked_confidence(confidence: float | None) -> float | None:
+    """``--confidence`` as given, after checking it is a probability in (0, 1] (bad input: 2)."""
+    if confidence is not None and not 0 < confidence <= 1:
+        raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
+    return confidence
+
 
 @dataclass(frozen=True)
 class RunOptions:

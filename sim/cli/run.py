@@ -14,6 +14,7 @@ from sim.cli.common import (
     ScenarioArg,
     SetOpt,
     app,
+    checked_confidence,
     fmt_number,
     if_interrupted,
     load_scenario,
@@ -23,7 +24,6 @@ from sim.cli.common import (
     stdout,
     was_there,
 )
-from sim.cli.errors import BadInput
 from sim.experiments.metrics import METRICS, metric
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
@@ -118,8 +118,7 @@ def report(
     from sim.model.scenario import parse_override
     from sim.outputs.report import write_report
 
-    if confidence is not None and not 0 < confidence <= 1:
-        raise BadInput(f"--confidence: must be > 0 and <= 1 (got {confidence})")
+    checked_confidence(confidence)
     sc = options.load()
     with (
         if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the report"),

@@ -11,6 +11,8 @@ from sim.cli.common import (
     EXIT_MISSED,
     EXIT_OK,
     BadInput,
+    ConfidenceOpt,
+    DeadlineOpt,
     RunOptions,
     app,
     progress_bar,
@@ -47,20 +49,8 @@ def solve(
             help="Largest value to consider (default: the plan's value x 4).",
         ),
     ] = None,
-    confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--confidence",
-            metavar="P",
-            help="Required P(done by deadline), 0-1 (default: scenario's).",
-        ),
-    ] = None,
-    deadline: Annotated[
-        str | None,
-        typer.Option(
-            "--deadline", metavar="DATE", help="YYYY-MM-DD (default: the scenario's deadline)."
-        ),
-    ] = None,
+    confidence: ConfidenceOpt = None,
+    deadline: DeadlineOpt = None,
     wait_hours_p90: Annotated[
         float | None,
         typer.Option(

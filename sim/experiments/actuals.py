@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,14 +97,14 @@ def validate_actuals(
     counts = {c: _counts(frame[c], c, source) for c in COUNTS if c in frame.columns}
     population = scenario.population.mailboxes
     running = np.cumsum(counts["migrated"])
-    over = np.flatnonzero(running > population)
-    if len(over):
-        row = int(over[0])
-        raise ScenarioError(
-            source,
-            _where(row, "migrated"),
-            f"cumulative migrated {running[row]:,} exceeds population.mailboxes ({population:,})",
-        )
+    _refuse_first(
+        running > population,
+        source,
+        "migrated",
+        lambda row: (
+            f"cumulative migrated {running[row]:,} exceeds population.mailboxes ({population:,})"
+        ),
+    )
     as_of = dates[-1].date()
     offsets = (dates - pd.Timestamp(start)).days.to_numpy()
     days = (as_of - start).days + 1
@@ -128,6 +129,18 @@ def _where(position: int, column: str) -> str:
     return f"row {position + FIRST_DATA_ROW}, {column}"
 
 
+def _refuse_first(bad: np.ndarray, source: str, column: str, message: Callable[[int], str]) -> None:
+    """Raise a ScenarioError naming the first data row where ``bad`` holds, if any.
+
+    Every check of the actuals reports its first offending row the same way: the file,
+    ``row N, column`` and ``message(position)`` (position 0 = the first data row).
+    """
+    rows = np.flatnonzero(bad)
+    if len(rows):
+        row = int(rows[0])
+        raise ScenarioError(source, _where(row, column), message(row))
+
+
 def _check_columns(frame: pd.DataFrame, source: str) -> None:
     known = (*REQUIRED, *OPTIONAL)
     for column in frame.columns:
@@ -147,21 +160,19 @@ def _dates(column: pd.Series, source: str) -> pd.DatetimeIndex:
     else:
         text = column.astype(str).str.strip()
         parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        bad = np.flatnonzero(parsed.isna().to_numpy())
-        if len(bad):
-            row = int(bad[0])
-            raise ScenarioError(
-                source, _where(row, "date"), f"must be a date YYYY-MM-DD (got {text.iloc[row]!r})"
-            )
+        _refuse_first(
+            parsed.isna().to_numpy(),
+            source,
+            "date",
+            lambda row: f"must be a date YYYY-MM-DD (got {text.iloc[row]!r})",
+        )
     index = pd.DatetimeIndex(parsed)
     if index.tz is not None:
         index = index.tz_localize(None)
-    if index.isna().any():
-        row = int(np.flatnonzero(index.isna())[0])
-        raise ScenarioError(source, _where(row, "date"), "must be a date YYYY-MM-DD (got NaT)")
-    if (index != index.normalize()).any():
-        row = int(np.flatnonzero(index != index.normalize())[0])
-        raise ScenarioError(source, _where(row, "date"), f"must be a day (got {index[row]})")
+    _refuse_first(index.isna(), source, "date", lambda row: "must be a date YYYY-MM-DD (got NaT)")
+    _refuse_first(
+        index != index.normalize(), source, "date", lambda row: f"must be a day (got {index[row]})"
+    )
     return index
 
 
@@ -180,31 +191,25 @@ def _check_order(dates: pd.DatetimeIndex, source: str) -> None:
 
 
 def _check_range(dates: pd.DatetimeIndex, start: dt.date, last: dt.date, source: str) -> None:
-    early = np.flatnonzero(dates < pd.Timestamp(start))
-    if len(early):
-        row = int(early[0])
-        raise ScenarioError(
-            source,
-            _where(row, "date"),
-            f"{dates[row].date()} is before the scenario's start ({start})",
-        )
-    late = np.flatnonzero(dates > pd.Timestamp(last))
-    if len(late):
-        row = int(late[0])
-        raise ScenarioError(
-            source,
-            _where(row, "date"),
-            f"{dates[row].date()} is beyond the horizon (last cutover day {last})",
-        )
+    _refuse_first(
+        dates < pd.Timestamp(start),
+        source,
+        "date",
+        lambda row: f"{dates[row].date()} is before the scenario's start ({start})",
+    )
+    _refuse_first(
+        dates > pd.Timestamp(last),
+        source,
+        "date",
+        lambda row: f"{dates[row].date()} is beyond the horizon (last cutover day {last})",
+    )
 
 
 def _counts(column: pd.Series, name: str, source: str) -> np.ndarray:
     text = column.astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ScenarioError(
-            source, _where(row, name), f"must be a whole number >= 0 (got {text.iloc[row]!r})"
-        )
+    _refuse_first(
+        bad, source, name, lambda row: f"must be a whole number >= 0 (got {text.iloc[row]!r})"
+    )
     return values.astype(np.int64)

@@ -175,19 +175,26 @@ def check(
     return verdict_for(scenario, result.runs, confidence, result.summary, source)
 
 
-def deadline_applied(scenario: Scenario, deadline: dt.date | str | None, source: str) -> Scenario:
-    """The scenario with ``--deadline`` in place; an error when it has no deadline at all."""
+def deadline_applied(
+    scenario: Scenario,
+    deadline: dt.date | str | None,
+    source: str,
+    *,
+    option: str = "deadline",
+    remedy: str = "set it in the scenario or pass deadline=",
+) -> Scenario:
+    """The scenario with ``deadline`` in place; an error when it has no deadline at all.
+
+    ``option`` names the deadline in errors (the CLI passes ``--deadline``); ``source``
+    and ``remedy`` make the error when neither the scenario nor the caller gives one.
+    """
     if deadline is not None:
         value = parse_value(deadline) if isinstance(deadline, str) else deadline
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise ScenarioError("deadline", "", f"must be a date YYYY-MM-DD (got {deadline!r})")
-        scenario = with_overrides(scenario, {"scenario.deadline": value}, source="deadline")
+            raise ScenarioError(option, "", f"must be a date YYYY-MM-DD (got {deadline!r})")
+        scenario = with_overrides(scenario, {"scenario.deadline": value}, source=option)
     if scenario.scenario.deadline is None:
-        raise ScenarioError(
-            source,
-            "scenario.deadline",
-            "no deadline to check: set it in the scenario or pass deadline=",
-        )
+        raise ScenarioError(source, "scenario.deadline", f"no deadline to check: {remedy}")
     return scenario
 
 
