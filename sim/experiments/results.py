@@ -94,14 +94,21 @@ def quantiles(
     return out
 
 
-def p_meet_interval(met: int, replications: int) -> list[float] | None:
-    """Wilson interval of P(meet deadline) from ``met`` of ``replications`` (Monte Carlo error)."""
-    if replications < 1:
-        return None
-    ci = binomtest(int(met), int(replications)).proportion_ci(
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """The Wilson score interval (``MONTE_CARLO_LEVEL``) of a binomial proportion."""
+    ci = binomtest(int(successes), int(trials)).proportion_ci(
         confidence_level=MONTE_CARLO_LEVEL, method="wilson"
     )
-    return [round(float(ci.low), 4), round(float(ci.high), 4)]
+    return float(ci.low), float(ci.high)
+
+
+def p_meet_interval(met: int, replications: int) -> list[float] | None:
+    """Wilson interval of P(meet deadline) from ``met`` of ``replications`` (Monte Carlo
+    error), rounded as the summary reports it."""
+    if replications < 1:
+        return None
+    low, high = wilson_interval(met, replications)
+    return [round(low, 4), round(high, 4)]
 
 
 def uncertainty_summary(runs: pd.DataFrame) -> dict[str, Any]:

@@ -15,7 +15,6 @@ daily or per-mailbox tables), from which any summary follows.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -166,10 +165,3 @@ def completion_days(runs: pd.DataFrame, horizon_days: int) -> np.ndarray:
     """Days from start to completion per replication; not completed counts as ``horizon + 1``."""
     days = runs["days_to_complete"].to_numpy(dtype=float)
     return np.where(np.isfinite(days), days, horizon_days + 1.0)
-
-
-def days_between(later: str | None, earlier: str | None) -> int | None:
-    """``later - earlier`` in days for ISO dates (None when either is missing)."""
-    if later is None or earlier is None:
-        return None
-    return (dt.date.fromisoformat(later) - dt.date.fromisoformat(earlier)).days

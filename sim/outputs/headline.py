@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
-from sim.experiments.results import completion_at
+from sim.experiments.results import MONTE_CARLO_LEVEL, completion_at, wilson_interval
 
-INTERVAL_LEVEL = 0.95
+INTERVAL_LEVEL = MONTE_CARLO_LEVEL
 MIN_REPLICATIONS_BEYOND = 10
 # A share of replications is a fraction of n; never let float rounding fail 90 of 100 at 0.9.
 TOLERANCE = 1e-9
@@ -137,14 +136,6 @@ def replications_needed(confidence: float) -> int | None:
     if confidence >= 1:
         return None
     return math.ceil(MIN_REPLICATIONS_BEYOND / (1 - confidence) - TOLERANCE)
-
-
-def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of a binomial proportion."""
-    ci = stats.binomtest(successes, trials).proportion_ci(
-        confidence_level=INTERVAL_LEVEL, method="wilson"
-    )
-    return float(ci.low), float(ci.high)
 
 
 def percent(share: float) -> str:
