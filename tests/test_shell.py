@@ -454,3 +454,52 @@ def test_staging_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
     with files.staged_folder(tmp_path / "results", files.RESULT_FILES) as staging:
         (staging / "summary.json").write_text("{}")
     assert [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
+# --- solve, sensitivity and forecast refuse what sim.run refuses, before simulating -----------
+
+ACTUALS = "scenarios/small-trust-actuals.csv"
+
+
+def _refused_before_simulating(monkeypatch):
+    """Make any simulation fail the test: a refusal must come first."""
+
+    def simulated(*args, **kwargs):
+        raise AssertionError("simulated before refusing")
+
+    monkeypatch.setattr(sim.model.replication.Model, "replicate", simulated)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda sc, **kw: sim.solve(sc, "batches.weekday", replications=2, workers=1, **kw),
+        lambda sc, **kw: sim.sensitivity(sc, ["support.agents"], replications=2, workers=1, **kw),
+        lambda sc, **kw: sim.forecast(sc, ACTUALS, replications=2, workers=1, **kw),
+    ],
+    ids=["solve", "sensitivity", "forecast"],
+)
+def test_solve_sensitivity_and_forecast_honour_the_memory_limit_and_feasibility(monkeypatch, call):
+    sc = sim.load("scenarios/small-trust.toml")
+    _refused_before_simulating(monkeypatch)
+    with pytest.raises(feasibility.MemoryLimitError, match="max_memory_gb="):
+        call(sc, max_memory_gb=1e-6)
+    impossible = sim.load("scenarios/small-trust.toml", {"throttle.scale": 0})
+    with pytest.raises(ScenarioError, match="throttle"):
+        call(impossible)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["solve", "scenarios/small-trust.toml", "--for", "batches.weekday"],
+        ["sensitivity", "scenarios/small-trust.toml", "--params", "support.agents"],
+        ["forecast", "scenarios/small-trust.toml", "--actuals", ACTUALS],
+    ],
+    ids=["solve", "sensitivity", "forecast"],
+)
+def test_max_memory_on_the_command_line_reaches_solve_sensitivity_and_forecast(monkeypatch, args):
+    _refused_before_simulating(monkeypatch)
+    result = invoke(*args, "-n", "2", "-w", "1", "--max-memory", "0.000001")
+    assert result.exit_code == 2, result.output
+    assert "--max-memory GB" in one_line(result)

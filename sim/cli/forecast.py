@@ -66,6 +66,7 @@ def forecast(
                 seed=options.seed,
                 workers=options.workers,
                 dask=options.dask,
+                max_memory_gb=options.max_memory,
                 progress=advance,
                 plan=out is not None,  # the plan's fan is drawn behind the forecast
                 source=str(actuals),

@@ -108,6 +108,7 @@ def sensitivity(
             seed=options.seed,
             workers=options.workers,
             dask=options.dask,
+            max_memory_gb=options.max_memory,
             change=change,
             samples=samples,
             runs=runs_table,

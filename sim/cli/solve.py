@@ -106,6 +106,7 @@ def solve(
             seed=options.seed,
             workers=options.workers,
             dask=options.dask,
+            max_memory_gb=options.max_memory,
             progress=advance,
             source="--for",
         )

@@ -52,6 +52,7 @@ from sim.experiments.results import Result, summarise
 from sim.experiments.runner import (
     ProgressCallback,
     backend,
+    check_before_running,
     chunks_for,
     default_workers,
     replication_seeds,
@@ -96,6 +97,7 @@ def forecast(
     plan: bool | Result = False,
     keep_mailboxes: bool = True,
     source: str = "actuals",
+    max_memory_gb: float | None = None,
 ) -> ForecastResult:
     """Re-forecast ``scenario`` from the daily ``actuals`` (a DataFrame or a CSV path; columns
     date, migrated[, failed, tickets_opened]; see ``sim.experiments.actuals``).
@@ -104,7 +106,8 @@ def forecast(
     is drawn behind the forecast; its mean cutovers per day are the pace's yardstick);
     a :class:`Result` of the plan may be passed instead. Otherwise replication 0 of the
     plan is the yardstick. Bad actuals raise :class:`ScenarioError` naming ``source``,
-    the row and the column.
+    the row and the column; like :func:`sim.run`, a plan that can never finish or needs
+    more than ``max_memory_gb`` is refused before simulating.
     """
     started = time.perf_counter()
     if isinstance(actuals, str | Path):
@@ -114,6 +117,7 @@ def forecast(
     workers = workers or default_workers()
     if replications < 1 or workers < 1:
         raise ValueError("replications and workers must be >= 1")
+    check_before_running(scenario, workers, dask, max_memory_gb)
     model = Model(scenario)
     observed = validate_actuals(actuals, scenario, model.calendar, source=source)
     check_supported(scenario)
@@ -126,6 +130,7 @@ def forecast(
             dask=dask,
             keep_mailboxes=False,
             progress=progress,
+            max_memory_gb=max_memory_gb,
         )
     plan_result = plan if isinstance(plan, Result) else None
     yardstick = plan_yardstick(model, observed, plan_result, seed)

@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments.keys import numeric_key, numeric_keys, uncertain_distributions
-from sim.experiments.runner import run
+from sim.experiments.runner import check_before_running, default_workers, run
 from sim.experiments.variants import Variants, completion_days, outcome
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
 from sim.outputs.files import staged_folder, write_parquet, write_with
@@ -138,13 +138,16 @@ def sensitivity(
     out: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
     source: str = "--params",
+    max_memory_gb: float | None = None,
 ) -> Sensitivity:
     """How much each key moves P50 completion (and P(meet)); see the module docstring.
 
     ``runs`` (rank only) is a ``runs`` table already simulated; without it,
     rank runs ``replications`` replications once. ``progress`` is called with
     the number of replications finished. Raises :class:`ScenarioError` for
-    an unknown or non-numeric key, or a method with nothing to measure.
+    an unknown or non-numeric key, or a method with nothing to measure; like
+    :func:`sim.run`, a plan that can never finish or needs more than
+    ``max_memory_gb`` is refused before simulating.
     """
     if method not in METHODS:
         raise ScenarioError("--method", "", f"must be one of {', '.join(METHODS)} (got {method!r})")
@@ -154,6 +157,8 @@ def sensitivity(
     seed = scenario.scenario.seed if seed is None else seed
     for key in params or []:
         numeric_key(scenario, key, source)
+    if not (method == "rank" and runs is not None):  # rank on given runs simulates nothing
+        check_before_running(scenario, workers or default_workers(), dask, max_memory_gb)
     if method == "tornado":
         table, base = _tornado(
             scenario, params, change, Variants(seed, replications, workers, dask, progress), source
@@ -178,6 +183,7 @@ def sensitivity(
                 keep_daily=False,
                 keep_mailboxes=False,
                 progress=progress,
+                max_memory_gb=max_memory_gb,
             ).runs
         table = rank_correlation(runs, horizon_days=scenario.scenario.horizon_days)
         if params:

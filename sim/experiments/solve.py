@@ -53,6 +53,7 @@ import pandas as pd
 
 from sim.experiments.check import TOLERANCE, _confidence, deadline_applied
 from sim.experiments.keys import NumericKey, numeric_key
+from sim.experiments.runner import check_before_running, default_workers
 from sim.experiments.variants import Variants, completion_days, outcome
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
 
@@ -195,6 +196,7 @@ def solve(
     dask: str | None = None,
     progress: Callable[[int], None] | None = None,
     source: str = "--for",
+    max_memory_gb: float | None = None,
 ) -> Solution:
     """The smallest (or largest tolerable) value of ``key`` in [low, high] meeting the target.
 
@@ -203,7 +205,8 @@ def solve(
     module docstring for the direction, default range and tolerance.
     ``progress`` is called with 1 after each evaluation. Raises
     :class:`ScenarioError` for an unknown or non-numeric key, an empty range or
-    any other bad input, before simulating.
+    any other bad input, before simulating; like :func:`sim.run`, a plan that
+    can never finish or needs more than ``max_memory_gb`` is refused.
     """
     started = time.perf_counter()
     spec = numeric_key(scenario, key, source)
@@ -238,6 +241,7 @@ def solve(
         replications=replications,
         seed=seed,
     )
+    check_before_running(scenario, workers or default_workers(), dask, max_memory_gb)
     with Variants(seed, replications, workers, dask) as variants:
         search = _Search(scenario, key, variants, confidence, wait_hours_p90)
 
