@@ -31,12 +31,13 @@ from matplotlib import ticker, transforms
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sim.experiments.metrics import QUANTILES as SUMMARY_QUANTILES
 from sim.experiments.results import quantile_rank
 from sim.outputs.headline import percent
 from sim.outputs.timeline import Timeline
 
 FIGSIZE_INCHES = (10.0, 4.2)
-QUANTILES = (0.1, 0.5, 0.9)
+QUANTILES = tuple(SUMMARY_QUANTILES.values())  # the summary's P10/P50/P90
 GB_PER_TB = 1000.0
 TB_AXIS_FROM_GB = 10_000.0  # above this many GB a day the throttle chart switches to TB
 THRESHOLD_SHOWN_UP_TO = 3.0  # draw the go/no-go line only up to this multiple of the P90 peak
