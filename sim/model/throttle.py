@@ -45,6 +45,7 @@ docs/model.md states how late the schedule is against the exact system.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -164,8 +165,8 @@ def initial_syncs(
     concurrent_moves: int,
     *,
     own_pace_gb: np.ndarray | None = None,
-    refinements: int = 2,
-    passes: int = 8,
+    refinements: int = 3,
+    passes: int = 1,
 ) -> InitialSyncs:
     """Sync start and finish times of mailboxes in queue order (see the module docstring).
 
@@ -192,27 +193,42 @@ def initial_syncs(
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace, window / moves) * length)
-    start_level = _slot_levels(busy.level(eligible), work, moves, refinements)
+    ratio = np.divide(sizes, own, out=np.ones(len(sizes)), where=own > 0)  # own pace / p
+    finish = None
+    if own_pace_gb is not None and np.any(ratio != 1.0):
+        segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
+
+        def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
+            return segments.finish(at, sizes[first:last], first, last)
+
+    start_level, done_level = _slot_levels(
+        busy.level(eligible), work, moves, refinements, finish
+    )
     start = np.maximum(eligible, busy.time_sorted(start_level))
-    # Pass 1's finishes bound from above the mailboxes waiting in each interval, so each
+    synced, synced_bin, top = busy.time_after(done_level)
+    clock, level = busy, busy.level(start)
+    # These finishes bound from above the mailboxes waiting in each interval, so each
     # active move gets at least window / min(C, waiting): a faster clock, on which the
-    # same starts give earlier finishes, hence fewer waiting, and so on; never early.
+    # same starts finish no later, hence fewer waiting, and so on; never early.
     arrived = np.searchsorted(eligible, grid[1:], side="left")  # before each interval ends
-    waiting = arrived - busy.count_reached(start_level + work)[:-1]
-    empty = work <= 0
+    waiting = arrived - _count_by(synced_bin, len(grid))
     for _ in range(passes):
         # (Where none waits, none is active: any rate will do; the busy one keeps the scale.)
         share = np.where(waiting > 0, window / np.clip(waiting, 1, moves), window / moves)
-        clock = _Clock(grid, np.minimum(pace, share) * length, busy.width)
-        level = clock.level(start)
-        synced, synced_bin, top = clock.time_after(level + work)
-        synced[empty], top[empty] = start[empty], level[empty]
-        synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
-        finished = np.cumsum(np.bincount(synced_bin, minlength=len(grid) + 1))[: len(grid) - 1]
-        fewer = arrived - finished
+        faster = _Clock(grid, np.minimum(pace, share) * length)
+        at = faster.level(start)
+        done, done_bin, done_top = faster.time_after(at + work)
+        kept = synced < done  # the earlier finish, as a level of the faster clock
+        done_top[kept] = faster.level_at(synced[kept], synced_bin[kept])
+        done[kept], done_bin[kept] = synced[kept], synced_bin[kept]
+        synced, synced_bin, top, clock, level = done, done_bin, done_top, faster, at
+        fewer = arrived - _count_by(synced_bin, len(grid))
         if np.array_equal(fewer, waiting):
             break
         waiting = fewer
+    empty = work <= 0
+    synced[empty], top[empty] = start[empty], level[empty]
+    synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
     reported = _reported(clock, start, level, synced_bin, top, sizes)
     return InitialSyncs(synced, start, eligible, capacity, grid, reported)
 
@@ -229,22 +245,17 @@ class _Clock:
     """
 
     EXACT_BELOW = 200_000
-    MAX_BUCKETS = 1 << 18  # for the busy clock; a faster one keeps its bucket width
+    MAX_BUCKETS = 1 << 18
     TOLERANCE_HOURS = 0.1
 
-    def __init__(self, grid: np.ndarray, increments: np.ndarray, width: float | None = None):
+    def __init__(self, grid: np.ndarray, increments: np.ndarray):
         self.grid = grid
         self.curve = np.concatenate([[0.0], np.cumsum(increments)])
         top = float(self.curve[-1])
-        if width is None:
-            rate = increments / np.diff(grid)
-            slowest = rate[rate > 0].min() if np.any(rate > 0) else 1.0
-            buckets = min(self.MAX_BUCKETS, np.ceil(top / (slowest * self.TOLERANCE_HOURS)))
-            width = top / buckets if top > 0 and buckets > 0 else 1.0
-        # The same width on every clock: a faster clock reaches every bucket top no later.
-        self.width = width
-        self.buckets = int(np.ceil(top / width))
-        self.exact_below = self.EXACT_BELOW if self.buckets <= 8 * self.MAX_BUCKETS else np.inf
+        rate = increments / np.diff(grid)
+        slowest = rate[rate > 0].min() if np.any(rate > 0) else 1.0
+        self.buckets = int(min(self.MAX_BUCKETS, np.ceil(top / (slowest * self.TOLERANCE_HOURS))))
+        self.width = top / self.buckets if top > 0 and self.buckets > 0 else 1.0
         self._bucket_end: np.ndarray | None = None
         # For the first grid index k at or above (or above) a level: the segment
         # (k - 1, k) it lies on, as base time + (level - base level) x hours per unit.
@@ -263,6 +274,16 @@ class _Clock:
     def level(self, hours: np.ndarray) -> np.ndarray:
         return np.interp(hours, self.grid, self.curve)
 
+    def level_at(self, hours: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """The clock at ``hours``, given the first grid index at or after each (any order)."""
+        k = np.minimum(first, len(self.grid) - 1)
+        before = np.maximum(k - 1, 0)
+        span = self.grid[k] - self.grid[before]
+        frac = np.divide(hours - self.grid[before], span, out=np.ones(len(k)), where=span > 0)
+        out = self.curve[before] + frac * (self.curve[k] - self.curve[before])
+        out[first >= len(self.grid)] = np.inf
+        return out
+
     def _bucket(self, levels: np.ndarray) -> np.ndarray:
         index = np.ceil(levels * (1.0 / self.width))
         np.clip(index, 0, self.buckets + 1, out=index)
@@ -271,7 +292,7 @@ class _Clock:
     def count_reached(self, levels: np.ndarray) -> np.ndarray:
         """Per grid time, how many of ``levels`` the clock has surely reached by then."""
         levels = levels[np.isfinite(levels)]
-        if len(levels) <= self.exact_below:
+        if len(levels) <= self.EXACT_BELOW:
             first = np.searchsorted(self.curve, levels, side="left")  # first grid at or above
             return np.cumsum(np.bincount(first, minlength=len(self.curve) + 1))[: len(self.curve)]
         # A level counts from the first grid time whose clock reaches its bucket's top.
@@ -294,7 +315,7 @@ class _Clock:
         The grid index is the first at or after that time; the level used is the
         level itself (exact) or its bucket's top.
         """
-        if len(levels) <= self.exact_below:
+        if len(levels) <= self.EXACT_BELOW:
             times, first = self._first_times(levels)
             return times, first, levels.copy()
         if self._bucket_end is None:
@@ -304,9 +325,19 @@ class _Clock:
         return self._bucket_end[index], self._bucket_bin[index], index * self.width
 
 
+def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
+    """Per grid interval, how many of ``bins`` (first grid index at or after a finish)
+    are at or before its start."""
+    return np.cumsum(np.bincount(bins, minlength=points + 1))[: points - 1]
+
+
 def _slot_levels(
-    arrive: np.ndarray, work: np.ndarray, moves: int, refinements: int
-) -> np.ndarray:
+    arrive: np.ndarray,
+    work: np.ndarray,
+    moves: int,
+    refinements: int,
+    finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
 
     Exactly, mailbox ``i`` starts at ``max(arrive_i, (i - C + 1)-th smallest finish
@@ -315,25 +346,74 @@ def _slot_levels(
     finished earlier), then, ``refinements`` times, the ``k``-th smallest of those and
     the block's own finishes. Every finish used is one the exact schedule has by then
     (a later member's finish is no earlier than this member's exact start), so a
-    start is never earlier than the exact one.
+    start is never earlier than the exact one. Within a block a finish is the start
+    plus the work; the finishes handed on to later blocks are ``finish(first, last,
+    starts)`` when given (tighter: :class:`_Segments`).
     """
     n = len(arrive)
     start = arrive.copy()
-    if n <= moves:
-        return start
-    pool = np.full(moves, -np.inf)  # sorted finish levels of the slots
+    done = np.empty(n)
+    pool = np.full(min(moves, n), -np.inf)  # sorted finish levels of the slots
     for first in range(0, n, moves):
         last = min(first + moves, n)
-        a, w = arrive[first:last], work[first:last]
+        w = work[first:last]
         m = last - first
+        a = arrive[first:last]
+        if first:  # first come, first served: never before the mailbox ahead
+            a = np.maximum(a, start[first - 1])
         s = np.maximum(a, pool[:m])
         if pool[m - 1] > a[0]:  # some member waits for a slot: reuse the block's own
             for _ in range(refinements):
                 merged = np.sort(np.concatenate([pool, s + w]))
                 s = np.maximum(a, merged[:m])
         start[first:last] = s
-        pool = np.sort(np.concatenate([pool, s + w]))[m:]
-    return start
+        done[first:last] = s + w if finish is None else finish(first, last, s)
+        pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
+    return start, done
+
+
+class _Segments:
+    """Finish levels on the busy clock, crediting each move its real speed in the first
+    two stretches of constant window it runs in.
+
+    On the busy clock (``min(p, window / C)`` an hour) a move of own pace ``p_i``
+    moves ``c = min(p_i, window / C) / min(p, window / C)`` GB per unit, at least
+    ``min(1, p_i / p)`` (the slowest, which :func:`initial_syncs` counts as work
+    ``max(size, own_pace_gb)``), and here held to at most 1. A move slower than ``p``
+    is held back by its own pace at night and by its share in business hours, where
+    it moves as fast as any other: counted at its slowest rate throughout, a slot
+    would be busy too long and the queue would drain too late. Exact within the
+    two stretches, at the slowest rate after them: never early.
+    """
+
+    def __init__(
+        self, grid: np.ndarray, share: np.ndarray, pace: float, curve: np.ndarray, ratio: np.ndarray
+    ):
+        keep = np.diff(curve) > 0
+        changes = np.concatenate([[True], (share[1:] != share[:-1]) | ~keep[:-1]])
+        new = np.flatnonzero(keep & changes)  # first grid interval of each stretch
+        # A stretch ends where the next begins (closed intervals between add no level).
+        self.end_level = np.append(curve[np.append(new[1:], len(keep))], [np.inf, np.inf])
+        last = share[new[-1]] if len(new) else 1.0
+        self.share = np.append(share[new], [last, last])
+        self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
+        self.own = ratio * pace  # each mailbox's own pace
+        self.slowest = np.minimum(1.0, ratio)
+
+    def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
+        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``."""
+        own, slowest = self.own[first:last], self.slowest[first:last]
+        j = np.searchsorted(self.end_level, start, side="right")
+        j2 = np.minimum(j + 1, len(self.end_level) - 1)
+        credit1 = np.clip(np.minimum(own, self.share[j]) / self.move[j], slowest, 1.0)
+        credit2 = np.clip(np.minimum(own, self.share[j2]) / self.move[j2], slowest, 1.0)
+        end1, end2 = self.end_level[j], self.end_level[j2]
+        with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
+            left = sizes - (end1 - start) * credit1  # data left after the first stretch
+            second = (end2 - end1) * credit2
+            out = end2 + (left - second) / slowest
+        out = np.where(left <= second, end1 + left / credit2, out)
+        return np.where(left <= 0, start + sizes / credit1, out)
 
 
 def _reported(
@@ -371,9 +451,19 @@ def _reported(
     return done + np.maximum(clock.curve * in_flight - at_start, 0.0)
 
 
+def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
+    """Per grid interval, how many of ``bins`` (first grid index at or after a finish)
+    are at or before its start."""
+    return np.cumsum(np.bincount(bins, minlength=points + 1))[: points - 1]
+
+
 def _slot_levels(
-    arrive: np.ndarray, work: np.ndarray, moves: int, refinements: int
-) -> np.ndarray:
+    arrive: np.ndarray,
+    work: np.ndarray,
+    moves: int,
+    refinements: int,
+    finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
 
     Exactly, mailbox ``i`` starts at ``max(arrive_i, (i - C + 1)-th smallest finish
@@ -382,25 +472,74 @@ def _slot_levels(
     finished earlier), then, ``refinements`` times, the ``k``-th smallest of those and
     the block's own finishes. Every finish used is one the exact schedule has by then
     (a later member's finish is no earlier than this member's exact start), so a
-    start is never earlier than the exact one.
+    start is never earlier than the exact one. Within a block a finish is the start
+    plus the work; the finishes handed on to later blocks are ``finish(first, last,
+    starts)`` when given (tighter: :class:`_Segments`).
     """
     n = len(arrive)
     start = arrive.copy()
-    if n <= moves:
-        return start
-    pool = np.full(moves, -np.inf)  # sorted finish levels of the slots
+    done = np.empty(n)
+    pool = np.full(min(moves, n), -np.inf)  # sorted finish levels of the slots
     for first in range(0, n, moves):
         last = min(first + moves, n)
-        a, w = arrive[first:last], work[first:last]
+        w = work[first:last]
         m = last - first
+        a = arrive[first:last]
+        if first:  # first come, first served: never before the mailbox ahead
+            a = np.maximum(a, start[first - 1])
         s = np.maximum(a, pool[:m])
         if pool[m - 1] > a[0]:  # some member waits for a slot: reuse the block's own
             for _ in range(refinements):
                 merged = np.sort(np.concatenate([pool, s + w]))
                 s = np.maximum(a, merged[:m])
         start[first:last] = s
-        pool = np.sort(np.concatenate([pool, s + w]))[m:]
-    return start
+        done[first:last] = s + w if finish is None else finish(first, last, s)
+        pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
+    return start, done
+
+
+class _Segments:
+    """Finish levels on the busy clock, crediting each move its real speed in the first
+    two stretches of constant window it runs in.
+
+    On the busy clock (``min(p, window / C)`` an hour) a move of own pace ``p_i``
+    moves ``c = min(p_i, window / C) / min(p, window / C)`` GB per unit, at least
+    ``min(1, p_i / p)`` (the slowest, which :func:`initial_syncs` counts as work
+    ``max(size, own_pace_gb)``), and here held to at most 1. A move slower than ``p``
+    is held back by its own pace at night and by its share in business hours, where
+    it moves as fast as any other: counted at its slowest rate throughout, a slot
+    would be busy too long and the queue would drain too late. Exact within the
+    two stretches, at the slowest rate after them: never early.
+    """
+
+    def __init__(
+        self, grid: np.ndarray, share: np.ndarray, pace: float, curve: np.ndarray, ratio: np.ndarray
+    ):
+        keep = np.diff(curve) > 0
+        changes = np.concatenate([[True], (share[1:] != share[:-1]) | ~keep[:-1]])
+        new = np.flatnonzero(keep & changes)  # first grid interval of each stretch
+        # A stretch ends where the next begins (closed intervals between add no level).
+        self.end_level = np.append(curve[np.append(new[1:], len(keep))], [np.inf, np.inf])
+        last = share[new[-1]] if len(new) else 1.0
+        self.share = np.append(share[new], [last, last])
+        self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
+        self.own = ratio * pace  # each mailbox's own pace
+        self.slowest = np.minimum(1.0, ratio)
+
+    def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
+        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``."""
+        own, slowest = self.own[first:last], self.slowest[first:last]
+        j = np.searchsorted(self.end_level, start, side="right")
+        j2 = np.minimum(j + 1, len(self.end_level) - 1)
+        credit1 = np.clip(np.minimum(own, self.share[j]) / self.move[j], slowest, 1.0)
+        credit2 = np.clip(np.minimum(own, self.share[j2]) / self.move[j2], slowest, 1.0)
+        end1, end2 = self.end_level[j], self.end_level[j2]
+        with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
+            left = sizes - (end1 - start) * credit1  # data left after the first stretch
+            second = (end2 - end1) * credit2
+            out = end2 + (left - second) / slowest
+        out = np.where(left <= second, end1 + left / credit2, out)
+        return np.where(left <= 0, start + sizes / credit1, out)
 
 
 def _reported(
