@@ -246,3 +246,27 @@ def test_forecast_reads_an_actuals_csv_and_names_it_in_errors(make_scenario, tmp
     path.write_text("date,migrated\n2024-01-08,100\n2024-01-09,x\n")
     with pytest.raises(sim.ScenarioError, match=r"team-export\.csv: row 3, migrated"):
         forecast(sc, path, replications=1, workers=1)
+
+
+def test_actuals_that_follow_the_plan_give_its_remediation_and_failures(make_scenario):
+    # 20,000 mailboxes, 1,000 a weekday; 2% fail every attempt (persistent: 3 failures each,
+    # then remediation) and the others fail 2% of attempts. The plan expects about
+    # 20,000 x 0.02 = 400 in remediation and 400 x 3 + 19,600 x 0.02 = ~1,600 failed
+    # attempts. Ten days of the plan's own actuals must lead back there: the per-attempt
+    # rate is learned without the persistent failures (not 650 / 10,650 = 6%), and the
+    # persistent already out are counted as owed. Tolerances: 4 Poisson sds of the count.
+    sc = make_scenario(
+        population={"mailboxes": 20_000, "organisations": 200},
+        batches={"weekday": 1_000},
+        failures={"rate": 0.02, "persistent_share": 0.02, "max_attempts": 3},
+    )
+    plan = sim.run(sc, replications=10, seed=5, workers=1, keep_mailboxes=False)
+    truth = sim.simulate(sc, 11, keep_mailboxes=False).daily
+    actuals = actuals_from(truth, "2024-01-08", "2024-01-19", tickets=False)
+    res = forecast(sc, actuals, replications=10, seed=5, workers=1, keep_mailboxes=False)
+    rate = res.summary["observed"]["failures.rate"]["posterior_mean"]
+    attempts = actuals["migrated"].sum()
+    assert rate == pytest.approx(0.02, abs=4 * np.sqrt(0.02 * 0.98 / attempts))
+    for key in ("needs_remediation", "cutover_failures"):
+        expected = plan.runs[key].median()
+        assert res.runs[key].median() == pytest.approx(expected, abs=4 * np.sqrt(expected)), key
