@@ -218,10 +218,11 @@ def initial_syncs(
         faster = _Clock(grid, np.minimum(pace, share) * length)
         at = faster.level(start)
         done, done_bin, done_top = faster.time_after(at + work)
-        kept = synced < done  # the earlier finish, as a level of the faster clock
-        done_top[kept] = faster.level_at(synced[kept], synced_bin[kept])
-        done[kept], done_bin[kept] = synced[kept], synced_bin[kept]
-        synced, synced_bin, top, clock, level = done, done_bin, done_top, faster, at
+        # The earlier finish, as a level of the faster clock.
+        top = np.where(synced < done, faster.level_at(synced, synced_bin), done_top)
+        np.minimum(synced, done, out=synced)
+        np.minimum(synced_bin, done_bin, out=synced_bin)
+        clock, level = faster, at
         fewer = arrived - _count_by(synced_bin, len(grid))
         if np.array_equal(fewer, waiting):
             break
@@ -254,20 +255,26 @@ class _Clock:
         top = float(self.curve[-1])
         rate = increments / np.diff(grid)
         slowest = rate[rate > 0].min() if np.any(rate > 0) else 1.0
-        self.buckets = int(min(self.MAX_BUCKETS, np.ceil(top / (slowest * self.TOLERANCE_HOURS))))
-        self.width = top / self.buckets if top > 0 and self.buckets > 0 else 1.0
+        with np.errstate(all="ignore"):
+            wanted = np.ceil(top / (slowest * self.TOLERANCE_HOURS))
+        self.buckets = int(min(self.MAX_BUCKETS, wanted)) if wanted >= 1 else 1
+        self.width = top / self.buckets if top > 0 else 1.0
         self._bucket_end: np.ndarray | None = None
         # For the first grid index k at or above (or above) a level: the segment
         # (k - 1, k) it lies on, as base time + (level - base level) x hours per unit.
-        rise = np.diff(self.curve)
-        per_unit = np.divide(np.diff(grid), rise, out=np.zeros(len(rise)), where=rise > 0)
+        rise, hours = np.diff(self.curve), np.diff(grid)
+        with np.errstate(all="ignore"):  # a vanishing rise: its segment's end (never early)
+            per_unit = np.where(rise > 0, np.minimum(hours / rise, 1e300), 0.0)
         self._base_time = np.concatenate([[grid[0]], grid[:-1], [np.inf]])
         self._base_level = np.concatenate([[0.0], self.curve[:-1], [0.0]])
         self._per_unit = np.concatenate([[0.0], per_unit, [0.0]])
+        self._hours = np.concatenate([[0.0], hours, [0.0]])
 
     def _on_segment(self, levels: np.ndarray, k: np.ndarray) -> np.ndarray:
-        out = levels - self._base_level[k]
-        out *= self._per_unit[k]
+        with np.errstate(invalid="ignore"):  # an infinite level: inf x 0, then never
+            out = levels - self._base_level[k]
+            out *= self._per_unit[k]
+        np.fmin(out, self._hours[k], out=out)
         out += self._base_time[k]
         return out
 
@@ -279,8 +286,9 @@ class _Clock:
         k = np.minimum(first, len(self.grid) - 1)
         before = np.maximum(k - 1, 0)
         span = self.grid[k] - self.grid[before]
-        frac = np.divide(hours - self.grid[before], span, out=np.ones(len(k)), where=span > 0)
-        out = self.curve[before] + frac * (self.curve[k] - self.curve[before])
+        with np.errstate(invalid="ignore"):  # never reached (inf): set below
+            frac = np.divide(hours - self.grid[before], span, out=np.ones(len(k)), where=span > 0)
+            out = self.curve[before] + frac * (self.curve[k] - self.curve[before])
         out[first >= len(self.grid)] = np.inf
         return out
 
@@ -412,7 +420,7 @@ class _Segments:
             left = sizes - (end1 - start) * credit1  # data left after the first stretch
             second = (end2 - end1) * credit2
             out = end2 + (left - second) / slowest
-        out = np.where(left <= second, end1 + left / credit2, out)
+            out = np.where(left <= second, end1 + left / credit2, out)
         return np.where(left <= 0, start + sizes / credit1, out)
 
 
@@ -449,125 +457,3 @@ def _reported(
     at_start = net(start_level * ratio)
     done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
     return done + np.maximum(clock.curve * in_flight - at_start, 0.0)
-
-
-def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
-    """Per grid interval, how many of ``bins`` (first grid index at or after a finish)
-    are at or before its start."""
-    return np.cumsum(np.bincount(bins, minlength=points + 1))[: points - 1]
-
-
-def _slot_levels(
-    arrive: np.ndarray,
-    work: np.ndarray,
-    moves: int,
-    refinements: int,
-    finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
-
-    Exactly, mailbox ``i`` starts at ``max(arrive_i, (i - C + 1)-th smallest finish
-    of its predecessors)``. In blocks of ``C``: the block's ``k``-th member takes the
-    ``k``-th smallest of the ``C`` latest finishes before the block (the others all
-    finished earlier), then, ``refinements`` times, the ``k``-th smallest of those and
-    the block's own finishes. Every finish used is one the exact schedule has by then
-    (a later member's finish is no earlier than this member's exact start), so a
-    start is never earlier than the exact one. Within a block a finish is the start
-    plus the work; the finishes handed on to later blocks are ``finish(first, last,
-    starts)`` when given (tighter: :class:`_Segments`).
-    """
-    n = len(arrive)
-    start = arrive.copy()
-    done = np.empty(n)
-    pool = np.full(min(moves, n), -np.inf)  # sorted finish levels of the slots
-    for first in range(0, n, moves):
-        last = min(first + moves, n)
-        w = work[first:last]
-        m = last - first
-        a = arrive[first:last]
-        if first:  # first come, first served: never before the mailbox ahead
-            a = np.maximum(a, start[first - 1])
-        s = np.maximum(a, pool[:m])
-        if pool[m - 1] > a[0]:  # some member waits for a slot: reuse the block's own
-            for _ in range(refinements):
-                merged = np.sort(np.concatenate([pool, s + w]))
-                s = np.maximum(a, merged[:m])
-        start[first:last] = s
-        done[first:last] = s + w if finish is None else finish(first, last, s)
-        pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
-    return start, done
-
-
-class _Segments:
-    """Finish levels on the busy clock, crediting each move its real speed in the first
-    two stretches of constant window it runs in.
-
-    On the busy clock (``min(p, window / C)`` an hour) a move of own pace ``p_i``
-    moves ``c = min(p_i, window / C) / min(p, window / C)`` GB per unit, at least
-    ``min(1, p_i / p)`` (the slowest, which :func:`initial_syncs` counts as work
-    ``max(size, own_pace_gb)``), and here held to at most 1. A move slower than ``p``
-    is held back by its own pace at night and by its share in business hours, where
-    it moves as fast as any other: counted at its slowest rate throughout, a slot
-    would be busy too long and the queue would drain too late. Exact within the
-    two stretches, at the slowest rate after them: never early.
-    """
-
-    def __init__(
-        self, grid: np.ndarray, share: np.ndarray, pace: float, curve: np.ndarray, ratio: np.ndarray
-    ):
-        keep = np.diff(curve) > 0
-        changes = np.concatenate([[True], (share[1:] != share[:-1]) | ~keep[:-1]])
-        new = np.flatnonzero(keep & changes)  # first grid interval of each stretch
-        # A stretch ends where the next begins (closed intervals between add no level).
-        self.end_level = np.append(curve[np.append(new[1:], len(keep))], [np.inf, np.inf])
-        last = share[new[-1]] if len(new) else 1.0
-        self.share = np.append(share[new], [last, last])
-        self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
-        self.own = ratio * pace  # each mailbox's own pace
-        self.slowest = np.minimum(1.0, ratio)
-
-    def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
-        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``."""
-        own, slowest = self.own[first:last], self.slowest[first:last]
-        j = np.searchsorted(self.end_level, start, side="right")
-        j2 = np.minimum(j + 1, len(self.end_level) - 1)
-        credit1 = np.clip(np.minimum(own, self.share[j]) / self.move[j], slowest, 1.0)
-        credit2 = np.clip(np.minimum(own, self.share[j2]) / self.move[j2], slowest, 1.0)
-        end1, end2 = self.end_level[j], self.end_level[j2]
-        with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
-            left = sizes - (end1 - start) * credit1  # data left after the first stretch
-            second = (end2 - end1) * credit2
-            out = end2 + (left - second) / slowest
-        out = np.where(left <= second, end1 + left / credit2, out)
-        return np.where(left <= 0, start + sizes / credit1, out)
-
-
-def _reported(
-    clock: _Clock,
-    start: np.ndarray,
-    start_level: np.ndarray,
-    synced_bin: np.ndarray,
-    synced_level: np.ndarray,
-    sizes: np.ndarray,
-) -> np.ndarray:
-    """Cumulative data moved at each grid time: every mailbox's progress on its schedule.
-
-    Between its start and its finish a mailbox moves its size in proportion to the
-    clock's progress (at most its own pace, held to its share: never faster than
-    the limit), so it has exactly its size when synced. At a grid time ``g`` the
-    total is the data of the mailboxes synced by ``g`` plus, over those in flight,
-    ``clock(g) x A - B``: ``A`` the sum of their size per clock unit, ``B`` that
-    times the clock at their start.
-    """
-    grid = clock.grid
-    g = len(grid)
-    span = synced_level - start_level
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(span > 0, sizes / span, 0.0)
-    begins = np.searchsorted(grid, start, side="left")  # first grid time >= start
-    ends = np.where(span > 0, np.minimum(synced_bin, g), begins)
-    in_flight = np.cumsum(np.bincount(begins, ratio, g + 1) - np.bincount(ends, ratio, g + 1))
-    weighted = start_level * ratio
-    at_start = np.cumsum(np.bincount(begins, weighted, g + 1) - np.bincount(ends, weighted, g + 1))
-    done = np.cumsum(np.bincount(ends, sizes, g + 1))
-    return done[:g] + np.maximum(clock.curve * in_flight[:g] - at_start[:g], 0.0)
