@@ -87,7 +87,9 @@ def test_actuals_taken_from_the_plan_itself_land_where_the_plan_lands(
         support={"ticket_rate": 0.02, "agents": 2},
         throttle={
             "concurrent_moves": 10,
-            "windows": [{"days": "all", "from": "00:00", "to": "24:00", "gb_per_hour": gb_per_hour}],
+            "windows": [
+                {"days": "all", "from": "00:00", "to": "24:00", "gb_per_hour": gb_per_hour}
+            ],
         },
     )
     plan = sim.run(sc, replications=8, seed=3, workers=1)

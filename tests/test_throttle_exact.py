@@ -143,7 +143,9 @@ def test_a_whole_cohort_syncing_in_parallel_under_a_binding_window_finishes_toge
 paces = st.sampled_from([0.0, 0.5])
 
 
-@given(cohorts, st.integers(1, 30), st.floats(0.1, 3), st.floats(5.0, 400.0), paces, st.integers(0, 10))
+@given(
+    cohorts, st.integers(1, 30), st.floats(0.1, 3), st.floats(5.0, 400.0), paces, st.integers(0, 10)
+)
 @settings(max_examples=60, deadline=None)
 def test_never_early_against_the_exact_system_and_within_the_limit_per_hour(
     spec, moves, per_move, rate, pace_sigma, seed

@@ -201,9 +201,7 @@ def initial_syncs(
         def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
             return segments.finish(at, sizes[first:last], first, last)
 
-    start_level, done_level = _slot_levels(
-        busy.level(eligible), work, moves, refinements, finish
-    )
+    start_level, done_level = _slot_levels(busy.level(eligible), work, moves, refinements, finish)
     start = np.maximum(eligible, busy.time_sorted(start_level))
     synced, synced_bin, top = busy.time_after(done_level)
     clock, level = busy, busy.level(start)
