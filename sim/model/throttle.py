@@ -186,20 +186,21 @@ def initial_syncs(
     if len(eligible) > 1 and np.diff(eligible).min() < 0:
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
-    work = np.maximum(sizes, own)
+    # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
+    work = np.maximum(sizes, own) * moves
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
     pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
-    busy = _Clock(grid, np.minimum(pace, window / moves) * length)
+    busy = _Clock(grid, np.minimum(pace * moves, window) * length)
     ratio = np.divide(sizes, own, out=np.ones(len(sizes)), where=own > 0)  # own pace / p
     finish = None
     if own_pace_gb is not None and np.any(ratio != 1.0):
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
 
         def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
-            return segments.finish(at, sizes[first:last], first, last)
+            return segments.finish(at, sizes[first:last] * moves, first, last)
 
     start_level, done_level = _slot_levels(busy.level(eligible), work, moves, refinements, finish)
     start = np.maximum(eligible, busy.time_sorted(start_level))
@@ -212,8 +213,8 @@ def initial_syncs(
     waiting = arrived - _count_by(synced_bin, len(grid))
     for _ in range(passes):
         # (Where none waits, none is active: any rate will do; the busy one keeps the scale.)
-        share = np.where(waiting > 0, window / np.clip(waiting, 1, moves), window / moves)
-        faster = _Clock(grid, np.minimum(pace, share) * length)
+        share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
+        faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
         done, done_bin, done_top = faster.time_after(at + work)
         # The earlier finish, as a level of the faster clock.
@@ -454,4 +455,7 @@ def _reported(
     in_flight = net(ratio)
     at_start = net(start_level * ratio)
     done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
-    return done + np.maximum(clock.curve * in_flight - at_start, 0.0)
+    moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
+    # None in flight: exactly the data synced (not a rounding error of two large sums).
+    moving[net(np.ones(len(sizes))) < 0.5] = 0.0
+    return done + moving
