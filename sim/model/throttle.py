@@ -369,10 +369,12 @@ def _slot_levels(
         if first:  # first come, first served: never before the mailbox ahead
             a = np.maximum(a, start[first - 1])
         s = np.maximum(a, pool[:m])
-        if pool[m - 1] > a[0]:  # some member waits for a slot: reuse the block's own
-            for _ in range(refinements):
-                merged = np.sort(np.concatenate([pool, s + w]))
-                s = np.maximum(a, merged[:m])
+        for _ in range(refinements):  # reuse the slots of the block's own short moves
+            own = s + w
+            if own.min() >= s[-1]:  # none frees before the last member starts
+                break
+            merged = np.sort(np.concatenate([pool, own]))
+            s = np.maximum(a, merged[:m])
         start[first:last] = s
         done[first:last] = s + w if finish is None else finish(first, last, s)
         pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
