@@ -20,8 +20,10 @@ the file spells it; the callers add the file and the spreadsheet row number.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -121,6 +123,23 @@ def recognise_exchange(header: Sequence[str]) -> Shape | None:
             kind=find("Recipient Type"),
         )
     return None
+
+
+def sniff_csv(path: Path) -> tuple[list[str], str, int]:
+    """The header, the separator and the lines before the header (a ``#TYPE`` line: 1).
+
+    Raises UnicodeDecodeError for a file that is not UTF-8 (a BOM is fine).
+    """
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        first = file.readline()
+        skip = 0
+        if first.startswith("#"):  # Windows PowerShell's "#TYPE ..." line
+            first, skip = file.readline(), 1
+    delimiter = ","
+    if "," not in first:  # Export-Csv -UseCulture writes the list separator, often ";"
+        delimiter = next((d for d in (";", "\t") if d in first), ",")
+    header = next(csv.reader([first], delimiter=delimiter), [])
+    return header, delimiter, skip
 
 
 # --- cells ----------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from sim.model.exchange import (
     expected_columns,
     kinds_of,
     recognise_exchange,
+    sniff_csv,
     whole_numbers,
 )
 
@@ -334,18 +335,9 @@ def _read_text_columns(
 def _csv_header(path: Path, name: str) -> tuple[list[str], str, int]:
     """The header, the separator and how many lines precede the header (a ``#TYPE`` line)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            first = file.readline()
-            skip = 0
-            if first.startswith("#TYPE") or first.startswith("#"):
-                first, skip = file.readline(), 1
+        return sniff_csv(path)  # as pyarrow names the columns; _columns matches them trimmed
     except UnicodeDecodeError:
         raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
-    delimiter = ","
-    if "," not in first:
-        delimiter = next((d for d in (";", "\t") if d in first), ",")
-    header = next(csv.reader([first], delimiter=delimiter), [])
-    return header, delimiter, skip  # as pyarrow names the columns; _columns matches them trimmed
 
 
 def _read_csv_as_text(
