@@ -166,7 +166,7 @@ def read_inventory(
             table = _read_parquet(path, name, shape) if parquet else _read_csv(path, name, shape)
         else:
             table = _read_exchange(path, name, shape, delimiter, skip, parquet)
-        inventory = _check(table, name, shape)
+        inventory = _check(table, name, shape, skip)
     except InventoryError as error:
         if error.row is None or not skip:
             raise
@@ -385,14 +385,14 @@ def _first_line(error: BaseException) -> str:
 # --- checking --------------------------------------------------------------------------------
 
 
-def _check(table: pa.Table, name: str, shape: Shape) -> Inventory:
+def _check(table: pa.Table, name: str, shape: Shape, skip: int = 0) -> Inventory:
     n = table.num_rows
     # One contiguous array first: pyarrow 26's ascii kernels corrupt chunks that share a
     # buffer with their neighbours (as a cast Parquet column's do).
     ids = pc.ascii_trim_whitespace(_as_text(table["mailbox"]).combine_chunks())
     id_label = "mailbox" if shape.name == PLAIN else shape.mailbox
     _no_empty(ids, name, id_label)
-    _unique(ids, name, id_label)
+    _unique(ids, name, id_label, skip)
     size_gb = _numbers(table["size_gb"], name, "size_gb")
     item_count = None
     if "item_count" in table.column_names:
@@ -473,8 +473,11 @@ def _no_empty(ids: pa.Array, name: str, column: str) -> None:
         raise _fail(name, column, index, "is empty")
 
 
-def _unique(ids: pa.Array, name: str, column: str = "mailbox") -> None:
-    """Mailbox ids are unique; e-mail addresses compare without (ASCII) case."""
+def _unique(ids: pa.Array, name: str, column: str = "mailbox", skip: int = 0) -> None:
+    """Mailbox ids are unique; e-mail addresses compare without (ASCII) case.
+
+    ``skip``: lines before the header (a ``#TYPE`` line), for the earlier row's number.
+    """
     folded = pc.ascii_lower(ids)
     n = len(folded)
     # Exports often come sorted by address: strictly increasing is unique, no hashing needed.
@@ -487,7 +490,7 @@ def _unique(ids: pa.Array, name: str, column: str = "mailbox") -> None:
     first = int(np.flatnonzero((keys == keys.iloc[later]).to_numpy())[0])
     spelling, earlier = ids[later].as_py(), ids[first].as_py()
     same = f"{spelling!r}" if spelling == earlier else f"{spelling!r} is {earlier!r} without case"
-    raise _fail(name, column, later, f"duplicate of row {first + FIRST_DATA_ROW} ({same})")
+    raise _fail(name, column, later, f"duplicate of row {first + FIRST_DATA_ROW + skip} ({same})")
 
 
 def _numbers(column: pa.ChunkedArray, name: str, key: str) -> np.ndarray:
