@@ -145,14 +145,19 @@ def sniff_csv(path: Path) -> tuple[list[str], str, int]:
 # --- cells ----------------------------------------------------------------------------------
 
 
-def _text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous string array (the file's cells as they are)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if not pa.types.is_string(column.type):
         column = pc.cast(column, pa.string())
-    return pc.utf8_trim_whitespace(column)
+    return column
+
+
+def _text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return pc.utf8_trim_whitespace(_combined(column))
 
 
 def _first(mask: pa.Array | np.ndarray) -> int | None:
@@ -162,7 +167,26 @@ def _first(mask: pa.Array | np.ndarray) -> int | None:
 
 
 def _empty(text: pa.Array) -> pa.Array:
-    return pc.fill_null(pc.equal(pc.utf8_length(text), 0), True)
+    return pc.fill_null(pc.equal(pc.binary_length(text), 0), True)
+
+
+def _int64(text: pa.Array) -> np.ndarray | None:
+    """``text`` cast to int64, or None if some cell is not a plain whole number."""
+    if text.null_count:
+        return None
+    try:
+        return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _bracketed_bytes(cells: pa.Array) -> np.ndarray | None:
+    """The fast path for a column of Exchange text sizes ``... (1,325,123,456 bytes)``."""
+    parts = pc.split_pattern(cells, "(", max_splits=1)
+    if cells.null_count or pc.min(pc.list_value_length(parts)).as_py() != 2:
+        return None
+    figures = pc.replace_substring(pc.list_element(parts, 1), " bytes)", "")
+    return _int64(pc.replace_substring(figures, ",", ""))
 
 
 def bytes_of(column: pa.ChunkedArray | pa.Array, label: str) -> np.ndarray:
@@ -171,10 +195,16 @@ def bytes_of(column: pa.ChunkedArray | pa.Array, label: str) -> np.ndarray:
     Only the figure in brackets is read (digit-group separators ``,`` ``.`` ``'``
     and spaces dropped); a cell without brackets must be whole bytes.
     """
-    text = _text(column)
+    cells = _combined(column)
+    # A whole column is of one form, as exports are: try the one its first cells show.
+    sample = pc.any(pc.match_substring(cells.slice(0, 100), "(")).as_py()
+    for fast in (_bracketed_bytes, _int64) if sample else (_int64, _bracketed_bytes):
+        values = fast(cells)
+        if values is not None and (len(values) == 0 or values.min() >= 0):
+            return values
+    text = pc.utf8_trim_whitespace(cells)
     n = len(text)
-    empty = _empty(text)
-    if (index := _first(empty)) is not None:
+    if (index := _first(_empty(text))) is not None:
         raise ExportError(
             "is empty (expected bytes or e.g. '1.2 GB (1,288,490,189 bytes)')",
             index=index,
@@ -211,17 +241,21 @@ def bytes_of(column: pa.ChunkedArray | pa.Array, label: str) -> np.ndarray:
 
 def whole_numbers(column: pa.ChunkedArray | pa.Array, label: str) -> np.ndarray:
     """Counts (int64, >= 0); an empty cell or anything else is an :class:`ExportError`."""
-    text = _text(column)
-    if (index := _first(_empty(text))) is not None:
-        raise ExportError("is empty", index=index, column=label)
-    try:
-        values = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        good = pc.match_substring_regex(text, r"^[0-9]{1,18}$")
-        index = _first(pc.invert(good))
-        raise ExportError(
-            f"must be a whole number >= 0 (got {text[index].as_py()!r})", index=index, column=label
-        ) from None
+    values = _int64(_combined(column))
+    if values is None:
+        text = _text(column)
+        if (index := _first(_empty(text))) is not None:
+            raise ExportError("is empty", index=index, column=label)
+        try:
+            values = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            good = pc.match_substring_regex(text, r"^[0-9]{1,18}$")
+            index = _first(pc.invert(good))
+            raise ExportError(
+                f"must be a whole number >= 0 (got {text[index].as_py()!r})",
+                index=index,
+                column=label,
+            ) from None
     if (index := _first(values < 0)) is not None:
         raise ExportError(f"must be >= 0 (got {values[index]})", index=index, column=label)
     return values
@@ -235,10 +269,10 @@ def kinds_of(column: pa.ChunkedArray | pa.Array | None, n: int) -> np.ndarray:
     """
     if column is None:
         return np.full(n, "user", dtype=object)
-    encoded = pc.dictionary_encode(pc.fill_null(_text(column), ""))
+    encoded = pc.dictionary_encode(pc.fill_null(_combined(column), ""))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    names = [str(v).lower() for v in encoded.dictionary.to_pylist()]
+    names = [str(v).strip().lower() for v in encoded.dictionary.to_pylist()]
     kinds = np.asarray([KINDS.get(v, v) or "user" for v in names], dtype=object)
     return kinds[encoded.indices.to_numpy(zero_copy_only=False)]
 
