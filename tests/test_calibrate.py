@@ -261,3 +261,22 @@ def test_a_completed_move_without_its_completion_time_cannot_be_actuals(tmp_path
     )
     with pytest.raises(ScenarioError, match=r"row 3, column CompletionTimestamp: is empty"):
         read_actuals(path)
+
+
+def test_set_overrides_are_written_into_the_calibrated_file_too(tmp_path):
+    out = tmp_path / "plan.toml"
+    moves = ROOT / "scenarios" / "pilot-moves.csv"
+    args = ["calibrate", str(SMALL_TRUST), "--moves", str(moves), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--set", "batches.weekday=450"])
+    assert result.exit_code == 0, result.output
+    written = sim.load(out)
+    assert written.batches.weekday == 450
+    assert written.uncertain["failures.rate"].dist == "beta"
+
+
+def test_an_out_path_that_is_not_a_toml_file_is_refused_before_fitting(tmp_path):
+    moves = ROOT / "scenarios" / "pilot-moves.csv"
+    args = ["calibrate", str(SMALL_TRUST), "--moves", str(moves), "--out", str(tmp_path / "x")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("--out: must name a .toml file")

@@ -609,3 +609,12 @@ def test_an_organisation_column_that_is_not_in_the_file_names_the_key(tmp_path, 
     assert result.output.startswith(
         "export.csv: column Department: is named by population.organisation_column but missing"
     )
+
+
+def test_an_organisation_column_without_an_inventory_is_an_error():
+    raw = {k: dict(v) for k, v in BASE.items()}
+    raw["population"] = {**raw.get("population", {}), "organisation_column": "Department"}
+    with pytest.raises(
+        ScenarioError, match=r"population.organisation_column: must be given with population"
+    ):
+        from_dict(raw, source="test.toml")

@@ -20,7 +20,7 @@ from sim.cli.common import (
 )
 from sim.experiments.calibrate import Calibration
 from sim.experiments.calibrate import calibrate as fit
-from sim.model.scenario import ScenarioError, loads
+from sim.model.scenario import ScenarioError, loads, parse_override
 from sim.outputs.files import OutputError, check_writable_file, write_text, write_with
 
 PLOT_NAME = "calibration.png"
@@ -60,7 +60,8 @@ def calibrate(
             check_writable_file(path)
     result = fit(sc, moves, source=str(moves))
     if out is not None:
-        _write(result, scenario, out)
+        overrides = dict(parse_override(a, source="--set") for a in set_ or [])
+        _write(result, scenario, out, overrides)
     if as_json:
         stdout.print_json(json.dumps(result.summary, default=str))
         return
@@ -81,10 +82,11 @@ def print_fit(result: Calibration) -> None:
         stdout.print(f"      {row.evidence}", markup=False)
 
 
-def _write(result: Calibration, scenario: Path, out: Path) -> None:
-    """The scenario file with the fitted keys replaced, checked to load, then the picture."""
+def _write(result: Calibration, scenario: Path, out: Path, overrides: dict) -> None:
+    """The scenario file with the fitted keys (and ``--set``) replaced, checked to load,
+    then the picture."""
     text = scenario.read_text(encoding="utf-8")
-    extra = {}
+    extra = {key: (value, "from --set") for key, value in overrides.items()}
     inventory = result.base.population.inventory
     if inventory is not None and _folder(out) != _folder(scenario):
         moved = os.path.relpath(inventory, _folder(out))

@@ -176,7 +176,7 @@ class Calibration:
         """
         name = Path(self.source).name
         changes = {f.key: (f.value, f"{name}: {f.evidence}") for f in self.fits if f.fitted}
-        return replace_keys(text, {**changes, **(extra or {})})
+        return replace_keys(text, {**(extra or {}), **changes})
 
     def _repr_html_(self) -> str:
         rows = "".join(

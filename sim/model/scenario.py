@@ -159,6 +159,8 @@ class Population(_Table):
     def _enough_mailboxes(self) -> Population:
         if self.inventory is not None:
             return self
+        if self.organisation_column is not None:
+            raise _KeyedError("organisation_column", "must be given with population.inventory")
         if self.mailboxes is None:
             raise _KeyedError("mailboxes", "is required (or give population.inventory)")
         if self.organisations > self.mailboxes:

@@ -15,6 +15,7 @@ new values, and hold everything else exactly as before; otherwise a ValueError.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from typing import Any
@@ -24,10 +25,14 @@ ARRAY_TABLE = re.compile(r"^\s*\[\[")
 
 
 def toml_value(value: Any) -> str:
-    """A number, string, bool or flat table as a TOML value (inline table)."""
+    """A number, string, bool, date, array or table as a TOML value (inline)."""
     if isinstance(value, dict):
         inner = ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items())
         return "{ " + inner + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -80,7 +85,11 @@ def _set(lines: list[str], table: str, key: str, new_line: str) -> list[str]:
 
 
 def _check(old: str, new: str, values: dict[str, Any]) -> None:
-    before, after = tomllib.loads(old), tomllib.loads(new)
+    before = tomllib.loads(old)
+    try:
+        after = tomllib.loads(new)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"could not write the new values as TOML ({error})") from None
     for dotted, value in values.items():
         *tables, key = dotted.split(".")
         node_after, node_before = after, before
