@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import sim
@@ -618,3 +621,36 @@ def test_an_organisation_column_without_an_inventory_is_an_error():
         ScenarioError, match=r"population.organisation_column: must be given with population"
     ):
         from_dict(raw, source="test.toml")
+
+
+def test_the_plain_format_exported_by_windows_powershell_keeps_its_row_numbers(tmp_path):
+    path = tmp_path / "inv.csv"
+    head = '#TYPE Selected.System.Management.Automation.PSCustomObject\n"mailbox","size_gb"\n'
+    path.write_text(head + '"a@x","1.5"\n"b@x","2"\n', encoding="utf-8-sig")
+    inv = read_inventory(path)
+    assert inv.size_gb.tolist() == [1.5, 2.0] and inv.row.tolist() == [3, 4]
+    path.write_text(head + '"a@x","1.5"\n"b@x","-2"\n', encoding="utf-8-sig")
+    with pytest.raises(ValueError, match=r"row 4, column size_gb: must be >= 0"):
+        read_inventory(path)
+    path.write_text(head + '"a@x","1.5"\n"b@x"\n', encoding="utf-8-sig")
+    with pytest.raises(ValueError, match=r"row 4: not a valid CSV row"):
+        read_inventory(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**17), min_size=1, max_size=30),
+    st.sampled_from([",", ".", "\u00a0", "'"]),
+    st.booleans(),
+)
+def test_any_byte_count_comes_back_exactly_from_exchanges_text(counts, separator, mixed):
+    """Whatever the culture's digit grouping, the bytes in brackets are read exactly;
+    a column mixing text and plain bytes is read too."""
+    from sim.model.exchange import bytes_of
+
+    def text(n: int) -> str:
+        grouped = f"{n:,}".replace(",", separator)
+        return f"{n / GIB:.3f} GB ({grouped} bytes)"
+
+    cells = [str(n) if mixed and i % 2 else text(n) for i, n in enumerate(counts)]
+    np.testing.assert_array_equal(bytes_of(pa.array(cells), "TotalItemSize"), counts)

@@ -163,7 +163,9 @@ def read_inventory(
     shape = _shape(header, name, organisation_column)
     try:
         if shape.name == PLAIN:
-            table = _read_parquet(path, name, shape) if parquet else _read_csv(path, name, shape)
+            table = (
+                _read_parquet(path, name, shape) if parquet else _read_csv(path, name, shape, skip)
+            )
         else:
             table = _read_exchange(path, name, shape, delimiter, skip, parquet)
         inventory = _check(table, name, shape, skip)
@@ -249,9 +251,10 @@ def _read_parquet(path: Path, name: str, shape: Shape) -> pa.Table:
     return pa.table([table[c] for c in columns.values()], names=list(columns))
 
 
-def _read_csv(path: Path, name: str, shape: Shape) -> pa.Table:
+def _read_csv(path: Path, name: str, shape: Shape, skip: int = 0) -> pa.Table:
     columns = _plain_columns(shape)
     delimiter = _csv_header(path, name)[1]
+    skipped = pa_csv.ReadOptions(skip_rows=skip)
     parse = pa_csv.ParseOptions(delimiter=delimiter)
     typed = {columns[c]: _CSV_TYPES[c] for c in columns}
     options = pa_csv.ConvertOptions(
@@ -263,10 +266,12 @@ def _read_csv(path: Path, name: str, shape: Shape) -> pa.Table:
         decimal_point="," if delimiter == ";" else ".",  # European Excel: 1,5;2,25
     )
     try:
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=options)
+        table = pa_csv.read_csv(
+            path, read_options=skipped, parse_options=parse, convert_options=options
+        )
     except pa.ArrowInvalid:
         # Only on error: read every column as text to name the first bad row and column.
-        table = _read_csv_as_text(path, name, parse, columns)
+        table = _read_csv_as_text(path, name, parse, columns, skip)
     except (pa.ArrowException, OSError) as error:
         raise InventoryError(name, f"not a readable CSV file: {_first_line(error)}") from None
     return pa.table([table[c] for c in columns.values()], names=list(columns))
@@ -341,7 +346,7 @@ def _csv_header(path: Path, name: str) -> tuple[list[str], str, int]:
 
 
 def _read_csv_as_text(
-    path: Path, name: str, parse: pa_csv.ParseOptions, columns: dict[str, str]
+    path: Path, name: str, parse: pa_csv.ParseOptions, columns: dict[str, str], skip: int = 0
 ) -> pa.Table:
     options = pa_csv.ConvertOptions(
         column_types={c: pa.string() for c in columns.values()},
@@ -349,9 +354,15 @@ def _read_csv_as_text(
         strings_can_be_null=True,
     )
     try:
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=options)
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(skip_rows=skip),
+            parse_options=parse,
+            convert_options=options,
+        )
     except pa.ArrowInvalid as error:
-        row = _bad_field_count_row(path, parse.delimiter)
+        row = _bad_field_count_row(path, parse.delimiter, skip)
+        row = None if row is None else row - skip  # read_inventory adds the skipped lines
         raise InventoryError(name, f"not a valid CSV row: {_first_line(error)}", row=row) from None
     except UnicodeDecodeError:
         raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
