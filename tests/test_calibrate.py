@@ -280,3 +280,18 @@ def test_an_out_path_that_is_not_a_toml_file_is_refused_before_fitting(tmp_path)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert result.output.strip().startswith("--out: must name a .toml file")
+
+
+def test_a_dataframe_of_the_report_calibrates_as_its_csv_does_and_shows_itself(tmp_path):
+    frame = EXAMPLES.pilot_moves(np.random.default_rng(8), 150)
+    sc = sim.load(SMALL_TRUST)
+    from_csv = calibrate(sc, moves=write_report(frame, tmp_path / "m.csv"))
+    from_frame = sim.calibrate(sc, moves=frame, source="pilot")
+    pd.testing.assert_frame_equal(
+        from_csv.table.drop(columns="evidence"), from_frame.table.drop(columns="evidence")
+    )
+    page = from_frame._repr_html_()
+    assert "throttle.per_move_gb_per_hour" in page and "failures.rate" in page
+    figure = from_frame.plot()
+    assert len(figure.axes) == 2 and figure.axes[0].get_yscale() == "log"
+    assert from_frame.summary["keys"]["failures.rate"]["fitted"] is True

@@ -198,13 +198,14 @@ class Calibration:
 
 def calibrate(
     scenario: Scenario,
-    moves: str | Path | MoveReport,
+    moves: str | Path | pd.DataFrame | MoveReport,
     *,
     source: str | None = None,
 ) -> Calibration:
     """Fit ``scenario``'s move speeds and failure rate from a pilot's move report.
 
-    ``moves`` is a ``Get-MoveRequestStatistics`` CSV (or a read :class:`MoveReport`).
+    ``moves`` is a ``Get-MoveRequestStatistics`` CSV, a DataFrame of its columns, or a
+    read :class:`MoveReport`; ``source`` names it in errors and evidence.
     Raises :class:`ScenarioError` (one line naming the file, row and column) for a bad
     report, and for one with no Completed move.
     """

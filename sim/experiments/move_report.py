@@ -98,8 +98,11 @@ class MoveReport:
         return {str(values[i]): int(counts[i]) for i in order}
 
 
-def read_move_report(path: str | Path, *, display: str | None = None) -> MoveReport:
-    """Read and check a move report (CSV); errors name the file, the row and the column."""
+def read_move_report(path: str | Path | pd.DataFrame, *, display: str | None = None) -> MoveReport:
+    """Read and check a move report (a CSV, or a DataFrame of its columns); errors name
+    the file (``display``), the row and the column."""
+    if isinstance(path, pd.DataFrame):
+        return _from_frame(path, display or "moves")
     path = Path(path)
     source = display or str(path)
     if not path.is_file():
@@ -123,18 +126,31 @@ def read_move_report(path: str | Path, *, display: str | None = None) -> MoveRep
     except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScenarioError(source, "", f"not a readable CSV file: {first}") from None
-    first_row = 2 + skip
+    return _checked(table, columns, source, first_row=2 + skip)
 
-    def fail(error: ExportError) -> ScenarioError:
-        where = f"column {error.column}"
-        if error.index is not None:
-            where = f"row {error.index + first_row}, {where}"
-        return ScenarioError(source, where, error.message)
 
+def _from_frame(frame: pd.DataFrame, source: str) -> MoveReport:
+    """A DataFrame as if read from a CSV: every cell as text, missing ones empty."""
+    header = [str(c) for c in frame.columns]
+    columns = _columns(header, source)
+    text = {
+        column: pa.array(
+            [None if pd.isna(v) or v == "" else str(v) for v in frame[column].tolist()],
+            type=pa.string(),
+        )
+        for column in dict.fromkeys(columns.values())
+    }
+    return _checked(pa.table(text), columns, source, first_row=2)
+
+
+def _checked(table: pa.Table, columns: dict[str, str], source: str, first_row: int) -> MoveReport:
     try:
         return _moves(table, columns, source, first_row)
     except ExportError as error:
-        raise fail(error) from None
+        where = f"column {error.column}"
+        if error.index is not None:
+            where = f"row {error.index + first_row}, {where}"
+        raise ScenarioError(source, where, error.message) from None
 
 
 def _columns(header: list[str], source: str) -> dict[str, str]:
