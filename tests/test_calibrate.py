@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import tomllib
 from pathlib import Path
 
@@ -295,3 +296,42 @@ def test_a_dataframe_of_the_report_calibrates_as_its_csv_does_and_shows_itself(t
     figure = from_frame.plot()
     assert len(figure.axes) == 2 and figure.axes[0].get_yscale() == "log"
     assert from_frame.summary["keys"]["failures.rate"]["fitted"] is True
+
+
+def test_forecast_takes_a_move_report_on_the_command_line(tmp_path):
+    moves = EXAMPLES.pilot_moves(
+        np.random.default_rng(4), 120, start=pd.Timestamp("2024-03-04 18:00")
+    )
+    path = write_report(moves, tmp_path / "live.csv")
+    daily = read_actuals(path)
+    result = CliRunner().invoke(
+        app, ["forecast", str(SMALL_TRUST), "--actuals", str(path), "-n", "2", "-w", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["as_of"] == daily["date"].iloc[-1]
+    assert summary["observed"]["migrated"] == int((moves["Status"] == "Completed").sum())
+
+
+@pytest.mark.parametrize("name", ["nhsmail-2020.toml", "small-trust.toml", "exchange-export.toml"])
+def test_replacing_keys_keeps_every_other_key_of_the_bundled_scenarios(name):
+    from sim.outputs.scenario_edit import replace_keys
+
+    text = (ROOT / "scenarios" / name).read_text()
+    changes = {
+        "throttle.per_move_gb_per_hour": ({"dist": "lognormal", "median": 0.5, "sigma": 0.1}, "x"),
+        "throttle.per_move_sigma": (0.4, "y"),
+        "failures.rate": ({"dist": "beta", "alpha": 2.5, "beta": 97.5}, "z"),
+    }
+    new = replace_keys(text, changes)
+    before, after = tomllib.loads(text), tomllib.loads(new)
+    for key, (value, _) in changes.items():
+        table, field = key.split(".")
+        assert after[table].pop(field) == value
+        before.setdefault(table, {}).pop(field, None)
+    assert after == before
+    assert [line for line in text.splitlines() if line.strip().startswith("#")] == [
+        line
+        for line in new.splitlines()
+        if line.strip().startswith("#") and not line.strip().startswith("# was:")
+    ]
