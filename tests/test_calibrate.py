@@ -335,3 +335,16 @@ def test_replacing_keys_keeps_every_other_key_of_the_bundled_scenarios(name):
         for line in new.splitlines()
         if line.strip().startswith("#") and not line.strip().startswith("# was:")
     ]
+
+
+def test_when_items_never_bind_no_items_rate_is_made_out_of_chance():
+    """Slow moves with many items happen by chance; the fit must not call them a rate."""
+    sc = sim.load(SMALL_TRUST)
+    pilots = 200
+    fitted = 0
+    for seed in np.random.SeedSequence(21).spawn(pilots):
+        frame = EXAMPLES.pilot_moves(np.random.default_rng(seed), 200, items_per_hour=1e12)
+        table = sim.calibrate(sc, moves=frame).table.set_index("key")
+        fitted += bool(table.at["throttle.per_move_items_per_hour", "fitted"])
+    # A false alarm is rare: 1 of these 200 (without the information criterion, 8).
+    assert fitted <= 3

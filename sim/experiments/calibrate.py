@@ -248,7 +248,8 @@ def fit_speeds(size_gb: np.ndarray, hours: np.ndarray, items: np.ndarray | None)
     size-bound and item-bound the optimum is two means, so the fit alternates
     (split at the current rates, then the means) from several starts and keeps the
     smallest sum of squares. With fewer than :data:`MIN_MOVES` moves bound by items,
-    items are taken never to bind.
+    or an improvement the Bayesian information criterion calls chance, items are taken
+    never to bind.
     """
     y = np.log(hours)
     a = np.log(size_gb)
@@ -268,10 +269,21 @@ def fit_speeds(size_gb: np.ndarray, hours: np.ndarray, items: np.ndarray | None)
     if best is None:
         return size_only
     ssr, lg, lr, by_items = best
-    dof = len(y) - 2
-    if int(by_items.sum()) < MIN_MOVES or ssr >= _ssr(a - y - size_only.log_gb_per_hour):
-        return size_only  # items bind too rarely to tell, or explain nothing
+    n = len(y)
+    ssr_size_only = _ssr(a - y - size_only.log_gb_per_hour)
+    if int(by_items.sum()) < MIN_MOVES or not _items_earn_their_keep(ssr_size_only, ssr, n):
+        return size_only  # items bind too rarely to tell, or explain no more than chance
+    dof = n - 2
     return SpeedFit(lg, lr, math.sqrt(ssr / dof), by_items, dof)
+
+
+def _items_earn_their_keep(ssr_size_only: float, ssr_with_items: float, n: int) -> bool:
+    """The Bayesian information criterion: the items rate and the split it makes (two more
+    parameters) must improve the log-likelihood by more than they cost. Without it, moves
+    that happened to be slow and full of items would make a rate out of chance."""
+    if ssr_with_items <= 0:
+        return ssr_size_only > 0
+    return n * math.log(ssr_size_only / ssr_with_items) > 2 * math.log(n)
 
 
 def _ssr(residuals: np.ndarray) -> float:
