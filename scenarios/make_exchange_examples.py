@@ -183,11 +183,15 @@ def write_powershell_csv(frame: pd.DataFrame, path: Path, type_line: str) -> Non
     path.write_text(type_line + "\r\n" + body, encoding="utf-8-sig", newline="")
 
 
+def write_examples(export: Path = EXPORT, pilot: Path = PILOT) -> None:
+    """Write both files (the same bytes for the same SEED)."""
+    export_seed, pilot_seed = np.random.SeedSequence(SEED).spawn(2)
+    write_powershell_csv(mailbox_statistics(np.random.default_rng(export_seed)), export, TYPE_LINE)
+    write_powershell_csv(pilot_moves(np.random.default_rng(pilot_seed)), pilot, MOVES_TYPE_LINE)
+
+
 def main() -> None:
-    root = np.random.SeedSequence(SEED)
-    export_seed, pilot_seed = root.spawn(2)
-    write_powershell_csv(mailbox_statistics(np.random.default_rng(export_seed)), EXPORT, TYPE_LINE)
-    write_powershell_csv(pilot_moves(np.random.default_rng(pilot_seed)), PILOT, MOVES_TYPE_LINE)
+    write_examples()
     print(f"wrote {EXPORT.name} and {PILOT.name}")
 
 

@@ -348,3 +348,10 @@ def test_when_items_never_bind_no_items_rate_is_made_out_of_chance():
         fitted += bool(table.at["throttle.per_move_items_per_hour", "fitted"])
     # A false alarm is rare: 1 of these 200 (without the information criterion, 8).
     assert fitted <= 3
+
+
+def test_the_bundled_exchange_examples_are_what_their_seeded_script_writes(tmp_path):
+    export, pilot = tmp_path / "export.csv", tmp_path / "pilot.csv"
+    EXAMPLES.write_examples(export, pilot)
+    assert export.read_bytes() == (ROOT / "scenarios" / "exchange-mailboxes.csv").read_bytes()
+    assert pilot.read_bytes() == (ROOT / "scenarios" / "pilot-moves.csv").read_bytes()
