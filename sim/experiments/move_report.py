@@ -85,6 +85,8 @@ class MoveReport:
     hours: np.ndarray  # float64 TotalInProgressDuration
     size_bytes: np.ndarray | None  # TotalMailboxSize
     items: np.ndarray | None  # TotalMailboxItemCount, float64 (NaN = empty)
+    bytes_per_minute: np.ndarray | None  # BytesTransferredPerMinute (not fitted: a check)
+    status_detail: np.ndarray | None  # object: StatusDetail, e.g. StalledDueToTarget_Processor
     times: pd.DataFrame  # one datetime64 column per timestamp present
     row: np.ndarray  # spreadsheet row of each move
 
@@ -292,6 +294,14 @@ def _moves(table: pa.Table, columns: dict[str, str], source: str, first_row: int
     if "TotalMailboxItemCount" in columns:
         label = columns["TotalMailboxItemCount"]
         items = _optional_counts(table[label], label)
+    per_minute = None
+    if "BytesTransferredPerMinute" in columns:
+        label = columns["BytesTransferredPerMinute"]
+        per_minute = _optional_bytes(table[label], label)
+    detail = None
+    if "StatusDetail" in columns:
+        text = pc.fill_null(_text(table[columns["StatusDetail"]]), "")
+        detail = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
     times = pd.DataFrame(
         {c: timestamps(table[columns[c]], columns[c]) for c in TIMESTAMPS if c in columns}
     )
@@ -303,6 +313,8 @@ def _moves(table: pa.Table, columns: dict[str, str], source: str, first_row: int
         hours=hours,
         size_bytes=size,
         items=items,
+        bytes_per_minute=per_minute,
+        status_detail=detail,
         times=times,
         row=np.arange(n, dtype=np.int64) + first_row,
     )
