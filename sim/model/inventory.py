@@ -193,31 +193,28 @@ def _is_parquet(path: Path) -> bool:
 def _shape(header: list[str], name: str, organisation_column: str | None) -> Shape:
     """Which format the header is, and which of its columns play which part."""
     by_lower = {c.strip().lower(): c for c in header}
-    organisation = None
-    if organisation_column is not None:
-        organisation = by_lower.get(organisation_column.strip().lower())
-        if organisation is None:
-            shown = ", ".join(header) if header else "none"
-            raise InventoryError(
-                name,
-                f"is named by population.organisation_column but missing (the file has: {shown})",
-                column=organisation_column,
-            )
     if any(c in by_lower for c in REQUIRED) or not header:
         columns = _columns(header, name)
-        if organisation is not None:
-            columns["organisation"] = organisation
-        return Shape(PLAIN, mailbox=columns.pop("mailbox"), extra=columns)
-    exchange = recognise_exchange(header)
-    if exchange is None:
-        shown = ", ".join(header)
+        shape = Shape(PLAIN, mailbox=columns.pop("mailbox"), extra=columns)
+    else:
+        shape = recognise_exchange(header)
+        if shape is None:
+            expected = f"expected the columns {expected_columns()}"
+            shown = ", ".join(header)
+            raise InventoryError(name, f"unknown format: {expected} (the file has: {shown})")
+    if organisation_column is None:
+        return shape
+    organisation = by_lower.get(organisation_column.strip().lower())
+    if organisation is None:
         raise InventoryError(
             name,
-            f"unknown format: expected the columns {expected_columns()} (the file has: {shown})",
+            "is named by population.organisation_column but missing "
+            f"(the file has: {', '.join(header)})",
+            column=organisation_column,
         )
-    if organisation is not None:
-        exchange = dataclasses.replace(exchange, organisation=organisation)
-    return exchange
+    if shape.name == PLAIN:
+        return dataclasses.replace(shape, extra={**shape.extra, "organisation": organisation})
+    return dataclasses.replace(shape, organisation=organisation)
 
 
 def _columns(found: list[str], name: str) -> dict[str, str]:
