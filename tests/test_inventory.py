@@ -654,3 +654,11 @@ def test_any_byte_count_comes_back_exactly_from_exchanges_text(counts, separator
 
     cells = [str(n) if mixed and i % 2 else text(n) for i, n in enumerate(counts)]
     np.testing.assert_array_equal(bytes_of(pa.array(cells), "TotalItemSize"), counts)
+
+
+def test_organisation_column_names_the_plain_formats_organisation_too(tmp_path):
+    path = tmp_path / "inv.csv"
+    path.write_text("mailbox,size_gb,organisation,Site\na@x,1,T,S2\nb@x,2,T,S1\nc@x,3,T,S2\n")
+    inv = read_inventory(path, organisation_column="site")
+    assert list(inv.organisation_names[inv.organisation]) == ["S1", "S2", "S2"]
+    assert inv.mailbox.to_pylist() == ["b@x", "a@x", "c@x"]
