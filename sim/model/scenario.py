@@ -136,12 +136,12 @@ class Population(_Table):
     mailboxes: int | None = Field(default=None, ge=1)
     organisations: int = Field(default=1, ge=1)
     organisation_size_sigma: float = Field(default=1.5, ge=0)
-    size_gb: SizeGb = SizeGb()
-    legacy_client_share: float = Field(default=0.10, ge=0, le=1)
-    inventory: str | None = Field(default=None, min_length=1)
     # The inventory column that gives each mailbox's organisation (an Exchange export's
     # "Department", say); without it an export's organisation is the e-mail domain.
     organisation_column: str | None = Field(default=None, min_length=1)
+    size_gb: SizeGb = SizeGb()
+    legacy_client_share: float = Field(default=0.10, ge=0, le=1)
+    inventory: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
