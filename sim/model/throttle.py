@@ -26,14 +26,18 @@ too slow, so the model computes a **schedule that is never earlier** than it:
   mailbox ``i`` gets the earliest slot freed by its predecessors. That is
   sequential, but in blocks of ``C`` mailboxes it is a few sorts per block: the
   block takes the ``C`` latest finish levels of everything before it in order,
-  then (a refinement) also the slots its own short moves free. Leaving out a
-  slot that the exact schedule would reuse only makes a start later.
+  then (refinements) also the slots its own short moves free. Leaving out a
+  slot that the exact schedule would reuse only makes a start later. The
+  finishes handed on to later blocks credit each move its real speed in the
+  first two stretches of constant window it runs in (:class:`_Segments`): a
+  move slower than ``p`` is held by its own pace at night but is as fast as any
+  other in business hours, and a queue that lasts weeks adds up any bias.
 * **Sharing when few are active.** The clock's ``window / C`` is the share when
   all slots are busy; with fewer waiting, each move gets more. The first
   schedule's finishes bound the moves waiting in every hour from above (it is
   never early), so a second clock ``min(p, window / n(t))`` with that ``n(t)``
-  is still never faster than the exact system, and the schedule is recomputed
-  on it.
+  is still never faster than the exact system; each mailbox keeps the earlier
+  of its two finishes.
 
 Every step only delays a start or slows a move, so no mailbox is synced before
 the exact system could sync it (``tests/test_throttle_exact.py`` checks it by
