@@ -161,7 +161,8 @@ def test_never_early_against_the_exact_system_and_within_the_limit_per_hour(
     syncs = initial_syncs(cap, eligible, sizes, moves, own_pace_gb=own)
     exact, _, _ = exact_sync_hours(cap, eligible, sizes, moves, per_move, own_pace_gb=own)
     never_early(syncs.synced_hours, exact)
-    # Data per hour within the window and the moves waiting (at most C) at p each.
+    # Data per hour within the SPEC's limit: the window, and the moves waiting (at most
+    # C, the ones that can be active) at per_move_gb_per_hour each.
     hours = np.arange(0.0, 24 * 45 + 1)
     events = np.unique(np.concatenate([hours, eligible, syncs.synced_hours, cap.times]))
     events = events[(events >= 0) & (events <= hours[-1])]

@@ -392,7 +392,8 @@ class _Segments:
     On the busy clock (``min(p, window / C)`` an hour) a move of own pace ``p_i``
     moves ``c = min(p_i, window / C) / min(p, window / C)`` GB per unit, at least
     ``min(1, p_i / p)`` (the slowest, which :func:`initial_syncs` counts as work
-    ``max(size, own_pace_gb)``), and here held to at most 1. A move slower than ``p``
+    ``max(size, own_pace_gb)``), and here held to at most 1: a move is never counted
+    faster than ``p``, so what the outputs report stays within ``active x p``. A move slower than ``p``
     is held back by its own pace at night and by its share in business hours, where
     it moves as fast as any other: counted at its slowest rate throughout, a slot
     would be busy too long and the queue would drain too late. Exact within the
@@ -413,13 +414,18 @@ class _Segments:
         self.own = ratio * pace  # each mailbox's own pace
         self.slowest = np.minimum(1.0, ratio)
 
+    def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
+        """GB per clock unit in stretch ``j``, between the slowest and 1."""
+        credit = np.minimum(own, self.share[j]) / self.move[j]
+        return np.clip(credit, slowest, 1.0)
+
     def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
         """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``."""
         own, slowest = self.own[first:last], self.slowest[first:last]
         j = np.searchsorted(self.end_level, start, side="right")
         j2 = np.minimum(j + 1, len(self.end_level) - 1)
-        credit1 = np.clip(np.minimum(own, self.share[j]) / self.move[j], slowest, 1.0)
-        credit2 = np.clip(np.minimum(own, self.share[j2]) / self.move[j2], slowest, 1.0)
+        credit1 = self._credit(j, own, slowest)
+        credit2 = self._credit(j2, own, slowest)
         end1, end2 = self.end_level[j], self.end_level[j2]
         with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
             left = sizes - (end1 - start) * credit1  # data left after the first stretch
