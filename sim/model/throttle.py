@@ -393,11 +393,12 @@ class _Segments:
     moves ``c = min(p_i, window / C) / min(p, window / C)`` GB per unit, at least
     ``min(1, p_i / p)`` (the slowest, which :func:`initial_syncs` counts as work
     ``max(size, own_pace_gb)``), and here held to at most 1: a move is never counted
-    faster than ``p``, so what the outputs report stays within ``active x p``. A move slower than ``p``
-    is held back by its own pace at night and by its share in business hours, where
-    it moves as fast as any other: counted at its slowest rate throughout, a slot
-    would be busy too long and the queue would drain too late. Exact within the
-    two stretches, at the slowest rate after them: never early.
+    faster than ``p``, so what the outputs report stays within ``active x p``. A
+    move slower than ``p`` is held back by its own pace at night and by its share
+    in business hours, where it moves as fast as any other: counted at its slowest
+    rate throughout, a slot would be busy too long and the queue would drain too
+    late. Exact within the two stretches, at the slowest rate after them: never
+    early.
     """
 
     def __init__(
