@@ -208,6 +208,8 @@ def initial_syncs(
 
     start_level, done_level = _slot_levels(busy.level(eligible), work, moves, refinements, finish)
     start = np.maximum(eligible, busy.time_sorted(start_level))
+    if finish is not None:  # long moves: their real speed in every stretch, not the slowest
+        done_level = segments.walk(start_level, sizes * moves, done_level)
     synced, synced_bin, top = busy.time_after(done_level)
     clock, level = busy, busy.level(start)
     # These finishes bound from above the mailboxes waiting in each interval, so each
@@ -419,6 +421,28 @@ class _Segments:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
         credit = np.minimum(own, self.share[j]) / self.move[j]
         return np.clip(credit, slowest, 1.0)
+
+    def walk(self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Finish levels of every mailbox, crediting its real speed in every stretch.
+
+        ``done`` are finishes already found (:meth:`finish`); only those past their
+        second stretch can improve, and they are walked stretch by stretch.
+        """
+        j = np.searchsorted(self.end_level, start, side="right")
+        later = np.flatnonzero(done > self.end_level[np.minimum(j + 1, len(self.end_level) - 1)])
+        out = done.copy()
+        at, left, j = start[later], sizes[later], j[later]
+        own, slowest = self.own[later], self.slowest[later]
+        while len(later):
+            credit = self._credit(j, own, slowest)
+            with np.errstate(invalid="ignore"):
+                room = (self.end_level[j] - at) * credit
+            end = left <= room
+            out[later[end]] = np.minimum(out[later[end]], at[end] + left[end] / credit[end])
+            go = ~end
+            later, left, j = later[go], (left - room)[go], np.minimum(j[go] + 1, len(self.share) - 1)
+            at, own, slowest = self.end_level[j - 1], own[go], slowest[go]
+        return out
 
     def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
         """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``."""
