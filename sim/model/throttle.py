@@ -440,8 +440,9 @@ class _Segments:
             end = left <= room
             out[later[end]] = np.minimum(out[later[end]], at[end] + left[end] / credit[end])
             go = ~end
-            later, left, j = later[go], (left - room)[go], np.minimum(j[go] + 1, len(self.share) - 1)
-            at, own, slowest = self.end_level[j - 1], own[go], slowest[go]
+            later, left, own, slowest = later[go], (left - room)[go], own[go], slowest[go]
+            j = np.minimum(j[go] + 1, len(self.share) - 1)
+            at = self.end_level[j - 1]
         return out
 
     def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
