@@ -6,6 +6,7 @@ no simulation happens here. Column names are the SPEC's.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,10 +52,87 @@ def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
         "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
         "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
         "paused_days": run.paused_days,
+        "paused_days_gate": run.paused_days_gate,
+        "paused_days_risk": run.paused_days_risk,
         "cutover_failures": int(run.counts.values["cutover_failed"].sum()),
         "deferred_users": int(np.count_nonzero(state.ever_deferred)),
         "slipped_users": int(np.count_nonzero(state.ever_slipped)),
+        **lateness(run),
+        "sync_buffer_hours_p10": sync_buffer_hours_p10(run),
+        **lane_metrics(run),
     }
+
+
+def lateness(run: _Run) -> dict:
+    """Per-user lateness: a user is late when cut over (or sent to remediation) after the
+    first day they were told, their planned day. Over the users of lanes that tell them;
+    one still waiting at the horizon is late by the days to its end."""
+    planned = run.planned_by_position
+    final = run.state.final_day
+    told = _told_positions(run)
+    if told is not None:
+        planned, final = planned[told], final[told]
+    unresolved_end = run.cal.last_cutover_index + 1
+    days_late = np.where(final >= 0, final, unresolved_end) - planned.astype(np.int64)
+    np.maximum(days_late, 0, out=days_late)
+    late = int(np.count_nonzero(days_late))
+    return {
+        "users_late": late,
+        "days_late_p90": _p90_of_counts(days_late),
+        "date_changes": int(run.date_changes),
+    }
+
+
+def _told_positions(run: _Run) -> np.ndarray | None:
+    """Queue positions in lanes that tell their users; None: every position."""
+    silent = [lane.index for lane in run.lanes if not lane.notifies]
+    if not silent or run.lane_by_position is None:
+        return None
+    return np.flatnonzero(~np.isin(run.lane_by_position, silent))
+
+
+def _p90_of_counts(values: np.ndarray) -> int:
+    """The 90th percentile (inverted CDF, as the summary's) of small whole numbers."""
+    if not len(values):
+        return 0
+    rank = max(math.ceil(0.9 * len(values) - 1e-9) - 1, 0)  # metrics.quantile_rank
+    cumulative = np.cumsum(np.bincount(values))
+    return int(np.searchsorted(cumulative, rank + 1))
+
+
+def sync_buffer_hours_p10(run: _Run) -> float:
+    """10th percentile over mailboxes of the hours from the end of a mailbox's initial
+    sync to its first due evening (its planned cutover): negative when it was deferred.
+    A sync that never ended counts as the whole calendar late."""
+    if not len(run.queue):
+        return 0.0
+    due_hours = run.model.cutover_hours[run.planned_by_position]
+    buffer = due_hours - run.synced_at
+    np.nan_to_num(buffer, copy=False, nan=0.0, neginf=-24.0 * run.cal.days)
+    return float(np.quantile(buffer, 0.1))
+
+
+def lane_metrics(run: _Run) -> dict:
+    """``lane.<name>.completion_date`` and ``lane.<name>.migrated`` for every lane ("main"
+    first): the day of the lane's last cutover attempt, and its mailboxes migrated."""
+    cal = run.cal
+    if run.lane_by_position is None:
+        migrated = [int(np.count_nonzero(run.state.status == MIGRATED))]
+    else:
+        ok = run.lane_by_position[run.state.status == MIGRATED]
+        migrated = np.bincount(ok, minlength=len(run.lanes)).tolist()
+    if len(run.lanes) == 1:
+        completion = [run.completion_day]
+    else:
+        completion = run.lane_completion
+    out = {}
+    for lane, day, moved in zip(run.lanes, completion, migrated, strict=True):
+        done = day is not None and (run.lane_outstanding[lane.index] == 0)
+        out[f"lane.{lane.name}.completion_date"] = (
+            pd.Timestamp(cal.date_of(day)) if done else pd.NaT
+        )
+        out[f"lane.{lane.name}.migrated"] = int(moved)
+    return out
 
 
 def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
@@ -112,6 +190,8 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
         {
             "mailbox": run.pop.id_column(),
             "organisation": run.pop.organisation_column(),
+            "kind": run.pop.kind_column(),
+            "lane": _lane_column(run, n),
             "size_gb": run.pop.size_gb,
             "legacy": run.pop.legacy,
             "scheduled_date": scheduled_date,
@@ -126,6 +206,13 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
         },
         copy=False,  # every column is a fresh array already
     )
+
+
+def _lane_column(run: _Run, n: int) -> pd.Categorical:
+    """Each mailbox's lane (by its kind, planned or not)."""
+    lane = run.lane_of_mailbox
+    codes = np.zeros(n, dtype=np.int8) if lane is None else lane
+    return pd.Categorical.from_codes(codes, categories=[lane.name for lane in run.lanes])
 
 
 def _cutover_timestamps(run: _Run, day: np.ndarray) -> pd.DatetimeIndex:
