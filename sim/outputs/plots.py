@@ -220,10 +220,12 @@ def daily_cutovers(
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
 ) -> Axes:
-    """Draw the median mailboxes per day cut over, failed, deferred and slipped, stacked.
+    """Draw the median mailboxes per day cut over and failed (stacked bars), and the users
+    who were due but waited (deferred: sync not finished; slipped: evening full or paused)
+    as lines: the waiting queue is not stacked on the cutovers, which it never added to.
 
-    Days paused by the go/no-go gate in at least half of the replications are shaded; days
-    paused in fewer are counted in a note beside the chart.
+    Days paused (by the go/no-go gate or a risk) in at least half of the replications are
+    shaded; days paused in fewer are counted in a note beside the chart.
     """
     ax = _new_axes(ax)
     deadline = _deadline_of(deadline, timeline)
@@ -237,18 +239,10 @@ def daily_cutovers(
         return _no_data(ax, timeline, deadline)
 
     bottom = None
-    series = [
+    for column, label, colour in (
         ("cutover_ok", "cut over", COLOUR_OK),
         ("cutover_failed", "failed (retried later)", COLOUR_FAILED),
-    ]
-    if "slipped" in daily:
-        series += [
-            ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
-            ("slipped", "slipped (evening full\nor day paused)", COLOUR_SLIPPED),
-        ]
-    else:  # older tables count a paused day's users as deferred
-        series.append(("deferred", "deferred (sync not finished\nor day paused)", COLOUR_DEFERRED))
-    for column, label, colour in series:
+    ):
         median = _per_date_quantiles(daily, column, fill="zero")[0.5]
         x = _to_num(median.index)
         ax.bar(
@@ -261,9 +255,26 @@ def daily_cutovers(
             gid=column,
         )
         bottom = median.to_numpy() if bottom is None else bottom + median.to_numpy()
+    top = float(np.nanmax(bottom))
+    waiting = daily.assign(waiting=daily["deferred"] + daily.get("slipped", 0))
+    for column, label, colour, style in (
+        ("waiting", "waiting: deferred or slipped\n(evening full or paused)", COLOUR_SLIPPED, "-"),
+        ("deferred", "of them deferred\n(sync not finished)", COLOUR_DEFERRED, "--"),
+    ):
+        median = _per_date_quantiles(waiting, column, fill="zero")[0.5]
+        ax.plot(
+            _to_num(median.index),
+            median.to_numpy(),
+            color=colour,
+            linestyle=style,
+            linewidth=1.2,
+            label=label,
+            gid=column,
+        )
+        top = max(top, float(np.nanmax(median.to_numpy())))
 
     # Zero-height segments stacked on the tallest bar pin autoscaling to it; leave headroom.
-    ax.set_ylim(0, max(float(np.nanmax(bottom)), 1.0) * 1.05)
+    ax.set_ylim(0, max(top, 1.0) * 1.05)
     _shade_paused(ax, _paused_share(daily))
     _finish(ax, timeline, deadline)
     return ax
@@ -734,7 +745,11 @@ def _shade_paused(ax: Axes, share: pd.Series) -> None:
                 color=COLOUR_PAUSED,
                 alpha=0.25,
                 linewidth=0,
-                label="paused by go/no-go\n(most replications)" if number == 0 else "_nolegend_",
+                label=(
+                    "paused by go/no-go or a risk\n(most replications)"
+                    if number == 0
+                    else "_nolegend_"
+                ),
                 gid="paused",
                 zorder=0,
             )
