@@ -149,6 +149,7 @@ def buffer_warning(summary: Mapping[str, Any]) -> str | None:
         "the date has not moved yet"
     )
 
+
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 
 

@@ -23,7 +23,7 @@ UNSCHEDULED = -1
 class Cohorts:
     planned_day: np.ndarray  # per mailbox: calendar day index of its first cutover, or -1
     queue: np.ndarray  # mailbox ids in initial-sync queue order (scheduled mailboxes only)
-    lane: np.ndarray | None = None  # by queue position: its lane (sim.model.lanes); None: all "main"
+    lane: np.ndarray | None = None  # by queue position: its lane (sim.model.lanes); None: "main"
 
 
 def plan_random(

@@ -6,7 +6,8 @@ Before the real list exists, mailbox sizes are drawn lognormal (mean about
 1.1 GB, a long tail of large ones, capped by the service's limit);
 organisation sizes are heavy-tailed too (lognormal weights); about a tenth of
 users still ran a legacy client. Not every mailbox is a person: ``population.kinds``
-gives shares of kinds (user, shared, application, ...), default all users. Once the list exists, ``population.inventory``
+gives shares of kinds (user, shared, application, ...), default all users. Once the
+list exists, ``population.inventory``
 names it and the mailboxes come from the file (``sim.model.inventory``).
 """
 

@@ -52,9 +52,9 @@ from sim.model.bookkeeping import (
 )
 from sim.model.calendar import Calendar, build_calendar
 from sim.model.cohorts import Cohorts
-from sim.model.lanes import LanePlan, compile_lanes, lane_of_kind, plan_lanes
 from sim.model.desk import ServiceDesk
 from sim.model.draws import STREAMS, stream_seeds
+from sim.model.lanes import LanePlan, compile_lanes, lane_of_kind, plan_lanes
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
 from sim.model.throttle import Capacity, InitialSyncs, build_capacity, initial_syncs
@@ -373,7 +373,8 @@ class _Run:
             self.lane_completion[lane.index] = day
         retry = bad[bad_attempts < max_attempts]
         state.waiting_since[retry] = day
-        self._carry(lane, retry, lane.next_cutover_day(day + max(1, self.sc.failures.retry_after_days)))
+        retry_day = lane.next_cutover_day(day + max(1, self.sc.failures.retry_after_days))
+        self._carry(lane, retry, retry_day)
         self.raise_tickets(day, ok, bad)
 
     def defer(self, lane: LanePlan, day: int, positions: np.ndarray) -> None:

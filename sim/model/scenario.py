@@ -330,7 +330,8 @@ def check_lanes(lanes: list[Lane], population: Population) -> None:
         for j, kind in enumerate(lane.kinds):
             if kind in owner:
                 raise _KeyedError(
-                    f"lanes.{i}.kinds.{j}", f"kind {kind!r} is already moved by lane {owner[kind]!r}"
+                    f"lanes.{i}.kinds.{j}",
+                    f"kind {kind!r} is already moved by lane {owner[kind]!r}",
                 )
             if drawn_kinds is not None and kind not in drawn_kinds:
                 raise _KeyedError(

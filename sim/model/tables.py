@@ -121,10 +121,7 @@ def lane_metrics(run: _Run) -> dict:
     else:
         ok = run.lane_by_position[run.state.status == MIGRATED]
         migrated = np.bincount(ok, minlength=len(run.lanes)).tolist()
-    if len(run.lanes) == 1:
-        completion = [run.completion_day]
-    else:
-        completion = run.lane_completion
+    completion = [run.completion_day] if len(run.lanes) == 1 else run.lane_completion
     out = {}
     for lane, day, moved in zip(run.lanes, completion, migrated, strict=True):
         done = day is not None and (run.lane_outstanding[lane.index] == 0)

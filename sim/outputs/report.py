@@ -80,7 +80,13 @@ METRIC_ROWS: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
         "{:,.0f}",
         False,
     ),
-    ("Days late, 90th percentile of users", ("lateness", "days_late_p90"), "days", "{:,.0f}", False),
+    (
+        "Days late, 90th percentile of users",
+        ("lateness", "days_late_p90"),
+        "days",
+        "{:,.0f}",
+        False,
+    ),
     ("Notices of a new date", ("lateness", "date_changes"), "notices", "{:,.0f}", False),
     ("Data moved", ("data_tb",), "TB", "{:,.1f}", True),
     ("Service desk tickets", ("support", "tickets"), "tickets", "{:,.0f}", True),
@@ -325,9 +331,7 @@ def _lanes_table(summary: Mapping[str, Any]) -> str:
         return ""
     rows = "".join(
         f"<tr><td class='text'>{html.escape(name)}</td>"
-        + "".join(
-            f"<td>{_text((lane.get('completion') or {}).get(q))}</td>" for q in QUANTILE_KEYS
-        )
+        + "".join(f"<td>{_text((lane.get('completion') or {}).get(q))}</td>" for q in QUANTILE_KEYS)
         + f"<td>{_number((lane.get('migrated') or {}).get('p50'), '{:,.0f}')}</td></tr>\n"
         for name, lane in lanes.items()
     )
