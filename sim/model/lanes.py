@@ -139,4 +139,38 @@ def plan_lanes(
     return Cohorts(planned_day, queue[order], np.concatenate(lane_ids)[order])
 
 
-__all__ = ["LanePlan", "compile_lanes", "lane_of_kind", "plan_lanes"]
+def remaining_kind_shares(
+    scenario: Scenario, lanes: tuple[LanePlan, ...], through_day: int, moved: int, remaining: int
+) -> dict[str, float] | None:
+    """``population.kinds`` of what is left after ``moved`` mailboxes moved by ``through_day``
+    (a forecast's remaining plan), or None without lanes.
+
+    Actuals count mailboxes, not lanes: the moved ones are shared among the lanes as their
+    plans had moved them by that day, each lane's remainder among its kinds by their shares.
+    """
+    if len(lanes) == 1:
+        return None
+    shares = scenario.population.kind_shares()
+    lane_kinds: list[list[str]] = [[] for _ in lanes]
+    named = {kind: lane.index for lane in lanes[1:] for kind in lane.kinds}
+    for kind in shares:
+        lane_kinds[named.get(kind, 0)].append(kind)
+    n = scenario.population.mailboxes
+    totals = np.array([n * sum(shares[k] for k in kinds) for kinds in lane_kinds])
+    planned = np.minimum(
+        [float(lane.batch_size[: through_day + 1].sum()) for lane in lanes], totals
+    )
+    moved_by_lane = moved * planned / planned.sum() if planned.sum() > 0 else 0 * planned
+    left = np.clip(totals - moved_by_lane, 0.0, None)
+    if left.sum() <= 0 or remaining <= 0:
+        return None
+    out: dict[str, float] = {}
+    for kinds, lane_left in zip(lane_kinds, left / left.sum(), strict=True):
+        lane_share = sum(shares[k] for k in kinds)
+        for kind in kinds:
+            out[kind] = float(lane_left * shares[kind] / lane_share) if lane_share > 0 else 0.0
+    total = sum(out.values())
+    return {kind: share / total for kind, share in out.items()}
+
+
+__all__ = ["LanePlan", "compile_lanes", "lane_of_kind", "plan_lanes", "remaining_kind_shares"]
