@@ -177,3 +177,11 @@ def test_every_mailbox_ends_in_exactly_one_state_in_exactly_one_lane(
     if m["completed"]:
         assert day_of(m["completion_date"]) == max(d for d in lanes_done if d is not None)
     assert 0 <= m["users_late"] <= 400
+
+
+def test_a_lane_without_a_cutover_day_in_the_horizon_is_bad_input_naming_it():
+    from sim.model.feasibility import problems
+
+    late = {**ACCOUNTS, "from": dt.date(2030, 1, 1)}
+    (error,) = problems(with_lanes([late], {"user": 0.5, "application": 0.3, "shared": 0.2}))
+    assert "lanes[0].from" in str(error) and "accounts" in str(error)
