@@ -163,3 +163,20 @@ def test_a_throttle_that_cannot_keep_up_gives_a_negative_buffer():
     rep = simulate(sc, 1, keep_mailboxes=False)
     assert rep.metrics["sync_buffer_hours_p10"] < -24
     assert np.isfinite(rep.metrics["sync_buffer_hours_p10"])
+
+
+def test_spare_books_the_users_a_pause_hit_once_into_the_places_left_evening_by_evening():
+    # A two-evening pause (10 and 11 January) hits 200 users. With "spare" and catch_up 0.3
+    # each later evening keeps 100 places for its cohort and has 30 left: the 200 are booked
+    # once, 30 an evening on 12, 15, 16, 17, 18 and 19 January and the last 20 on Monday 22
+    # (the first evening after the plan), each told their date once.
+    sc = with_pause(STRIKE, 2, batches={"weekday": BATCH, "catch_up": 0.3, "carried_over": "spare"})
+    rep = simulate(sc, 5)
+    m, daily = rep.metrics, rep.daily.set_index("date")
+    assert m["date_changes"] == 2 * BATCH
+    assert daily["reminders_sent"].sum() == USERS + BATCH
+    after = ["2024-01-12", "2024-01-15", "2024-01-16", "2024-01-17", "2024-01-18", "2024-01-19"]
+    assert (daily.loc[after, "cutover_ok"] == BATCH + 30).all()
+    assert daily.loc["2024-01-22", "cutover_ok"] == 20
+    assert m["completion_date"] == pd.Timestamp("2024-01-22")
+    assert m["users_late"] == 2 * BATCH and m["slipped_users"] == 2 * BATCH

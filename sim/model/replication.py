@@ -34,6 +34,7 @@ A phase with 0 has no cutovers at all, carried-over users included.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +125,14 @@ class Model:
         )
 
 
+def _planned_counts(planned: dict[int, tuple[int, int]], days: int) -> np.ndarray:
+    """Users planned on each day, from a lane's {day: (first, end)} cohorts."""
+    counts = np.zeros(days + 1, dtype=np.int64)
+    for day, (first, end) in planned.items():
+        counts[day] = end - first
+    return counts
+
+
 def _pause_ends(paused_by_day: np.ndarray | None, days: int) -> np.ndarray | None:
     """For each day, the first day on or after it that no risk pauses (``days`` if none)."""
     if paused_by_day is None:
@@ -181,6 +190,11 @@ class _Run:
         carried_first = self.sc.batches.carried_over == "first"
         planned = planned_by_lane(self.planned_by_position, self.lane_by_position, len(self.lanes))
         self.due = [DueList(planned=p, carried_first=carried_first) for p in planned]
+        self.spare = not carried_first
+        if self.spare:
+            # Places already taken on each lane's evenings: its planned cohort, and the
+            # carried-over users due then (to book slipped users where a place is free).
+            self.taken = [_planned_counts(p, self.cal.days) for p in planned]
         self.counts = DailyCounts(self.cal.days)
         self.outstanding = n
         self.lane_outstanding = self._lane_sizes()
@@ -328,7 +342,7 @@ class _Run:
                 if due_day > day and lane.notifies:
                     # They were to be reminded of an evening that will not happen.
                     self.counts.add("reminders_sent", due_day - 1, -len(due))
-                self._carry(lane, due, target)
+                self._rebook(lane, due, target)
         return end
 
     def cutover(self, lane: LanePlan, day: int, due: np.ndarray) -> None:
@@ -340,7 +354,7 @@ class _Run:
             ready = due[synced]
         capacity = int(lane.evening_capacity[day])
         if len(ready) > capacity:
-            self.slip(lane, day, ready[capacity:])
+            self.slip(lane, day, ready[capacity:], evening_full=True)
             ready = ready[:capacity]
         tonight = ready
 
@@ -383,11 +397,19 @@ class _Run:
         self.counts.add("deferred", day, len(positions))
         self._carry(lane, positions, lane.next_cutover_day(day + 1))
 
-    def slip(self, lane: LanePlan, day: int, positions: np.ndarray) -> None:
-        """No place tonight (capacity or a go/no-go): due again on the lane's next cutover day."""
+    def slip(
+        self, lane: LanePlan, day: int, positions: np.ndarray, *, evening_full: bool = False
+    ) -> None:
+        """No place tonight (capacity or a go/no-go): due again on the lane's next cutover day;
+        with ``carried_over = "spare"`` a user the full evening turned away is booked on the
+        first evening with a place left instead (one notice, not one an evening)."""
         self.state.ever_slipped[positions] = True
         self.counts.add("slipped", day, len(positions))
-        self._carry(lane, positions, lane.next_cutover_day(day + 1))
+        next_day = lane.next_cutover_day(day + 1)
+        if evening_full:
+            self._rebook(lane, positions, next_day)
+        else:
+            self._carry(lane, positions, next_day)
 
     def raise_tickets(self, day: int, migrated: np.ndarray, failed: np.ndarray) -> None:
         """Tickets from migrated users, and from some failed switch-overs, next working day."""
@@ -408,12 +430,32 @@ class _Run:
 
     # --- bookkeeping ------------------------------------------------------------------------
 
+    def _rebook(self, lane: LanePlan, positions: np.ndarray, day: int) -> None:
+        """Give ``positions`` (longest waiting first) a new date from ``day`` on: ``day``
+        itself when carried-over users go first; with "spare", each the first evening from
+        ``day`` with a place its planned cohort and the users already due leave."""
+        if not self.spare or not len(positions):
+            self._carry(lane, positions, day)
+            return
+        days = lane.cutover_days[np.searchsorted(lane.cutover_days, day) :]
+        days = days[days <= self.cal.last_cutover_index]
+        free = lane.evening_capacity[days] - self.taken[lane.index][days]
+        np.maximum(free, 0, out=free)
+        # User j gets the evening whose cumulative free places first exceed j.
+        slot = np.searchsorted(np.cumsum(free), np.arange(len(positions)), side="right")
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(slot)) + 1, [len(slot)]])
+        for first, end in itertools.pairwise(edges):
+            if slot[first] < len(days):  # else no place within the horizon: not migrated
+                self._carry(lane, positions[first:end], int(days[slot[first]]))
+
     def _carry(self, lane: LanePlan, positions: np.ndarray, day: int) -> None:
         """Make ``positions`` due on ``day``: a notice of the new date (counted in
         ``date_changes``) and a reminder the day before, in a lane that tells its users."""
         if not len(positions) or day > self.cal.last_cutover_index:
             return  # beyond the horizon: they stay not migrated
         self.due[lane.index].carry(positions, day)
+        if self.spare:
+            self.taken[lane.index][day] += len(positions)
         if lane.notifies:
             self.counts.add("reminders_sent", day - 1, len(positions))
             self.date_changes += len(positions)
