@@ -180,3 +180,44 @@ def test_spare_books_the_users_a_pause_hit_once_into_the_places_left_evening_by_
     assert daily.loc["2024-01-22", "cutover_ok"] == 20
     assert m["completion_date"] == pd.Timestamp("2024-01-22")
     assert m["users_late"] == 2 * BATCH and m["slipped_users"] == 2 * BATCH
+
+
+@pytest.mark.parametrize(
+    ("median", "says"),
+    [
+        (None, None),
+        (160.0, None),
+        (24.0, None),
+        (16.0, "the throttle binds; the date has not moved yet"),
+        (-5.0, "deferred"),
+    ],
+)
+def test_the_buffer_warning_is_given_below_a_day_of_median_buffer(median, says):
+    from sim.experiments.metrics import buffer_warning
+
+    summary = {} if median is None else {"sync_buffer_hours": {"p50": median}}
+    warning = buffer_warning(summary)
+    assert (warning is None) == (says is None)
+    if says:
+        assert says in warning
+
+
+def test_run_check_and_the_report_warn_when_the_throttle_binds(tmp_path):
+    from typer.testing import CliRunner
+
+    import sim
+    from sim.cli import app
+    from sim.outputs.report import write_report
+
+    runner = CliRunner()
+    small = "scenarios/small-trust.toml"
+    tight = ["--set", "throttle.scale=0.3"]
+    for command in ("run", "check"):
+        plain = runner.invoke(app, [command, small, "-n", "3", "-w", "1"])
+        bound = runner.invoke(app, [command, small, "-n", "3", "-w", "1", *tight])
+        assert "the throttle binds" not in plain.output
+        assert "warning: the median sync buffer" in bound.output
+        assert "the throttle binds" in bound.output
+    res = sim.run(sim.load(small, {"throttle.scale": 0.3}), replications=3, workers=1)
+    text = write_report(tmp_path, res).read_text(encoding="utf-8")
+    assert "the throttle binds" in text

@@ -143,6 +143,12 @@ def buffer_warning(summary: Mapping[str, Any]) -> str | None:
     median = buffer.get("p50")
     if median is None or median >= BUFFER_WARNING_HOURS:
         return None
+    if median < 0:
+        return (
+            f"the median sync buffer is {median:.1f} hours: more than 10% of mailboxes "
+            "finish their initial sync after their evening and are deferred: the throttle "
+            "binds and moves dates"
+        )
     return (
         f"the median sync buffer is {median:.1f} hours (10% of mailboxes finish their "
         "initial sync less than that before their evening): the throttle binds; "
