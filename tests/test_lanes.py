@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.model.replication import simulate
+from sim.model.replication import Model, World, simulate
 from sim.model.scenario import ScenarioError, from_dict, to_dict
 
 from .conftest import BASE, nth_weekday_after
@@ -140,10 +140,11 @@ def test_kind_shares_must_add_up_to_one():
     persistent=st.sampled_from([0.0, 0.02]),
     carried_over=st.sampled_from(["first", "spare"]),
     catch_up=st.sampled_from([0.0, 0.2]),
+    pause=st.none() | st.tuples(st.integers(0, 40), st.integers(1, 15)),
     seed=st.integers(0, 2**16),
 )
 def test_every_mailbox_ends_in_exactly_one_state_in_exactly_one_lane(
-    share, lane_batch, lane_weekend, rate, persistent, carried_over, catch_up, seed
+    share, lane_batch, lane_weekend, rate, persistent, carried_over, catch_up, pause, seed
 ):
     sc = with_lanes(
         [
@@ -159,7 +160,14 @@ def test_every_mailbox_ends_in_exactly_one_state_in_exactly_one_lane(
         batches={"weekday": 60, "carried_over": carried_over, "catch_up": catch_up},
         failures={"rate": rate, "persistent_share": persistent, "retry_after_days": 1},
     )
-    rep = simulate(sc, seed)
+    world = None
+    if pause is not None:  # a risk's pause of known length, from `first` days after the start
+        model = Model(sc)
+        paused = np.zeros(model.calendar.days, dtype=bool)
+        first = model.calendar.start_index + pause[0]
+        paused[first : first + pause[1]] = True
+        world = World(paused_by_day=paused)
+    rep = simulate(sc, seed, world=world)
     boxes, m = rep.mailboxes, rep.metrics
     states = boxes["status"].astype(str).value_counts()
     assert states.sum() == len(boxes) == 400
@@ -177,6 +185,9 @@ def test_every_mailbox_ends_in_exactly_one_state_in_exactly_one_lane(
     if m["completed"]:
         assert day_of(m["completion_date"]) == max(d for d in lanes_done if d is not None)
     assert 0 <= m["users_late"] <= 400
+    assert m["paused_days"] == m["paused_days_risk"] == int(daily["paused"].sum())
+    if pause is None:
+        assert m["paused_days"] == 0
 
 
 def test_a_lane_without_a_cutover_day_in_the_horizon_is_bad_input_naming_it():
