@@ -121,7 +121,8 @@ def plan_lanes(
         days = main.cutover_days
         return plan_cohorts(selection, days, main.batch_size[days], organisation, rng)
     planned_day = np.full(len(organisation), -1, dtype=np.int32)
-    queues, lane_ids = [], []
+    calendar_days = len(lanes[0].batch_size)
+    queues: dict[int, np.ndarray] = {}
     for lane in lanes:
         ids = np.flatnonzero(lane_of_mailbox == lane.index)
         days = lane.cutover_days
@@ -129,14 +130,23 @@ def plan_lanes(
             continue
         own = plan_cohorts(selection, days, lane.batch_size[days], organisation[ids], rng)
         planned_day[ids] = own.planned_day
-        queues.append(ids[own.queue])
-        lane_ids.append(np.full(len(own.queue), lane.index, dtype=np.int8))
-    if not queues:
-        empty = np.zeros(0, dtype=np.int64)
-        return Cohorts(planned_day, empty, np.zeros(0, dtype=np.int8))
-    queue = np.concatenate(queues)
-    order = np.argsort(planned_day[queue], kind="stable")
-    return Cohorts(planned_day, queue[order], np.concatenate(lane_ids)[order])
+        queues[lane.index] = ids[own.queue]
+    # Merge the lanes' queues (each sorted by day) by (day, lane) without sorting: a
+    # counting sort over the blocks of users one lane plans on one day.
+    per_block = np.zeros((calendar_days, len(lanes)), dtype=np.int64)
+    for index, queue in queues.items():
+        per_block[:, index] = np.bincount(planned_day[queue], minlength=calendar_days)
+    block_start = (np.cumsum(per_block.ravel()) - per_block.ravel()).reshape(per_block.shape)
+    total = int(per_block.sum())
+    merged = np.empty(total, dtype=np.int64)
+    lane_by_position = np.empty(total, dtype=np.int8)
+    for index, queue in queues.items():
+        day = planned_day[queue]
+        lane_day_start = np.cumsum(per_block[:, index]) - per_block[:, index]
+        position = block_start[day, index] + (np.arange(len(queue)) - lane_day_start[day])
+        merged[position] = queue
+        lane_by_position[position] = index
+    return Cohorts(planned_day, merged, lane_by_position)
 
 
 def remaining_kind_shares(

@@ -117,8 +117,12 @@ def draw_kinds(
         return None, names
     edges = np.cumsum(list(shares.values()))
     edges /= edges[-1]
-    codes = np.searchsorted(edges, rng.random(spec.mailboxes), side="right")
-    return np.minimum(codes, len(names) - 1).astype(np.int8), names
+    uniform = rng.random(spec.mailboxes)
+    # The kind whose cumulative share first exceeds the uniform (few kinds: comparisons).
+    codes = np.zeros(spec.mailboxes, dtype=np.int8)
+    for edge in edges[:-1]:
+        codes += uniform >= edge
+    return codes, names
 
 
 def inventory_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) -> Mailboxes:

@@ -67,39 +67,45 @@ def lateness(run: _Run) -> dict:
     """Per-user lateness: a user is late when cut over (or sent to remediation) after the
     first day they were told, their planned day. Over the users of lanes that tell them;
     one still waiting at the horizon is late by the days to its end."""
-    planned = run.planned_by_position
     final = run.state.final_day
-    told = _told_positions(run)
-    if told is not None:
-        planned, final = planned[told], final[told]
     unresolved = final < 0
     if unresolved.any():
         final = np.where(unresolved, run.cal.last_cutover_index + 1, final)
-    days_late = np.subtract(final, planned, dtype=np.int32)
+    days_late = np.subtract(final, run.planned_by_position, dtype=np.int32)
     np.maximum(days_late, 0, out=days_late)
+    told = _told(run)
+    users = len(days_late)
+    if told is not None:
+        days_late[~told] = 0  # not counted: taken off the zeros below
+        users = int(np.count_nonzero(told))
     late = int(np.count_nonzero(days_late))
     return {
         "users_late": late,
-        "days_late_p90": _p90_of_counts(days_late),
+        "days_late_p90": _p90_of_days_late(days_late, late, users),
         "date_changes": int(run.date_changes),
     }
 
 
-def _told_positions(run: _Run) -> np.ndarray | None:
-    """Queue positions in lanes that tell their users; None: every position."""
+def _told(run: _Run) -> np.ndarray | None:
+    """By queue position: in a lane that tells its users? None: every position is."""
     silent = [lane.index for lane in run.lanes if not lane.notifies]
     if not silent or run.lane_by_position is None:
         return None
-    return np.flatnonzero(~np.isin(run.lane_by_position, silent))
+    return ~np.isin(run.lane_by_position, silent)
 
 
-def _p90_of_counts(values: np.ndarray) -> int:
-    """The 90th percentile (inverted CDF, as the summary's) of small whole numbers."""
-    if not len(values):
+def _p90_of_days_late(days_late: np.ndarray, late: int, users: int) -> int:
+    """The 90th percentile (inverted CDF, as the summary's) of days late over ``users``
+    users, ``late`` of them late; ``days_late`` may hold extra zeros (users not counted)."""
+    if not users:
         return 0
-    rank = max(math.ceil(0.9 * len(values) - 1e-9) - 1, 0)  # metrics.quantile_rank
-    cumulative = np.cumsum(np.bincount(values))
-    return int(np.searchsorted(cumulative, rank + 1))
+    rank = max(math.ceil(0.9 * users - 1e-9) - 1, 0)  # metrics.quantile_rank
+    on_time = users - late
+    if rank < on_time:
+        return 0
+    counts = np.bincount(days_late)
+    counts[0] = on_time
+    return int(np.searchsorted(np.cumsum(counts), rank + 1))
 
 
 def sync_buffer_hours_p10(run: _Run) -> float:
