@@ -119,14 +119,24 @@ class DueList:
 
 
 def planned_by_lane(
-    planned_day_by_position: np.ndarray, lane_by_position: np.ndarray | None, lanes: int
+    planned_day_by_position: np.ndarray,
+    lane_by_position: np.ndarray | None,
+    lanes: int,
+    spans: tuple | None = None,
 ) -> list[dict[int, tuple[int, int]]]:
     """Each lane's planned cohorts: {day: (first, end)} slices of the queue.
 
-    The queue is sorted by day and, within a day, holds each lane's cohort as one block.
+    The queue is sorted by day and, within a day, holds each lane's cohort as one block;
+    ``spans`` ((day, lane, first, end), as ``sim.model.lanes.plan_lanes`` gives them) saves
+    finding the blocks again.
     """
     if lane_by_position is None or lanes == 1:
         return [dict(_runs_of_equal_days(planned_day_by_position))]
+    if spans is not None:
+        out_spans: list[dict[int, tuple[int, int]]] = [{} for _ in range(lanes)]
+        for day, lane, first, end in spans:
+            out_spans[lane][day] = (first, end)
+        return out_spans
     key = planned_day_by_position.astype(np.int64) * lanes + lane_by_position
     out: list[dict[int, tuple[int, int]]] = [{} for _ in range(lanes)]
     for code, span in _runs_of_equal_days(key):

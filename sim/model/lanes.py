@@ -23,6 +23,7 @@ lane, ``"main"``, and runs exactly as before lanes existed.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,8 +122,9 @@ def plan_lanes(
         days = main.cutover_days
         return plan_cohorts(selection, days, main.batch_size[days], organisation, rng)
     planned_day = np.full(len(organisation), -1, dtype=np.int32)
-    calendar_days = len(lanes[0].batch_size)
-    queues: dict[int, np.ndarray] = {}
+    # Each lane's queue is sorted by day: cut it into one block per day, then lay the
+    # blocks of all lanes out by (day, lane) (a few hundred blocks: no per-mailbox sort).
+    blocks: list[tuple[int, int, np.ndarray]] = []
     for lane in lanes:
         ids = np.flatnonzero(lane_of_mailbox == lane.index)
         days = lane.cutover_days
@@ -130,23 +132,26 @@ def plan_lanes(
             continue
         own = plan_cohorts(selection, days, lane.batch_size[days], organisation[ids], rng)
         planned_day[ids] = own.planned_day
-        queues[lane.index] = ids[own.queue]
-    # Merge the lanes' queues (each sorted by day) by (day, lane) without sorting: a
-    # counting sort over the blocks of users one lane plans on one day.
-    per_block = np.zeros((calendar_days, len(lanes)), dtype=np.int64)
-    for index, queue in queues.items():
-        per_block[:, index] = np.bincount(planned_day[queue], minlength=calendar_days)
-    block_start = (np.cumsum(per_block.ravel()) - per_block.ravel()).reshape(per_block.shape)
-    total = int(per_block.sum())
-    merged = np.empty(total, dtype=np.int64)
-    lane_by_position = np.empty(total, dtype=np.int8)
-    for index, queue in queues.items():
-        day = planned_day[queue]
-        lane_day_start = np.cumsum(per_block[:, index]) - per_block[:, index]
-        position = block_start[day, index] + (np.arange(len(queue)) - lane_day_start[day])
-        merged[position] = queue
-        lane_by_position[position] = index
-    return Cohorts(planned_day, merged, lane_by_position)
+        queue = ids[own.queue]
+        queue_days = own.planned_day[own.queue]
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(queue_days)) + 1, [len(queue)]])
+        blocks += [
+            (int(queue_days[first]), lane.index, queue[first:end])
+            for first, end in itertools.pairwise(edges)
+            if end > first
+        ]
+    blocks.sort(key=lambda block: block[:2])
+    sizes = np.array([len(block[2]) for block in blocks], dtype=np.int64)
+    if not blocks:
+        return Cohorts(planned_day, np.zeros(0, np.int64), np.zeros(0, np.int8), ())
+    merged = np.concatenate([block[2] for block in blocks]).astype(np.int64, copy=False)
+    lane_by_position = np.repeat(np.array([b[1] for b in blocks], dtype=np.int8), sizes)
+    ends = np.cumsum(sizes)
+    spans = tuple(
+        (day, lane, int(end - size), int(end))
+        for (day, lane, _), size, end in zip(blocks, sizes, ends, strict=True)
+    )
+    return Cohorts(planned_day, merged, lane_by_position, spans)
 
 
 def remaining_kind_shares(

@@ -188,7 +188,12 @@ class _Run:
         self.handle_rng = np.random.default_rng(seeds["handle_times"])
         self.state = MailboxState(len(self.queue))
         carried_first = self.sc.batches.carried_over == "first"
-        planned = planned_by_lane(self.planned_by_position, self.lane_by_position, len(self.lanes))
+        planned = planned_by_lane(
+            self.planned_by_position,
+            self.lane_by_position,
+            len(self.lanes),
+            self.cohorts.lane_spans,
+        )
         self.due = [DueList(planned=p, carried_first=carried_first) for p in planned]
         self.spare = not carried_first
         if self.spare:
@@ -199,6 +204,7 @@ class _Run:
         self.outstanding = n
         self.lane_outstanding = self._lane_sizes()
         self.lane_completion: list[int | None] = [None] * len(self.lanes)
+        self.lane_migrated = [0] * len(self.lanes)
         self.completion_day: int | None = None
         self.paused_days_gate = 0
         self.paused_days_risk = 0
@@ -381,6 +387,7 @@ class _Run:
         state.status[given_up] = REMEDIATION
         state.final_day[given_up] = day
         done = len(ok) + len(given_up)
+        self.lane_migrated[lane.index] += len(ok)
         self.outstanding -= done
         self.lane_outstanding[lane.index] -= done
         if done and self.lane_outstanding[lane.index] == 0:

@@ -127,11 +127,7 @@ def lane_metrics(run: _Run) -> dict:
     """``lane.<name>.completion_date`` and ``lane.<name>.migrated`` for every lane ("main"
     first): the day of the lane's last cutover attempt, and its mailboxes migrated."""
     cal = run.cal
-    if run.lane_by_position is None:
-        migrated = [int(np.count_nonzero(run.state.status == MIGRATED))]
-    else:
-        ok = run.lane_by_position[run.state.status == MIGRATED]
-        migrated = np.bincount(ok, minlength=len(run.lanes)).tolist()
+    migrated = run.lane_migrated
     completion = [run.completion_day] if len(run.lanes) == 1 else run.lane_completion
     out = {}
     for lane, day, moved in zip(run.lanes, completion, migrated, strict=True):
