@@ -221,3 +221,16 @@ def test_run_check_and_the_report_warn_when_the_throttle_binds(tmp_path):
     res = sim.run(sim.load(small, {"throttle.scale": 0.3}), replications=3, workers=1)
     text = write_report(tmp_path, res).read_text(encoding="utf-8")
     assert "the throttle binds" in text
+
+
+def test_the_daily_chart_labels_a_risk_s_pause_as_such_not_as_go_no_go():
+    from sim.outputs import plots
+
+    rep = simulate(with_pause(STRIKE, PAUSE_DAYS), 5, keep_mailboxes=False)
+    assert rep.daily["paused_by_risk"].sum() == 4  # the evenings of 10, 11, 12 and 15 January
+    ax = plots.daily_cutovers(rep.daily)
+    gids = {artist.get_gid(): artist for artist in ax.get_children()}
+    assert "paused_risk" in gids and "paused" not in gids
+    labels = ax.get_legend_handles_labels()[1]
+    assert any(label.startswith("paused by risks") for label in labels)
+    assert not any("go/no-go" in label for label in labels)

@@ -45,11 +45,13 @@ class DailyCounts:
 
     days: int
     values: dict[str, np.ndarray] = field(init=False)
-    paused: np.ndarray = field(init=False)
+    paused: np.ndarray = field(init=False)  # by the go/no-go gate or a risk
+    paused_by_risk: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.values = {name: np.zeros(self.days, dtype=np.int64) for name in DAILY_COUNTS}
         self.paused = np.zeros(self.days, dtype=bool)
+        self.paused_by_risk = np.zeros(self.days, dtype=bool)
 
     def add(self, name: str, day: int, count: int) -> None:
         if 0 <= day < self.days:

@@ -338,6 +338,7 @@ class _Run:
         evenings = self.model.evening_days
         inside = evenings[(evenings >= day) & (evenings < end)]
         self.counts.paused[inside] = True
+        self.counts.paused_by_risk[inside] = True
         self.paused_days_risk += len(inside)
         for lane in self.lanes:
             target = lane.next_cutover_day(end)

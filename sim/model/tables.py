@@ -169,6 +169,7 @@ def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
         "tickets_closed": closed[span],
         "ticket_backlog": np.cumsum(opened - closed)[span],
         "paused": run.counts.paused[span],
+        "paused_by_risk": run.counts.paused_by_risk[span],
     }
     return pd.DataFrame(frame)
 
