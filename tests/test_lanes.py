@@ -161,8 +161,8 @@ def test_every_mailbox_ends_in_exactly_one_state_in_exactly_one_lane(
         failures={"rate": rate, "persistent_share": persistent, "retry_after_days": 1},
     )
     world = None
+    model = Model(sc)
     if pause is not None:  # a risk's pause of known length, from `first` days after the start
-        model = Model(sc)
         paused = np.zeros(model.calendar.days, dtype=bool)
         first = model.calendar.start_index + pause[0]
         paused[first : first + pause[1]] = True
@@ -186,6 +186,11 @@ def test_every_mailbox_ends_in_exactly_one_state_in_exactly_one_lane(
         assert day_of(m["completion_date"]) == max(d for d in lanes_done if d is not None)
     assert 0 <= m["users_late"] <= 400
     assert m["paused_days"] == m["paused_days_risk"] == int(daily["paused"].sum())
+    # No evening takes more than its lanes' capacities, batch x (1 + catch_up).
+    capacity = sum(lane.evening_capacity for lane in model.lanes)
+    day = model.calendar.index_of(daily["date"].dt.date.min())
+    attempts = (daily["cutover_ok"] + daily["cutover_failed"]).to_numpy()
+    assert (attempts <= capacity[day : day + len(daily)]).all()
     if pause is None:
         assert m["paused_days"] == 0
 
