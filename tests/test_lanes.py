@@ -201,3 +201,18 @@ def test_a_lane_without_a_cutover_day_in_the_horizon_is_bad_input_naming_it():
     late = {**ACCOUNTS, "from": dt.date(2030, 1, 1)}
     (error,) = problems(with_lanes([late], {"user": 0.5, "application": 0.3, "shared": 0.2}))
     assert "lanes[0].from" in str(error) and "accounts" in str(error)
+
+
+def test_an_inventory_s_kind_column_puts_its_mailboxes_in_their_lanes():
+    sc = sim.load("scenarios/exchange-export.toml")
+    raw = to_dict(sc)
+    lane = {"name": "rooms", "kinds": ["room"], "from": sc.scenario.start, "weekday": 200}
+    raw["lanes"] = [{**lane, "notice_days": 0}]
+    with_rooms = from_dict(raw, source="test.toml", base_dir="scenarios")
+    rep = simulate(with_rooms, 1)
+    boxes = rep.mailboxes
+    rooms = boxes["kind"] == "room"
+    assert rooms.any() and (boxes.loc[rooms, "lane"] == "rooms").all()
+    assert (boxes.loc[~rooms, "lane"] == "main").all()
+    migrated = boxes["status"] == "migrated"
+    assert rep.metrics["lane.rooms.migrated"] == int((rooms & migrated).sum())
