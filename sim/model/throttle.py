@@ -206,12 +206,15 @@ def initial_syncs(
         def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
             return segments.finish(at, sizes[first:last] * moves, first, last)
 
-    start_level, done_level = _slot_levels(busy.level(eligible), work, moves, refinements, finish)
+    # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
+    times, cohort = np.unique(eligible, return_inverse=True)
+    eligible_level = busy.level(times)[cohort]
+    start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
     start = np.maximum(eligible, busy.time_sorted(start_level))
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(start_level, sizes * moves, done_level)
     synced, synced_bin, top = busy.time_after(done_level)
-    clock, level = busy, busy.level(start)
+    clock, level = busy, start_level  # (the start is a time at that level)
     # These finishes bound from above the mailboxes waiting in each interval, so each
     # active move gets at least window / min(C, waiting): a faster clock, on which the
     # same starts finish no later, hence fewer waiting, and so on; never early.
@@ -224,7 +227,9 @@ def initial_syncs(
         at = faster.level(start)
         done, done_bin, done_top = faster.time_after(at + work)
         # The earlier finish, as a level of the faster clock.
-        top = np.where(synced < done, faster.level_at(synced, synced_bin), done_top)
+        kept = np.flatnonzero(synced < done)
+        top = done_top
+        top[kept] = faster.level_at(synced[kept], synced_bin[kept])
         np.minimum(synced, done, out=synced)
         np.minimum(synced_bin, done_bin, out=synced_bin)
         clock, level = faster, at
@@ -446,9 +451,14 @@ class _Segments:
         return out
 
     def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
-        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``."""
+        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``
+        (non-decreasing: a block's starts)."""
         own, slowest = self.own[first:last], self.slowest[first:last]
-        j = np.searchsorted(self.end_level, start, side="right")
+        lo, hi = np.searchsorted(self.end_level, start[[0, -1]], side="right")
+        if lo == hi:  # the whole block starts within one stretch
+            j = np.intp(lo)
+        else:
+            j = lo + np.searchsorted(self.end_level[lo : hi + 1], start, side="right")
         j2 = np.minimum(j + 1, len(self.end_level) - 1)
         credit1 = self._credit(j, own, slowest)
         credit2 = self._credit(j2, own, slowest)
