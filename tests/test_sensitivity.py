@@ -63,7 +63,9 @@ def test_the_binding_key_has_the_largest_bar(tornado):
 def test_every_numeric_key_by_default_and_small_whole_numbers_move_by_one():
     result = sensitivity(desk_plan(), replications=1, workers=1)
     keys = set(result.table["key"])
-    assert {"batches.weekday", "throttle.scale", "support.agents", "failures.rate"} <= keys
+    assert {"batches.weekday", "throttle.scale", "support.agents"} <= keys
+    # failures.rate is 0 in this plan: -20% / +20% of 0 moves nothing, so it is left out.
+    assert "failures.rate" not in keys and "failures.rate" in result.base["left_out"]
     assert not any(k.startswith("scenario.") for k in keys)
     agents = result.table.set_index("key").loc["support.agents"]
     assert (agents["low"], agents["high"]) == (1, 3)  # 20% of 2 would round back to 2
@@ -123,17 +125,34 @@ def test_rank_correlation_is_minus_one_for_a_monotone_column_and_near_zero_for_n
     assert (table["n"] == n).all()
 
 
+def synthetic_plan():
+    """desk_plan with the synthetic runs' two keys uncertain."""
+    return scenario(
+        {
+            "throttle.scale": {"dist": "uniform", "low": 0.5, "high": 1.5},
+            "support.handle_minutes.median": {"dist": "uniform", "low": 5, "high": 30},
+        },
+        support={"ticket_rate": 0.05, "agents": 2, "pause_backlog": 0},
+    )
+
+
 def test_rank_needs_no_simulation_and_refuses_runs_without_uncertain_keys():
-    sc = desk_plan()
-    result = sensitivity(sc, method="rank", runs=synthetic_runs())
+    result = sensitivity(synthetic_plan(), method="rank", runs=synthetic_runs())
     assert result.table["key"].iloc[0] == "throttle.scale"
+    no_keys = synthetic_runs().drop(
+        columns=["param.throttle.scale", "param.support.handle_minutes.median"]
+    )
     with pytest.raises(ScenarioError, match="uncertain"):
+        sensitivity(desk_plan(), method="rank", runs=no_keys)
+
+
+def test_rank_refuses_the_runs_of_another_scenario():
+    # desk_plan has no uncertain key: runs with param.* columns were made from another plan.
+    with pytest.raises(ScenarioError, match=r"^runs: made from another scenario .*throttle\.scale"):
+        sensitivity(desk_plan(), method="rank", runs=synthetic_runs())
+    with pytest.raises(ScenarioError, match="lacks param.throttle.scale"):
         sensitivity(
-            sc,
-            method="rank",
-            runs=synthetic_runs().drop(
-                columns=["param.throttle.scale", "param.support.handle_minutes.median"]
-            ),
+            synthetic_plan(), method="rank", runs=synthetic_runs().drop(columns="param.throttle.scale")
         )
 
 
@@ -228,6 +247,15 @@ def test_cli_bad_input_exits_2_with_one_line(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+# The synthetic runs' uncertain keys, made uncertain in the small trust with --set.
+SYNTHETIC_KEYS = [
+    "--set",
+    'throttle.scale={dist="uniform", low=0.5, high=1.5}',
+    "--set",
+    'support.handle_minutes.median={dist="uniform", low=5, high=30}',
+]
+
+
 def test_cli_rank_reads_the_runs_of_an_earlier_run_without_simulating(tmp_path):
     runs = tmp_path / "runs.parquet"
     synthetic_runs().to_parquet(runs)
@@ -236,6 +264,7 @@ def test_cli_rank_reads_the_runs_of_an_earlier_run_without_simulating(tmp_path):
         [
             "sensitivity",
             "scenarios/small-trust.toml",
+            *SYNTHETIC_KEYS,
             "--method",
             "rank",
             "--json",
