@@ -84,6 +84,7 @@ TORNADO_QUANTILES = (0.1, 0.9)  # tornado: an uncertain key's P10 / P90
 SOBOL_SAMPLES = 64  # Saltelli base sample (a power of 2); N * (D + 2) model evaluations
 SOBOL_STREAM = 0x50B  # keeps the Sobol sequence's scrambling apart from the replications'
 SOBOL_CONF_LIMIT = 0.1  # a 95% half-width wider than this cannot rank indices near each other
+SOBOL_ROUNDING = 0.005  # an index shown as 0.00 or 1.00 (two decimals) is not "outside [0, 1]"
 PARAM_PREFIX = "param."
 RISK_PREFIX = "risk."
 OUTPUT_FILES = ("sensitivity.parquet", "tornado.png")
@@ -641,7 +642,7 @@ def sobol_warnings(table: pd.DataFrame, samples: int) -> list[str]:
     for _, row in table.iterrows():
         for index in ("S1", "ST"):
             value = row[index]
-            if np.isfinite(value) and not 0 <= value <= 1:
+            if np.isfinite(value) and not -SOBOL_ROUNDING <= value <= 1 + SOBOL_ROUNDING:
                 notes.append(
                     f"{index} of {row['key']} is {value:.2f}, outside [0, 1]: impossible for a "
                     "share of variance, so it is sampling error; take more samples"
