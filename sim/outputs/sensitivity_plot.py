@@ -85,7 +85,7 @@ def _risks_title(sens) -> str:
         title += f"\n(all risks on: P50 {base['completion_p50']}, P90 {base['completion_p90']}"
         if base.get("p_meet_deadline") is not None:
             title += f", P(meet) {base['p_meet_deadline']:.0%}"
-        title += f"; {sens.replications} replications, the same dice off and on)"
+        title += f";\n{sens.replications} replications, the same dice with each risk off)"
     return title
 
 
