@@ -144,7 +144,8 @@ def lines(
     elif len(xs) <= MAX_TICKS:  # a grid's values, not matplotlib's round numbers
         ax.set_xticks([float(v) for v in xs], [_tick(v) for v in xs])
     ax.set_xlabel(x)
-    ax.set_ylabel(f"{metric.label}" + ("" if dates else f" ({metric.unit})"))
+    unit = f" ({metric.unit})"
+    ax.set_ylabel(metric.label if dates or unit in metric.label else metric.label + unit)
     ax.set_title(f"{metric.label[:1].upper()}{metric.label[1:]}: P50, bars P10-P90", fontsize=11)
     ax.grid(alpha=0.3)
     if hue is not None or deadline is not None:
