@@ -46,7 +46,7 @@ OPTIONS = {
 }
 
 
-@app.command(short_help="Which inputs move the finish date (tornado, rank, Sobol); risk costs.")
+@app.command(short_help="Which inputs move the finish date; what each risk costs.")
 @simulating_command
 def sensitivity(
     options: RunOptions,
@@ -139,6 +139,8 @@ def sensitivity(
                 source="--params",
             )
         except ScenarioError as error:
+            if error.source not in OPTIONS:
+                raise  # the file's or --set's own error, already in the right words
             raise _as_options(error, runs) from None
     if out is not None:
         during = f"{was_there(out)}; nothing was written"
