@@ -492,3 +492,20 @@ def test_plot_of_another_metric_reads_its_quantile_columns(grid):
     rows = grid.table[grid.table["batches.weekday"] == 300].sort_values("support.agents")
     ydata = figure.axes[0].containers[0].lines[0].get_ydata()
     np.testing.assert_allclose(ydata, rows["peak_backlog_p50"].to_numpy(dtype=float))
+
+
+def test_plot_of_one_key_is_one_series_and_of_a_latin_hypercube_a_scatter(small):
+    one = sweep(small, {"support.agents": [2, 3]}, replications=2, seed=3, workers=1)
+    assert series(one.plot()) == 1
+    lhs = sweep(
+        small,
+        {"batches.weekday": "300:500", "support.agents": "2:4"},
+        method="lhs",
+        samples=4,
+        replications=2,
+        seed=3,
+        workers=1,
+    )
+    ax = lhs.plot().axes[0]
+    (dots,) = ax.collections  # one coloured dot per point: no grid to fill
+    np.testing.assert_array_equal(dots.get_array(), lhs.table["p_meet_deadline"].to_numpy())
