@@ -562,3 +562,9 @@ def test_cli_runs_from_another_scenario_is_one_line_naming_runs(tmp_path):
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("--runs: ") and "another scenario" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argument", ["replications", "workers"])
+def test_zero_replications_or_workers_is_refused_naming_the_argument(argument):
+    with pytest.raises(ScenarioError, match=rf"^{argument}: must be >= 1 \(got 0\)"):
+        sensitivity(desk_plan(), ["batches.weekday"], **{argument: 0})

@@ -233,6 +233,9 @@ def sensitivity(
         raise ScenarioError("outcome", "", "p_meet needs a deadline (scenario.deadline)")
     if not 0 < change < 1:
         raise ScenarioError("change", "", f"must be > 0 and < 1 (got {change})")
+    for name, value in (("replications", replications), ("workers", workers)):
+        if value is not None and value < 1:  # not "0 means the default": say so
+            raise ScenarioError(name, "", f"must be >= 1 (got {value})")
     replications = replications or scenario.scenario.replications
     seed = scenario.scenario.seed if seed is None else seed
     for key in params or []:
