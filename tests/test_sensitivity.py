@@ -568,3 +568,16 @@ def test_cli_runs_from_another_scenario_is_one_line_naming_runs(tmp_path):
 def test_zero_replications_or_workers_is_refused_naming_the_argument(argument):
     with pytest.raises(ScenarioError, match=rf"^{argument}: must be >= 1 \(got 0\)"):
         sensitivity(desk_plan(), ["batches.weekday"], **{argument: 0})
+
+
+def test_an_uncertain_keys_bars_are_marked_as_measured_from_its_median():
+    sc = scenario({"batches.weekday": {"dist": "uniform", "low": 80, "high": 120}})
+    result = sensitivity(sc, ["batches.weekday", "support.agents"], replications=2, workers=1)
+    table = result.table.set_index("key")
+    assert table.loc["batches.weekday", "from_median"]
+    assert not table.loc["support.agents", "from_median"]
+    ax = result.plot().axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any(label.startswith("batches.weekday*") for label in labels)
+    assert any(label.startswith("support.agents  ") for label in labels)
+    assert "uncertain key" in ax.get_xlabel()

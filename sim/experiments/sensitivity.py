@@ -21,7 +21,9 @@ interpolation), so the tornado's zero line is the P50 its title states.
   an uncertain key's P10 / P90. Every variant runs with the same seeds as the
   base (common random numbers), so a key with no effect shows exactly zero.
   A key fixed at 0 has no -20% / +20% and is left out (``base["left_out"]``).
-  Columns: ``key, low, base, high``; the P50 and P90 completion (days from
+  Columns: ``key, low, base, high, from_median`` (an uncertain key, whose
+  bars are measured from the plan with it fixed at its median); the P50 and
+  P90 completion (days from
   start; not completed counts as the horizon + 1) and P(meet) at each;
   ``days_low``/``days_high`` (the shift of the outcome's quantile, P90 for
   ``outcome="p90"`` and P50 otherwise; + is later), ``swing_days``;
@@ -409,6 +411,7 @@ def _tornado(
         days = [outcome_value(m, shift) for m in trio]
         p_meet = [m.p_meet for m in trio]
         row = {"key": key, "low": float(low), "base": float(base), "high": float(high)}
+        row["from_median"] = bool(base_index)  # an uncertain key's bars start at its median
         for q in ("p50", "p90"):
             for side, m in zip(("low", "base", "high"), trio, strict=True):
                 row[f"{q}_days_{side}"] = outcome_value(m, q)

@@ -157,6 +157,10 @@ def tornado_figure(
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=11)
+    if "from_median" in rows and rows["from_median"].any():
+        ax.set_xlabel(
+            f"{xlabel}\n* an uncertain key: its bars start from the plan with it at its median"
+        )
     _note_left_out(ax, len(table) - len(rows), left_out)
     return figure
 
@@ -272,7 +276,8 @@ def bars_figure(
 
 
 def _label(row) -> str:
-    return f"{row['key']}  ({_short(row['low'])} / {_short(row['high'])})"
+    star = "*" if row.get("from_median", False) else ""
+    return f"{row['key']}{star}  ({_short(row['low'])} / {_short(row['high'])})"
 
 
 def _short(value: float) -> str:
