@@ -399,6 +399,9 @@ def test_a_certain_two_week_pause_costs_its_weekdays_in_closed_form():
     assert never["p50_days_cost"] == never["p90_days_cost"] == never["p_meet_cost"] == 0
     assert result.table["risk"].iloc[0] == "freeze"  # the costliest first
     assert result.base["completion_p50"] == nth_weekday_after(START, 20).isoformat()
+    ax = result.plot().axes[0]
+    p50_bars = sorted(bar.get_width() for bar in ax.patches if bar.get_gid() == "P50")
+    assert p50_bars == [0, cost]  # "never" and "freeze"
 
 
 def noisy_plan_with_risks():

@@ -92,8 +92,8 @@ def _risks_title(sens) -> str:
 def _axes(ax: Axes | None, rows: int) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
-    height = 0.8 + 0.42 * max(rows, 1)
-    figure = ResultFigure(figsize=(9, height + 0.3), layout="constrained")  # a PNG in Jupyter
+    height = 1.2 + 0.5 * max(rows, 1)
+    figure = ResultFigure(figsize=(9, height), layout="constrained")  # a PNG in Jupyter
     return figure, figure.subplots()
 
 
@@ -186,31 +186,42 @@ def _note_left_out(ax: Axes, hidden: int, zero: list[str] | tuple[str, ...] = ()
 def risks_figure(
     table: pd.DataFrame, outcome: str = "p50", title: str = "", ax: Axes | None = None
 ) -> Figure:
-    """One bar per risk: what it costs (days of P50 or P90, or points of P(meet))."""
+    """What each risk costs: days later at P50, at P90 and on average (paired), side by
+    side; or, for ``outcome="p_meet"``, the points of P(meet) it takes away."""
     rows = table.iloc[::-1]
     figure, ax = _axes(ax, len(rows))
-    if outcome == "p_meet":
-        cost, unit = 100 * rows["p_meet_cost"].astype(float), "pts"
-        xlabel = "P(meet) lost with the risk on, percentage points"
-    else:
-        cost, unit = rows[f"{outcome}_days_cost"].astype(float), "d"
-        xlabel = f"days later at {outcome.upper()} with the risk on (against off)"
     y = np.arange(len(rows))
-    ax.barh(y, cost, height=0.6, color=RISK_COLOUR, gid="cost")
-    labels = [f"{r['risk']}  (struck {r['struck_share']:.0%})" for _, r in rows.iterrows()]
+    if outcome == "p_meet":
+        bars = {"P(meet) lost": (100 * rows["p_meet_cost"].astype(float), RISK_COLOUR)}
+        unit, xlabel = "pts", "P(meet) lost with the risk on, percentage points"
+    else:
+        bars = {
+            "P50": (rows["p50_days_cost"].astype(float), "#4c72b0"),
+            "P90": (rows["p90_days_cost"].astype(float), RISK_COLOUR),
+            "mean of the paired differences": (rows["mean_days_cost"].astype(float), "#999999"),
+        }
+        unit, xlabel = "d", "days later with the risk on than off (same dice)"
+    height = 0.8 / len(bars)
+    for k, (label, (cost, colour)) in enumerate(bars.items()):
+        at = y + ((len(bars) - 1) / 2 - k) * height  # first listed on top
+        ax.barh(at, cost, height=height, color=colour, label=label, gid=label)
+        for position, value in zip(at, cost, strict=True):
+            if np.isfinite(value) and value != 0:
+                ax.annotate(
+                    f"{value:+.3g} {unit}", (value, position), xytext=(4 if value > 0 else -4, 0),
+                    textcoords="offset points", ha="left" if value > 0 else "right",
+                    va="center", fontsize=7,
+                )  # fmt: skip
+    labels = [f"{r['risk']}\n(struck in {r['struck_share']:.0%})" for _, r in rows.iterrows()]
     ax.set_yticks(y, labels, fontsize=9)
-    for position, value in zip(y, cost, strict=True):
-        if np.isfinite(value):
-            ax.annotate(
-                f"{value:+.3g} {unit}", (value, position), xytext=(4 if value >= 0 else -4, 0),
-                textcoords="offset points", ha="left" if value >= 0 else "right",
-                va="center", fontsize=8,
-            )  # fmt: skip
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(xlabel)
-    span = float(np.nanmax(np.abs(np.r_[cost, 1.0])))
-    ax.set_xlim(min(0.0, float(np.nanmin(np.r_[cost, 0.0]))) * 1.3 - 0.05 * span, span * 1.3)
+    every = np.concatenate([np.asarray(cost, dtype=float) for cost, _ in bars.values()])
+    span = float(np.nanmax(np.abs(np.r_[every, 1.0])))
+    ax.set_xlim(min(0.0, float(np.nanmin(np.r_[every, 0.0]))) * 1.3 - 0.05 * span, span * 1.3)
     ax.grid(axis="x", alpha=0.3)
+    if len(bars) > 1:
+        ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=11)
     return figure
