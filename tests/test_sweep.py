@@ -509,3 +509,21 @@ def test_plot_of_one_key_is_one_series_and_of_a_latin_hypercube_a_scatter(small)
     ax = lhs.plot().axes[0]
     (dots,) = ax.collections  # one coloured dot per point: no grid to fill
     np.testing.assert_array_equal(dots.get_array(), lhs.table["p_meet_deadline"].to_numpy())
+
+
+def test_where_slices_a_bigger_grid_and_more_keys_without_it_are_refused(small):
+    three = sweep(
+        small,
+        {"batches.weekday": [300, 500], "support.agents": [2, 3], "support.ticket_rate": [0.01]},
+        replications=2,
+        seed=3,
+        workers=1,
+    )
+    with pytest.raises(ValueError, match=r"^hue: .*where=\{key: value\}"):
+        three.plot(x="batches.weekday")
+    fixed = {"support.ticket_rate": 0.01}
+    figure = three.plot(x="batches.weekday", hue="support.agents", where=fixed)
+    assert series(figure) == 2
+    assert three.plot(where=fixed).axes[0].images  # two keys left: the heatmap
+    with pytest.raises(ValueError, match=r"^where: support\.agents: 7 is not one of its values"):
+        three.plot(where={"support.agents": 7})

@@ -349,6 +349,7 @@ class SweepResult:
         y: str | None = None,
         kind: str | None = None,
         metric: str = "completion_date",
+        where: Mapping[str, Any] | None = None,
         ax: Any = None,
     ):
         """A matplotlib Figure of the sweep.
@@ -357,12 +358,13 @@ class SweepResult:
         with bars from P10 to P90, against the varied key ``x``, one series per
         value of ``hue``. ``kind="heatmap"``: P(meet the deadline) over ``x``
         and ``y`` (or ``hue``). Without ``kind``, a sweep over two keys with no
-        ``hue`` draws the heatmap, any other the lines. ``ax`` draws into an
-        existing Axes (its figure is returned).
+        ``hue`` draws the heatmap, any other the lines. ``where`` fixes other
+        varied keys at one value each (a slice of a bigger grid). ``ax`` draws
+        into an existing Axes (its figure is returned).
         """
         from sim.outputs.sweep_plot import sweep_figure
 
-        return sweep_figure(self, x=x, hue=hue, y=y, kind=kind, metric=metric, ax=ax)
+        return sweep_figure(self, x=x, hue=hue, y=y, kind=kind, metric=metric, where=where, ax=ax)
 
     def __repr__(self) -> str:
         return (

@@ -15,6 +15,7 @@ set a little apart so their bars do not hide each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.dates as mdates
@@ -41,16 +42,27 @@ def sweep_figure(
     y: str | None = None,
     kind: str | None = None,
     metric: str = "completion_date",
+    where: Mapping[str, Any] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """The chart of a :class:`~sim.experiments.sweep.SweepResult` (see ``SweepResult.plot``).
 
+    ``where`` fixes varied keys at one of their values (``{"support.agents": 3}``),
+    so a sweep over three keys or more draws the slice through the other two.
     Raises ``ValueError`` naming the argument for a key the sweep did not vary,
     a sweep over more keys than the chart can show, an unknown metric or kind,
     or a heatmap of a plan without a deadline.
     """
-    keys = list(result.plan.keys)
     deadline = result.plan.base.scenario.deadline
+    table = result.table
+    for key, value in (where or {}).items():
+        if key not in result.plan.keys:
+            raise ValueError(f"where: {key!r} is not a key this sweep varied")
+        if not (table[key] == value).any():
+            values = ", ".join(_tick(v) for v in sorted(table[key].unique()))
+            raise ValueError(f"where: {key}: {value!r} is not one of its values ({values})")
+        table = table[table[key] == value]
+    keys = [key for key in result.plan.keys if key not in (where or {})]
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
     for name, key in (("x", x), ("hue", hue), ("y", y)):
@@ -64,11 +76,11 @@ def sweep_figure(
         if deadline is None:
             raise ValueError("kind: a P(meet) heatmap needs a deadline; use kind='line'")
         y = y or hue or _the_other(keys, x, "y")
-        return heatmap(result.table, x, y, deadline, method=result.plan.method, ax=ax)
+        return heatmap(table, x, y, deadline, method=result.plan.method, ax=ax)
     if y is not None:
         raise ValueError("y: only a heatmap has a y key; a line chart takes hue")
     hue = hue if hue is not None else _the_other(keys, x, "hue", optional=True)
-    return lines(result.table, x, hue, _metric(metric), deadline, ax=ax)
+    return lines(table, x, hue, _metric(metric), deadline, ax=ax)
 
 
 def _the_other(keys: list[str], x: str, name: str, optional: bool = False) -> str | None:
@@ -78,7 +90,8 @@ def _the_other(keys: list[str], x: str, name: str, optional: bool = False) -> st
     if len(others) != 1:
         shown = ", ".join(others) or "none"
         raise ValueError(
-            f"{name}: name one of the other varied keys ({shown}); a chart shows two at most"
+            f"{name}: name one of the other varied keys ({shown}); a chart shows two at most: "
+            "fix the rest with where={key: value}"
         )
     return others[0]
 
