@@ -104,11 +104,9 @@ def sensitivity(
     replications = options.replications_of(sc)
     positive(samples, "--samples")
     if method not in sensitivity_mod.METHODS:
-        raise BadInput(f"--method: must be {' or '.join(sensitivity_mod.METHODS)} (got {method!r})")
+        raise BadInput(f"--method: must be {_one_of(sensitivity_mod.METHODS)} (got {method!r})")
     if outcome not in sensitivity_mod.OUTCOMES:
-        raise BadInput(
-            f"--outcome: must be {' or '.join(sensitivity_mod.OUTCOMES)} (got {outcome!r})"
-        )
+        raise BadInput(f"--outcome: must be {_one_of(sensitivity_mod.OUTCOMES)} (got {outcome!r})")
     keys = [k.strip() for k in params.split(",") if k.strip()] if params is not None else None
     if keys is not None and not keys:
         raise BadInput("--params: name at least one key")
@@ -154,6 +152,10 @@ def sensitivity(
             stderr.print(f"warning: {note}", markup=False)
         if out is not None:
             stdout.print(f"written: {', '.join(str(p) for p in written)}", markup=False)
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _read_runs(path: Path, sc, method: str) -> pd.DataFrame:
