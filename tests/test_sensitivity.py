@@ -244,6 +244,9 @@ def test_cli_writes_files_and_prints_json(tmp_path):
         (["--params", "batches.wekday"], "unknown key"),
         (["--method", "morris"], "--method"),
         (["--method", "rank", "-n", "2"], "uncertain"),
+        (["--outcome", "p99"], "--outcome: must be p50, p90 or p_meet"),
+        (["--method", "risks"], "--method: risks needs a risk register"),
+        (["--method", "tornado", "--runs", "x.parquet"], "--runs: used by --method rank only"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(args, message):
