@@ -446,9 +446,22 @@ def test_a_risk_striking_only_after_the_finish_costs_exactly_nothing():
                          workers=1)  # fmt: skip
     table = result.table.set_index("risk")
     assert table.loc["halt", "mean_days_cost"] > 0  # the dice do vary the finish
+    # The interval is Student's t on the paired differences, by hand.
+    on, off = Variants(seed=4, replications=8, workers=1).runs(
+        [
+            noisy_plan_with_risks(),
+            sensitivity_mod.risk_switched_off(noisy_plan_with_risks(), "halt"),
+        ]
+    )
+    d = (on["days_to_complete"] - off["days_to_complete"]).to_numpy(dtype=float)
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert table.loc["halt", "mean_days_cost"] == pytest.approx(d.mean())
+    assert table.loc["halt", "mean_days_cost_lo"] == pytest.approx(d.mean() - half)
+    assert table.loc["halt", "mean_days_cost_hi"] == pytest.approx(d.mean() + half)
     after = table.loc["after the finish"]
     assert after["struck_share"] == 1.0
-    assert after[["p50_days_cost", "p90_days_cost", "mean_days_cost", "p_meet_cost"]].eq(0).all()
+    costs = ["p50_days_cost", "p90_days_cost", "mean_days_cost", "p_meet_cost"]
+    assert after[[*costs, "mean_days_cost_lo", "mean_days_cost_hi"]].eq(0).all()
 
 
 def test_risks_on_a_plan_without_a_register_is_refused():

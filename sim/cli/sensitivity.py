@@ -228,7 +228,7 @@ def print_table(result) -> None:
             "struck_share": "struck",
             "p50_days_cost": "P50 days",
             "p90_days_cost": "P90 days",
-            "mean_days_cost": "mean days",
+            "mean_days_cost": "mean days (95%)",
             "p_meet_cost": "P(meet) lost",
         },
     }[result.method]
@@ -238,7 +238,7 @@ def print_table(result) -> None:
     for label in columns.values():
         grid.add_column(label, justify="left" if label in ("key", "risk") else "right")
     for _, row in table.head(ROWS_SHOWN).iterrows():
-        grid.add_row(*(_share(row[c]) if c in SHARES else _cell(row[c]) for c in columns))
+        grid.add_row(*(_show(row, c) for c in columns))
     # Dotted keys make wide columns: widen the output rather than cut them to "batche…".
     needed = Measurement.get(stdout, stdout.options.update_width(1_000), grid).maximum
     Console(highlight=False, width=max(stdout.width, needed), file=stdout.file).print(grid)
@@ -276,6 +276,17 @@ def print_table(result) -> None:
 
 
 SHARES = ("p_meet_low", "p_meet_high", "struck_share", "p_meet_cost")  # shown as percentages
+
+
+def _show(row, column: str) -> str:
+    if column in SHARES:
+        return _share(row[column])
+    if column == "mean_days_cost" and "mean_days_cost_lo" in row:
+        low, high = row["mean_days_cost_lo"], row["mean_days_cost_hi"]
+        if low == high:
+            return _cell(row[column])
+        return f"{_cell(row[column])} ({_cell(low)} to {_cell(high)})"
+    return _cell(row[column])
 
 
 def _share(value) -> str:

@@ -48,7 +48,8 @@ interpolation), so the tornado's zero line is the P50 its title states.
   ``struck_share`` (replications it struck), P50 / P90 days and P(meet) with
   it on and off, and what it costs: ``p50_days_cost``, ``p90_days_cost``
   (days later with it), ``mean_days_cost`` (the mean of the paired
-  per-replication differences) and ``p_meet_cost`` (P(meet) lost).
+  per-replication differences, with its 95% t interval ``mean_days_cost_lo``
+  / ``_hi``) and ``p_meet_cost`` (P(meet) lost).
 
 The result is a :class:`Sensitivity`: ``.table`` (a DataFrame, also reached
 directly: ``sens["key"]``, ``sens.columns``, ``sens.to_csv(...)``), ``.plot()``
@@ -87,6 +88,7 @@ SOBOL_SAMPLES = 64  # Saltelli base sample (a power of 2); N * (D + 2) model eva
 SOBOL_STREAM = 0x50B  # keeps the Sobol sequence's scrambling apart from the replications'
 SOBOL_CONF_LIMIT = 0.1  # a 95% half-width wider than this cannot rank indices near each other
 SOBOL_ROUNDING = 0.005  # an index shown as 0.00 or 1.00 (two decimals) is not "outside [0, 1]"
+PAIRED_LEVEL = 0.95  # risks: the interval of the mean paired difference in days
 PARAM_PREFIX = "param."
 RISK_PREFIX = "risk."
 OUTPUT_FILES = ("sensitivity.parquet", "tornado.png")
@@ -449,6 +451,17 @@ def _tornado(
     return table, base
 
 
+def _mean_with_interval(differences: np.ndarray) -> dict[str, float]:
+    """The mean paired difference and its 95% t interval (a point when they are all equal)."""
+    mean = float(np.mean(differences))
+    if len(differences) < 2 or np.ptp(differences) == 0:
+        low = high = mean
+    else:
+        interval = stats.ttest_1samp(differences, 0.0).confidence_interval(PAIRED_LEVEL)
+        low, high = float(interval.low), float(interval.high)
+    return {"mean_days_cost": mean, "mean_days_cost_lo": low, "mean_days_cost_hi": high}
+
+
 def _difference(value: float | None, reference: float | None) -> float | None:
     return None if value is None or reference is None else value - reference
 
@@ -498,7 +511,7 @@ def _risks(
                 "p_meet_off": off.p_meet,
                 "p50_days_cost": on.p50_days - off.p50_days,
                 "p90_days_cost": on.p90_days - off.p90_days,
-                "mean_days_cost": float(np.mean(on_days - completion_days(off_runs, horizon))),
+                **_mean_with_interval(on_days - completion_days(off_runs, horizon)),
                 "p_meet_cost": _difference(off.p_meet, on.p_meet),
             }
         )
