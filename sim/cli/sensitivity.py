@@ -285,7 +285,7 @@ def _show(row, column: str) -> str:
         low, high = row["mean_days_cost_lo"], row["mean_days_cost_hi"]
         if low == high:
             return _cell(row[column])
-        return f"{_cell(row[column])} ({_cell(low)} to {_cell(high)})"
+        return f"{row[column]:.1f} ({low:.1f} to {high:.1f})"
     return _cell(row[column])
 
 
