@@ -10,6 +10,7 @@ except replication 0, which keeps its per-mailbox table.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiments.results import Result, summarise
+from sim.experiments.results import Result, provenance, rectangular_daily, summarise
 from sim.model.feasibility import check_feasible, check_memory
 from sim.model.replication import Model, Replication
 from sim.model.scenario import Scenario
@@ -82,8 +83,24 @@ def chunks_for(replications: int, workers: int) -> list[Chunk]:
     return [Chunk(i, min(size, replications - i)) for i in range(0, replications, size)]
 
 
+DEFAULT_MAX_REPLICATIONS = 1000  # where --precision stops when not told
+
+
+@dataclass(frozen=True)
+class Precision:
+    """``precision_days=``: add replications until the deciding date is this precise."""
+
+    days: float
+    max_replications: int
+    quantile: float = 0.9  # the date that decides: P90 for run, the confidence for check
+
+    @property
+    def name(self) -> str:
+        return f"p{round(self.quantile * 100, 4):g}"
+
+
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike,
     replications: int | None = None,
     seed: int | None = None,
     workers: int | None = None,
@@ -93,37 +110,152 @@ def run(
     keep_mailboxes: bool = True,
     progress: ProgressCallback | None = None,
     max_memory_gb: float | None = None,
+    precision_days: float | None = None,
+    max_replications: int | None = None,
+    precision_quantile: float = 0.9,
 ) -> Result:
     """Run ``replications`` replications of ``scenario`` and summarise them.
 
-    ``workers`` defaults to the machine's cores; ``dask`` is a scheduler
-    address or ``"local"`` for a LocalCluster. ``keep_daily`` and
-    ``keep_mailboxes`` drop tables a caller does not need (the summary never
-    needs them). ``progress`` is called with the number of replications
-    finished each time a chunk finishes.
+    ``scenario`` is a :class:`Scenario` or the path of a scenario file.
+    ``replications`` defaults to the scenario's, ``workers`` to the machine's
+    cores; ``dask`` is a scheduler address or ``"local"`` for a LocalCluster.
+    ``keep_daily`` and ``keep_mailboxes`` drop tables a caller does not need
+    (the summary never needs them). ``progress`` is called with the number of
+    replications finished each time a chunk finishes.
+
+    With ``precision_days``, replications are added in blocks of
+    ``replications`` until the 95% interval of the ``precision_quantile``
+    completion date (P90) reaches no further than that many days from the date,
+    or ``max_replications`` (default 1,000) have run; ``summary["precision"]``
+    says which stopped it. Replication ``i`` always has the same seed, so the
+    answer is the same on any number of workers.
 
     A plan that can never finish raises :class:`~sim.model.scenario.ScenarioError`
     before anything is simulated (``sim.model.feasibility``), and so does one
     whose replications would need more than ``max_memory_gb`` (default: this
     machine's memory). An unreachable ``dask`` scheduler raises :class:`ClusterError`.
     """
-    replications = replications or scenario.scenario.replications
-    seed = scenario.scenario.seed if seed is None else seed
-    workers = workers or default_workers()
-    if replications < 1 or workers < 1:
-        raise ValueError("replications and workers must be >= 1")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0 (got {seed})")
-    check_before_running(scenario, min(workers, replications), dask, max_memory_gb)
+    scenario = scenario_argument(scenario)
+    replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
+    precision = checked_precision(precision_days, max_replications, replications, precision_quantile)
+    most = precision.max_replications if precision else replications
+    check_before_running(scenario, min(workers, most), dask, max_memory_gb)
     started = time.perf_counter()
-    job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
     reps: list[Replication] = []
-    for done in _execute(job, workers, dask):
-        reps.extend(done)
-        if progress:
-            progress(len(done))
+    with backend(min(workers, most), dask) as pool:
+        done = 0
+        target = replications
+        while True:
+            job = Job(scenario, seed, target, keep_daily, keep_mailboxes)
+            for chunk_reps in execute(pool, [job], first=done):
+                reps.extend(chunk_reps[1])
+                if progress:
+                    progress(len(chunk_reps[1]))
+            done = target
+            if precision is None:
+                break
+            reps.sort(key=lambda r: r.metrics["replication"])
+            target, report = next_block(precision, reps, replications)
+            if report is not None:
+                break
     reps.sort(key=lambda r: r.metrics["replication"])
-    return _result(scenario, seed, reps, time.perf_counter() - started)
+    result = result_of(scenario, seed, reps, time.perf_counter() - started)
+    if precision is not None:
+        result.summary = _with_precision(result.summary, report)
+    return result
+
+
+def scenario_argument(scenario: Any) -> Scenario:
+    """A :class:`Scenario`, or one loaded from a path; anything else is a TypeError."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, str | os.PathLike):
+        from sim.model.scenario import load
+
+        return load(scenario)
+    raise TypeError(
+        f"scenario must be a sim.Scenario (from sim.load) or the path of a scenario file, "
+        f"not {type(scenario).__name__}"
+    )
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def checked_arguments(
+    scenario: Scenario, replications: Any, seed: Any, workers: Any
+) -> tuple[int, int, int]:
+    """``replications``, ``seed`` and ``workers`` with their defaults, or a ValueError naming
+    the argument: 0 replications or 0 workers is a mistake, not a request for the default."""
+    if replications is None:
+        replications = scenario.scenario.replications
+    if not _whole(replications) or replications < 1:
+        raise ValueError(f"replications must be a whole number >= 1 (got {replications!r})")
+    if workers is None:
+        workers = default_workers()
+    if not _whole(workers) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1 (got {workers!r})")
+    seed = scenario.scenario.seed if seed is None else seed
+    if not _whole(seed) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0 (got {seed!r})")
+    return int(replications), int(seed), int(workers)
+
+
+def checked_precision(
+    days: Any, max_replications: Any, replications: int, quantile: float
+) -> Precision | None:
+    """The precision asked for, or None; a ValueError naming the argument when it is wrong."""
+    if days is None:
+        if max_replications is not None:
+            raise ValueError("max_replications needs precision_days")
+        return None
+    if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
+        raise ValueError(f"precision_days must be > 0 days (got {days!r})")
+    if max_replications is None:
+        max_replications = max(DEFAULT_MAX_REPLICATIONS, replications)
+    if not _whole(max_replications) or max_replications < replications:
+        raise ValueError(
+            f"max_replications must be a whole number >= replications ({replications}) "
+            f"(got {max_replications!r})"
+        )
+    return Precision(float(days), int(max_replications), quantile)
+
+
+def next_block(
+    precision: Precision, reps: list[Replication], block: int
+) -> tuple[int, dict[str, Any] | None]:
+    """How many replications to have after the next block, or the report that says stop.
+
+    The estimate of what is needed uses only the replications run, in order, so
+    the blocks (and the answer) are the same on any backend.
+    """
+    from sim.experiments.results import half_width_days, replications_for_precision
+
+    n = len(reps)
+    completion = pd.Series([r.metrics["completion_date"] for r in reps])
+    width = half_width_days(completion, precision.quantile)
+    report = {
+        "days": precision.days,
+        "quantile": precision.name,
+        "half_width_days": width if math.isfinite(width) else None,
+        "replications": n,
+        "max_replications": precision.max_replications,
+    }
+    if width <= precision.days:
+        return n, {**report, "stopped_by": "precision"}
+    if n >= precision.max_replications:
+        return n, {**report, "stopped_by": "max_replications"}
+    needed = replications_for_precision(completion, precision.quantile, precision.days)
+    wanted = 2 * n if needed is None else needed
+    wanted = -(-wanted // block) * block  # whole blocks
+    return min(precision.max_replications, max(wanted, n + block)), None
+
+
+def _with_precision(summary: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    out = dict(summary)
+    out["precision"] = report
+    return out
 
 
 def check_before_running(
@@ -135,12 +267,18 @@ def check_before_running(
     check_memory(scenario, 1 if dask and dask != "local" else workers, max_memory_gb)
 
 
-def _execute(job: Job, workers: int, dask: str | None) -> Iterator[list[Replication]]:
-    local_workers = min(workers, job.replications)  # one replication needs no pool
-    with backend(local_workers, dask) as pool:
-        chunks = chunks_for(job.replications, pool.workers)
-        for _, replications in pool.completed([(run_chunk, job, chunk) for chunk in chunks]):
-            yield replications
+def execute(
+    pool: Backend, jobs: list[Job], first: int = 0
+) -> Iterator[tuple[int, list[Replication]]]:
+    """Run replications ``first ..`` of every job on ``pool``: ``(job index, replications)``
+    as each chunk finishes. Jobs share the pool, so several plans cost one start-up."""
+    calls = []
+    for index, job in enumerate(jobs):
+        count = job.replications - first
+        for chunk in chunks_for(count, pool.workers):
+            calls.append((index, (run_chunk, job, Chunk(first + chunk.first, chunk.count))))
+    for task, replications in pool.completed([call for _, call in calls]):
+        yield calls[task][0], replications
 
 
 # --- where calls run: this process, a process pool, or a dask cluster -------------------------
@@ -229,9 +367,10 @@ def dask_client(address: str):
             yield client
 
 
-def _result(scenario: Scenario, seed: int, reps: list[Replication], wall: float) -> Result:
+def result_of(scenario: Scenario, seed: int, reps: list[Replication], wall: float) -> Result:
+    """The :class:`Result` of replications (in order): summary with provenance, tables."""
     runs = pd.DataFrame([r.metrics for r in reps])
-    daily = pd.concat([r.daily for r in reps], ignore_index=True)
+    daily = rectangular_daily(pd.concat([r.daily for r in reps], ignore_index=True))
     mailboxes = next((r.mailboxes for r in reps if r.mailboxes is not None), None)
     sc = scenario.scenario
     summary = summarise(
@@ -241,5 +380,8 @@ def _result(scenario: Scenario, seed: int, reps: list[Replication], wall: float)
         start=sc.start,
         deadline=sc.deadline,
         wall_seconds=wall,
+    )
+    summary["provenance"] = provenance(
+        scenario, seed=seed, replications=len(runs), wall_seconds=wall
     )
     return Result(summary=summary, runs=runs, daily=daily, mailboxes=mailboxes, scenario=scenario)
