@@ -171,6 +171,23 @@ def replications_for_precision(completion: pd.Series, q: float, days: float) -> 
     return math.ceil(n * (width / days) ** 2)
 
 
+def precision_advice(
+    completion: pd.Series, q: float, days: float = DEFAULT_PRECISION_DAYS
+) -> str | None:
+    """How precise the ``q`` completion date is, and about how many more replications would
+    bring its 95% interval within +-``days``; None when it already is or nothing is known."""
+    width = half_width_days(completion, q)
+    needed = replications_for_precision(completion, q, days)
+    if needed is None or width <= days:
+        return None
+    more = needed - len(completion)
+    level = f"{round(q * 100, 4):g}%"
+    return (
+        f"The date at {level} is known to +-{width:g} days (95% interval); about {more:,} "
+        f"more replications would bring it within +-{days:g} days (precision {days:g})."
+    )
+
+
 def quantiles(
     values: pd.Series, names: tuple[str, ...] = tuple(QUANTILES), *, missing_is_late: bool = False
 ) -> dict[str, float | int | None]:

@@ -23,7 +23,12 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiments.results import MONTE_CARLO_LEVEL, completion_at, wilson_interval
+from sim.experiments.results import (
+    MONTE_CARLO_LEVEL,
+    completion_at,
+    precision_advice,
+    wilson_interval,
+)
 
 INTERVAL_LEVEL = MONTE_CARLO_LEVEL
 MIN_REPLICATIONS_BEYOND = 10
@@ -103,12 +108,21 @@ def headline(
         p_meet=p_meet,
         p_meet_interval=interval,
         done_by=done_by,
-        warnings=doubt_warnings(n, confidence, interval),
+        warnings=doubt_warnings(
+            n,
+            confidence,
+            interval,
+            advice=precision_advice(runs["completion_date"], confidence) if n else None,
+        ),
     )
 
 
 def doubt_lines(
-    summary: Mapping[str, Any], confidence: float, *, interval_line: bool = True
+    summary: Mapping[str, Any],
+    confidence: float,
+    *,
+    interval_line: bool = True,
+    advice: str | None = None,
 ) -> list[str]:
     """P(meet)'s Monte Carlo interval and the warnings, for a summary alone (the CLI's table);
     ``interval_line=False`` gives the warnings only (for a caller that states the interval).
@@ -124,7 +138,9 @@ def doubt_lines(
         f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
         f"{percent(interval[0])} to {percent(interval[1])} ({n:,} replications)"
     ]
-    warnings = [f"warning: {text}" for text in doubt_warnings(n, confidence, interval)]
+    warnings = [
+        f"warning: {text}" for text in doubt_warnings(n, confidence, interval, advice=advice)
+    ]
     return (lines if interval_line else []) + warnings
 
 
@@ -159,9 +175,12 @@ def _interval(summary: Mapping[str, Any], met: int | None, n: int) -> tuple[floa
 
 
 def doubt_warnings(
-    n: int, confidence: float, interval: tuple[float, float] | None
+    n: int, confidence: float, interval: tuple[float, float] | None, *, advice: str | None = None
 ) -> tuple[str, ...]:
-    """Why ``n`` replications may be too few to trust a verdict at ``confidence``."""
+    """Why ``n`` replications may be too few to trust a verdict at ``confidence``.
+
+    ``advice`` (:func:`~sim.experiments.results.precision_advice`) ends the "too few"
+    warning with how many more replications would make the date precise."""
     out = []
     needed = replications_needed(confidence)
     level = f"{confidence * 100:.4g}%"
@@ -174,7 +193,7 @@ def doubt_warnings(
         out.append(
             f"{n:,} replications are too few for {level} confidence: fewer than "
             f"{MIN_REPLICATIONS_BEYOND} of them lie beyond the date at that confidence. "
-            f"Run at least {needed:,}."
+            f"Run at least {needed:,}." + (f" {advice}" if advice else "")
         )
     if interval is not None and interval[0] < confidence <= interval[1] and confidence < 1:
         out.append(
