@@ -142,6 +142,7 @@ def run(
     check_before_running(scenario, min(workers, most), dask, max_memory_gb)
     started = time.perf_counter()
     reps: list[Replication] = []
+    history: list[dict[str, Any]] = []  # --precision: each block's replications and width
     with backend(min(workers, most), dask) as pool:
         done = 0
         target = replications
@@ -155,8 +156,10 @@ def run(
             if precision is None:
                 break
             reps.sort(key=lambda r: r.metrics["replication"])
-            target, report = next_block(precision, reps, replications)
+            target, report, width = next_block(precision, reps, replications)
+            history.append({"replications": done, "half_width_days": width})
             if report is not None:
+                report["blocks"] = history
                 break
     reps.sort(key=lambda r: r.metrics["replication"])
     result = result_of(scenario, seed, reps, time.perf_counter() - started)
@@ -224,8 +227,9 @@ def checked_precision(
 
 def next_block(
     precision: Precision, reps: list[Replication], block: int
-) -> tuple[int, dict[str, Any] | None]:
-    """How many replications to have after the next block, or the report that says stop.
+) -> tuple[int, dict[str, Any] | None, float | None]:
+    """How many replications to have after the next block, or the report that says stop,
+    and how far the deciding date's interval reaches now (None: not yet known).
 
     The estimate of what is needed uses only the replications run, in order, so
     the blocks (and the answer) are the same on any backend.
@@ -242,14 +246,15 @@ def next_block(
         "replications": n,
         "max_replications": precision.max_replications,
     }
+    known = report["half_width_days"]
     if width <= precision.days:
-        return n, {**report, "stopped_by": "precision"}
+        return n, {**report, "stopped_by": "precision"}, known
     if n >= precision.max_replications:
-        return n, {**report, "stopped_by": "max_replications"}
+        return n, {**report, "stopped_by": "max_replications"}, known
     needed = replications_for_precision(completion, precision.quantile, precision.days)
     wanted = 2 * n if needed is None else needed
     wanted = -(-wanted // block) * block  # whole blocks
-    return min(precision.max_replications, max(wanted, n + block)), None
+    return min(precision.max_replications, max(wanted, n + block)), None, known
 
 
 def _with_precision(summary: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
@@ -367,10 +372,20 @@ def dask_client(address: str):
             yield client
 
 
+def _dates_in_ns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Naive dates as datetime64[ns], the unit Parquet keeps, so a saved result reads back
+    with the dtypes it had."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "M" and dtype != np.dtype("M8[ns]"):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
+
+
 def result_of(scenario: Scenario, seed: int, reps: list[Replication], wall: float) -> Result:
     """The :class:`Result` of replications (in order): summary with provenance, tables."""
-    runs = pd.DataFrame([r.metrics for r in reps])
-    daily = rectangular_daily(pd.concat([r.daily for r in reps], ignore_index=True))
+    runs = _dates_in_ns(pd.DataFrame([r.metrics for r in reps]))
+    daily = _dates_in_ns(rectangular_daily(pd.concat([r.daily for r in reps], ignore_index=True)))
     mailboxes = next((r.mailboxes for r in reps if r.mailboxes is not None), None)
     sc = scenario.scenario
     summary = summarise(
