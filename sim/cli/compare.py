@@ -34,9 +34,9 @@ def compare(
     others: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Other scenario files, each compared with SCENARIO.",
+            help="Other scenario files (TOML), each compared with SCENARIO.",
             show_default=False,
-            metavar="[OTHER.toml ...]",
+            metavar="OTHER",
         ),
     ] = None,
     alt: Annotated[

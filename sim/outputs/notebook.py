@@ -243,12 +243,12 @@ def headline_html(result: Any, confidence: float | None = None) -> str:
         rows.append(
             f"<tr><td style='text-align:left'>{key.upper()}</td>"
             f"<td>{html.escape(date or 'not within the horizon')}</td>"
-            f"<td>{html.escape(interval_text(intervals.get(key)))}</td>"
-            f"<td>{html.escape(_against(date, head.deadline))}</td></tr>"
+            f"<td>{html.escape(_against(date, head.deadline))}</td>"
+            f"<td>{html.escape(interval_text(intervals.get(key)))}</td></tr>"
         )
     parts.append(
         "<table><thead><tr><th style='text-align:left'>completion</th><th>date</th>"
-        "<th>95% interval</th><th>against the deadline</th></tr></thead><tbody>"
+        "<th>against the deadline</th><th>95% interval of the date</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
