@@ -33,10 +33,10 @@ from sim.experiments.results import precision_advice
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
-from sim.outputs.files import RESULT_FILES, staged_folder, write_result
+from sim.outputs.files import RESULT_FILES, staged_folder, write_json, write_result
 from sim.outputs.headline import doubt_lines
 
-REPORT_FILES = ("report.html", "*.png", "*.svg")
+REPORT_FILES = ("report.html", "provenance.json", "*.png", "*.svg")
 
 
 @app.command(short_help="Simulate a scenario: when it finishes and the desk's load.")
@@ -147,6 +147,7 @@ def report(
         result = simulate_for_cli(sc, options)
         overrides = dict(parse_override(a, source="--set") for a in options.set_ or [])
         write_report(staging, result, confidence=confidence, overrides=overrides)
+        write_json(staging / "provenance.json", result.summary["provenance"])
     stdout.print(f"report written to {out / 'report.html'}", markup=False)
 
 

@@ -28,6 +28,8 @@ an ordinary run:
 
 from __future__ import annotations
 
+import datetime as dt
+
 import time
 import zlib
 from collections.abc import Mapping
@@ -77,12 +79,33 @@ UNKNOWN_WHEN_UNSIMULATED = (
 class ForecastResult(Result):
     """A :class:`Result` whose replications continue from the actuals.
 
-    ``actuals`` are the validated daily counts; ``plan`` the original plan's run, when
-    one was made (``forecast(..., plan=True)``), for the picture.
+    ``actuals`` are the daily counts (a DataFrame, one row per calendar day to ``as_of``);
+    ``plan`` the original plan's run, when one was made (``forecast(..., plan=True)``),
+    for the picture.
     """
 
-    actuals: Actuals | None = field(default=None, repr=False)
+    observed_actuals: Actuals | None = field(default=None, repr=False)
     plan: Result | None = field(default=None, repr=False)
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """The last day of the actuals: the forecast starts from the state on that day."""
+        return self.observed_actuals.as_of if self.observed_actuals is not None else None
+
+    @property
+    def actuals(self) -> pd.DataFrame | None:
+        """The actuals per calendar day from the start to as-of (days not given are 0):
+        date, migrated, failed, tickets_opened (where given) and cumulative_migrated."""
+        observed = self.observed_actuals
+        if observed is None:
+            return None
+        frame = pd.DataFrame({"date": observed.dates, "migrated": observed.migrated})
+        for name in ("failed", "tickets_opened"):
+            values = getattr(observed, name)
+            if values is not None:
+                frame[name] = values
+        frame["cumulative_migrated"] = np.cumsum(observed.migrated)
+        return frame
 
 
 def forecast(
@@ -315,7 +338,7 @@ def _result(
         daily=daily,
         mailboxes=mailboxes,
         scenario=sc,
-        actuals=observed,
+        observed_actuals=observed,
         plan=plan,
     )
 

@@ -54,7 +54,7 @@ def forecast_figure(
     ``figure_class`` is made (``res.plot.forecast()`` passes one Jupyter shows as a PNG).
     """
     plan_result = plan_result if plan_result is not None else getattr(result, "plan", None)
-    actuals = getattr(result, "actuals", None)
+    actuals = getattr(result, "observed_actuals", None)
     if actuals is None:
         raise ValueError("forecast_figure needs the result of sim.forecast (it has no actuals)")
     summary = result.summary

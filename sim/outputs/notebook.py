@@ -21,6 +21,7 @@ import io
 from functools import cached_property
 from typing import Any
 
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -130,14 +131,18 @@ class PlotAccessor:
             if res.scenario is not None
             else int(res.runs["migrated"].max() + res.runs["not_migrated"].max())
         )
-        return plots.progress_fan(
+        drawn = plots.progress_fan(
             res.daily,
             population,
             ax=_axes(ax),
             timeline=timeline or self._timeline,
             label=label,
             color=color,
-        ).figure
+        )
+        actuals = getattr(res, "actuals", None)
+        if isinstance(actuals, pd.DataFrame) and not actuals.empty:
+            plots.actuals_line(drawn, actuals, population, as_of=getattr(res, "as_of", None))
+        return drawn.figure
 
     def cutovers(
         self,

@@ -264,6 +264,24 @@ def progress_fan(
     return ax
 
 
+def actuals_line(
+    ax: Axes, actuals: pd.DataFrame, population: int, *, as_of: DateLike | None = None
+) -> Axes:
+    """Draw a migration's actuals (``date``, ``cumulative_migrated``) on a progress fan, in
+    black, with the as-of day marked: where the forecast starts from."""
+    x = _to_num(actuals["date"])
+    share = actuals["cumulative_migrated"].to_numpy(dtype=float) / population * 100.0
+    last = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(actuals["date"].iloc[-1])
+    ax.step(x, share, where="mid", color="black", linewidth=2.2, label=f"actuals to {last.date()}",
+            gid="actuals", zorder=4)  # fmt: skip
+    ax.axvline(_date_num(last), color="black", linestyle=":", linewidth=1.0, gid="as_of",
+               label=f"as of {last.date()}")  # fmt: skip
+    left, right = ax.get_xlim()
+    ax.set_xlim(min(left, x[0] - 3), right)
+    _finish(ax)
+    return ax
+
+
 def daily_cutovers(
     daily: pd.DataFrame,
     ax: Axes | None = None,

@@ -267,6 +267,14 @@ def _verdict(head: Headline, pause_backlog: int | None) -> str:
     return f"<section class='{css}'>\n" + "\n".join(lines) + "\n</section>\n" + warnings
 
 
+def _interval_text(interval: Any) -> str:
+    """A completion date's 95% order-statistic interval, or why there is none."""
+    if not interval:
+        return "too few replications"
+    low, high = interval
+    return f"{low} to {high or 'beyond the horizon'}"
+
+
 def _metrics_table(summary: Mapping[str, Any]) -> str:
     rows = []
     completion = summary.get("completion") or {}
@@ -275,6 +283,16 @@ def _metrics_table(summary: Mapping[str, Any]) -> str:
         + "".join(f"<td>{_text(completion.get(key))}</td>" for key in QUANTILE_KEYS)
         + "<td>date</td></tr>"
     )
+    intervals = summary.get("completion_interval") or {}
+    if intervals:
+        rows.append(
+            "<tr><td>&nbsp;&nbsp;95% interval of the date</td>"
+            + "".join(
+                f"<td>{html.escape(_interval_text(intervals.get(key)))}</td>"
+                for key in QUANTILE_KEYS
+            )
+            + "<td>dates</td></tr>"
+        )
     for label, path, unit, number_format, always in METRIC_ROWS:
         quantiles = _lookup(summary, path)
         if quantiles is None and not always:
