@@ -48,6 +48,7 @@ from sim.experiments.runner import (
     check_before_running,
     checked_arguments,
     execute,
+    notebook_progress,
     result_of,
     scenario_argument,
 )
@@ -179,6 +180,7 @@ def compare(
     replications, seed, workers = checked_arguments(base, replications, seed, workers)
     for sc in named.values():
         check_before_running(sc, min(workers, replications), dask, max_memory_gb)
+    progress = progress or notebook_progress(replications * len(named))
     started = time.perf_counter()
     jobs = [Job(sc, seed, replications, keep_daily, i == 0) for i, sc in enumerate(named.values())]
     reps: list[list[Replication]] = [[] for _ in jobs]

@@ -140,6 +140,7 @@ def run(
     precision = checked_precision(precision_days, max_replications, replications, precision_quantile)
     most = precision.max_replications if precision else replications
     check_before_running(scenario, min(workers, most), dask, max_memory_gb)
+    progress = progress or notebook_progress(most)
     started = time.perf_counter()
     reps: list[Replication] = []
     history: list[dict[str, Any]] = []  # --precision: each block's replications and width
@@ -166,6 +167,14 @@ def run(
     if precision is not None:
         result.summary = _with_precision(result.summary, report)
     return result
+
+
+def notebook_progress(total: int, label: str = "replications") -> ProgressCallback | None:
+    """In Jupyter, a text progress bar for a run that takes a while; elsewhere none (the CLI
+    draws its own)."""
+    from sim.outputs.notebook import TextProgress, in_notebook
+
+    return TextProgress(total, label) if in_notebook() else None
 
 
 def scenario_argument(scenario: Any) -> Scenario:

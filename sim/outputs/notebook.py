@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import sys
+import time
 from functools import cached_property
 from typing import Any
 
@@ -198,6 +200,45 @@ class PlotAccessor:
             label=label,
             color=color,
         ).figure
+
+
+class TextProgress:
+    """A progress bar for Jupyter without widgets: one line on stderr, redrawn with ``\\r``,
+    shown only once the work has taken ``after_seconds`` (short runs stay quiet)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, label: str = "replications", after_seconds: float = 2.0):
+        self.total, self.label, self.after = max(int(total), 1), label, after_seconds
+        self.done = 0
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        elapsed = time.perf_counter() - self.started
+        if elapsed < self.after and self.done < self.total:
+            return
+        if elapsed < self.after and not self.shown:
+            return  # finished before it was worth showing
+        self.shown = True
+        share = min(self.done / self.total, 1.0)
+        filled = round(share * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        end = "\n" if self.done >= self.total else ""
+        sys.stderr.write(
+            f"\r{self.label} [{bar}] {self.done:,}/{self.total:,} {elapsed:,.0f} s{end}"
+        )
+        sys.stderr.flush()
+
+
+def in_notebook() -> bool:
+    """Whether this is a Jupyter kernel (where a terminal's progress bar would not show)."""
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
 def result_headline(result: Any, confidence: float | None = None) -> Headline:
