@@ -25,6 +25,7 @@ from sim.experiments.sweep import sweep
 from sim.model.feasibility import MemoryLimitError
 from sim.model.replication import Model, simulate
 from sim.model.scenario import Scenario, ScenarioError, load, loads
+from sim.model.uncertainty import nominal
 from sim.outputs.files import OutputError
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "forecast",
     "load",
     "loads",
+    "nominal",
     "plan",
     "read_result",
     "run",
