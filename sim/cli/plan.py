@@ -37,7 +37,7 @@ def plan(
     with if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the plan"):
         written = write_plan(out, frame)
     evenings = len(written) - 1
-    planned = int(frame["planned_date"].notna().sum())
+    planned = int(frame["scheduled_date"].notna().sum())
     stdout.print(
         f"{planned:,} of {len(frame):,} mailboxes planned over {evenings} evenings: "
         f"{out}/plan.csv and {out}/batches/",

@@ -7,7 +7,7 @@ as a distribution is the one replication 0 drew). It needs only the population a
 cohorts, not a simulation::
 
     >>> frame = sim.plan(sim.load("scenarios/inventory-example.toml"))
-    >>> frame.groupby("planned_date").size()   # each evening's batch
+    >>> frame.groupby("scheduled_date").size()   # each evening's batch
 
 One row per mailbox in initial-sync order, evening by evening (mailboxes the
 horizon has no room for come last, with no dates).
@@ -26,11 +26,11 @@ from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
 from sim.model.uncertainty import concrete_scenario
 
-PLAN_COLUMNS = ("mailbox", "organisation", "size_gb", "planned_date", "notice_date")
+PLAN_COLUMNS = ("mailbox", "organisation", "size_gb", "scheduled_date", "notice_date")
 
 
 def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
-    """The batch plan of replication 0: mailbox, organisation, size_gb, planned_date, notice_date.
+    """The batch plan of replication 0: mailbox, organisation, size_gb, scheduled_date, notice_date.
 
     ``seed`` defaults to the scenario's; the plan is the one ``sim.run`` with
     that seed gives replication 0. Dates are ``datetime64[s]`` days (NaT for a
@@ -73,7 +73,7 @@ def plan_table(
             "mailbox": ids[order] if isinstance(ids, np.ndarray) else ids.take(order),
             "organisation": organisation[order],
             "size_gb": mailboxes.size_gb[order],
-            "planned_date": dates.astype("datetime64[s]"),
+            "scheduled_date": dates.astype("datetime64[s]"),
             "notice_date": notice.astype("datetime64[s]"),
         }
     )

@@ -71,7 +71,7 @@ UNKNOWN_WHEN_UNSIMULATED = (
     "data_tb",
     "users_needing_support_pct",
     "wait_hours_mean",
-    "wait_hours_p90",
+    "wait_hours_90th_pct",
 )
 
 

@@ -139,8 +139,12 @@ class Solution:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Every candidate tried, in the order tried."""
-        return pd.DataFrame([asdict(t) for t in self.trials])
+        """Every candidate tried, in the order tried (completion dates as datetime64)."""
+        table = pd.DataFrame([asdict(t) for t in self.trials])
+        for column in ("completion_p50", "completion_p90"):
+            if column in table:
+                table[column] = pd.to_datetime(table[column])
+        return table
 
     def to_dict(self) -> dict[str, Any]:
         """The SPEC's JSON: key, value, p_meet_deadline, completion, evaluations, and the rest."""

@@ -49,7 +49,7 @@ def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
         "users_needing_support_pct": 100.0 * len(np.unique(users)) / n,
         "peak_backlog": int(run.desk.peak_backlog),
         "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
-        "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
+        "wait_hours_90th_pct": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
         "paused_days": run.paused_days,
         "cutover_failures": int(run.counts.values["cutover_failed"].sum()),
         "deferred_users": int(np.count_nonzero(state.ever_deferred)),

@@ -2,7 +2,7 @@
 
 ``write_plan(out_dir, frame)`` writes::
 
-    out_dir/plan.csv                   mailbox,organisation,size_gb,planned_date,notice_date
+    out_dir/plan.csv                   mailbox,organisation,size_gb,scheduled_date,notice_date
     out_dir/batches/2024-03-04.csv     EmailAddress   (one file per cutover evening)
 
 The folder is written whole or not at all, by the one staged-folder writer of
@@ -42,7 +42,7 @@ def write_plan(out_dir: str | Path, frame: pd.DataFrame) -> list[Path]:
 def _write_files(folder: Path, frame: pd.DataFrame) -> list[str]:
     (folder / BATCHES_FOLDER).mkdir()
     # Evenings in date order (a stable sort keeps the plan's order within one).
-    dates = frame["planned_date"].to_numpy(dtype="datetime64[D]")
+    dates = frame["scheduled_date"].to_numpy(dtype="datetime64[D]")
     order = np.argsort(dates, kind="stable")  # NaT (not planned) sorts last
     table = _plan_table(frame).take(pa.array(order))
     dates = dates[order]

@@ -84,7 +84,7 @@ METRIC_ROWS: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
     ),
     ("Peak open tickets (at any moment)", ("support", "peak_backlog"), "tickets", "{:,.0f}", True),
     ("Ticket wait, 90th percentile", ("support", "wait_hours"), "hours", "{:,.1f}", True),
-    ("Ticket wait, mean", ("support", "mean_wait_hours"), "hours", "{:,.1f}", False),
+    ("Ticket wait, mean", ("support", "wait_hours_mean"), "hours", "{:,.1f}", False),
     ("Days paused by go/no-go", ("paused_days",), "days", "{:,.0f}", True),
 )
 QUANTILE_KEYS = ("p10", "p50", "p90")
