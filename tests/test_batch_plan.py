@@ -77,8 +77,9 @@ def test_the_plan_is_the_one_replication_0_follows(inventory_sc, selection):
     frame = sim.plan(sc).set_index("mailbox")
     seed = replication_seeds(sc.scenario.seed, 5)[0]
     mb = simulate(sc, seed).mailboxes.set_index("mailbox")
-    planned = frame["scheduled_date"].to_numpy(dtype="datetime64[D]")
-    simulated = mb.loc[frame.index, "scheduled_date"].to_numpy(dtype="datetime64[D]")
+    planned = frame["scheduled_date"].dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    simulated = mb.loc[frame.index, "scheduled_date"].dt.tz_localize(None)
+    simulated = simulated.to_numpy(dtype="datetime64[D]")
     np.testing.assert_array_equal(planned, simulated)
 
 

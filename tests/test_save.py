@@ -164,7 +164,6 @@ def test_run_accepts_a_path_and_refuses_anything_else():
         sim.run("no-such.toml", replications=1)
 
 
-@pytest.mark.xfail(reason="scheduled_date is still naive: not done yet", strict=True)
 def test_scheduled_date_and_cutover_at_compare(result):
     mb = result.mailboxes
     done = mb["cutover_at"].notna()

@@ -33,8 +33,9 @@ def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
     """The batch plan of replication 0: mailbox, organisation, size_gb, scheduled_date, notice_date.
 
     ``seed`` defaults to the scenario's; the plan is the one ``sim.run`` with
-    that seed gives replication 0. Dates are ``datetime64[s]`` days (NaT for a
-    mailbox not planned within the horizon).
+    that seed gives replication 0. Dates are local midnights in the scenario's time
+    zone, as ``res.mailboxes.scheduled_date`` (NaT for a mailbox not planned within the
+    horizon).
     """
     seed = scenario.scenario.seed if seed is None else seed
     first = replication_seeds(seed, 1)[0]
@@ -52,6 +53,12 @@ def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
         streams["selection"],
     )
     return plan_table(scenario, calendar, mailboxes, cohorts)
+
+
+def _local_midnight(days: np.ndarray, timezone: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(days.astype("datetime64[ns]")).tz_localize(
+        timezone, nonexistent="shift_forward", ambiguous=False
+    )
 
 
 def plan_table(
@@ -73,7 +80,7 @@ def plan_table(
             "mailbox": ids[order] if isinstance(ids, np.ndarray) else ids.take(order),
             "organisation": organisation[order],
             "size_gb": mailboxes.size_gb[order],
-            "scheduled_date": dates.astype("datetime64[s]"),
-            "notice_date": notice.astype("datetime64[s]"),
+            "scheduled_date": _local_midnight(dates, scenario.calendar.timezone),
+            "notice_date": _local_midnight(notice, scenario.calendar.timezone),
         }
     )

@@ -99,7 +99,11 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
     planned = run.cohorts.planned_day
     day_ns = cal.dates.as_unit("ns").asi8[np.clip(planned, 0, None)]
     day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
-    scheduled_date = day_ns.view("M8[ns]")
+    # Local midnight of the planned day, in the scenario's zone like every timestamp here, so
+    # ``cutover_at.dt.normalize() >= scheduled_date`` compares like with like.
+    scheduled_date = pd.DatetimeIndex(day_ns.view("M8[ns]")).tz_localize(
+        clock.timezone, nonexistent="shift_forward", ambiguous=False
+    )
     # The first ticket of each user (the records are in submission order); few users
     # raise one, so only theirs are converted to timestamps.
     users = np.flatnonzero(tickets.mailbox >= 0)

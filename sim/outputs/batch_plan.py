@@ -42,7 +42,7 @@ def write_plan(out_dir: str | Path, frame: pd.DataFrame) -> list[Path]:
 def _write_files(folder: Path, frame: pd.DataFrame) -> list[str]:
     (folder / BATCHES_FOLDER).mkdir()
     # Evenings in date order (a stable sort keeps the plan's order within one).
-    dates = frame["scheduled_date"].to_numpy(dtype="datetime64[D]")
+    dates = local_days(frame["scheduled_date"])
     order = np.argsort(dates, kind="stable")  # NaT (not planned) sorts last
     table = _plan_table(frame).take(pa.array(order))
     dates = dates[order]
@@ -58,13 +58,20 @@ def _write_files(folder: Path, frame: pd.DataFrame) -> list[str]:
     return names
 
 
+def local_days(column: pd.Series) -> np.ndarray:
+    """The local calendar days of a date column (tz-aware local midnights, or naive)."""
+    if getattr(column.dt, "tz", None) is not None:
+        column = column.dt.tz_localize(None)
+    return column.to_numpy(dtype="datetime64[D]")
+
+
 def _plan_table(frame: pd.DataFrame) -> pa.Table:
     """The plan's columns as Arrow, without a Python object per mailbox."""
     columns = {}
     for name in PLAN_COLUMNS:
         column = frame[name]
         if name.endswith("_date"):
-            columns[name] = pa.array(column.to_numpy(dtype="datetime64[D]"), pa.date32())
+            columns[name] = pa.array(local_days(column), pa.date32())
         elif name == "size_gb":
             columns[name] = pa.array(column.to_numpy(dtype=float))
         else:
