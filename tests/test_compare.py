@@ -51,9 +51,7 @@ def compared(random_plans):
     return sim.compare({"base": base, "130": alt}, replications=30, seed=5, workers=2)
 
 
-def test_paired_differences_are_those_of_two_separate_runs_on_the_same_seed(
-    random_plans, compared
-):
+def test_paired_differences_are_those_of_two_separate_runs_on_the_same_seed(random_plans, compared):
     base, alt = (sim.run(sc, replications=30, seed=5, workers=1) for sc in random_plans)
     by_hand = (
         base.runs["completion_date"].dt.floor("D") - alt.runs["completion_date"].dt.floor("D")
@@ -105,7 +103,9 @@ def test_tables(compared):
 
 
 def paired_outcomes(rng, n, p_both, p_only_base, p_only_alt):
-    cells = rng.multinomial(n, [p_both, p_only_base, p_only_alt, 1 - p_both - p_only_base - p_only_alt])
+    cells = rng.multinomial(
+        n, [p_both, p_only_base, p_only_alt, 1 - p_both - p_only_base - p_only_alt]
+    )
     base = np.repeat([True, True, False, False], cells)
     alt = np.repeat([True, False, True, False], cells)
     return base, alt
@@ -117,7 +117,9 @@ def test_paired_interval_covers_the_true_difference_about_95_percent_of_the_time
     truth = p_only_alt - p_only_base
     hits = 0
     for _ in range(trials):
-        low, high = paired_difference_interval(*paired_outcomes(rng, n, p_both, p_only_base, p_only_alt))
+        low, high = paired_difference_interval(
+            *paired_outcomes(rng, n, p_both, p_only_base, p_only_alt)
+        )
         hits += low <= truth <= high
     # Newcombe's method 10 holds close to its nominal level (his 1998 simulations).
     assert abs(hits / trials - 0.95) <= 0.025

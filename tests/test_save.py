@@ -67,8 +67,9 @@ def test_save_writes_what_run_out_writes(tmp_path):
     from_cli, from_api = sim.read_result(out), sim.read_result(api)
     pd.testing.assert_frame_equal(from_cli.runs, from_api.runs)
     pd.testing.assert_frame_equal(from_cli.daily, from_api.daily)
-    assert from_cli.summary["provenance"]["scenario_sha256"] == (
-        from_api.summary["provenance"]["scenario_sha256"]
+    assert (
+        from_cli.summary["provenance"]["scenario_sha256"]
+        == (from_api.summary["provenance"]["scenario_sha256"])
     )
 
 
@@ -77,16 +78,16 @@ def test_an_older_layout_is_a_clear_error(result, tmp_path):
     summary = json.loads((folder / "summary.json").read_text())
     del summary["provenance"]
     (folder / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(sim.ResultFolderError, match="older migsim.*provenance"):
+    with pytest.raises(sim.ResultFolderError, match=r"older migsim.*provenance"):
         sim.read_result(folder)
 
 
 def test_a_missing_table_is_a_clear_error(result, tmp_path):
     folder = result.save(tmp_path / "partial")
     (folder / "daily.parquet").unlink()
-    with pytest.raises(sim.ResultFolderError, match="daily.parquet is missing"):
+    with pytest.raises(sim.ResultFolderError, match=r"daily\.parquet is missing"):
         sim.read_result(folder)
-    with pytest.raises(sim.ResultFolderError, match="no summary.json"):
+    with pytest.raises(sim.ResultFolderError, match=r"no summary\.json"):
         sim.read_result(tmp_path)
 
 

@@ -20,8 +20,8 @@ from sim.cli.common import (
     stdout,
     was_there,
 )
-from sim.experiments.compare import COMPARE_FILES, Comparison, compare as compare_plans
-from sim.experiments.compare import write_comparison
+from sim.experiments.compare import COMPARE_FILES, Comparison, write_comparison
+from sim.experiments.compare import compare as compare_plans
 from sim.model.scenario import Scenario, parse_override, with_overrides
 from sim.outputs.files import staged_folder
 from sim.outputs.headline import percent

@@ -39,7 +39,8 @@ EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT, EXIT_COULD_NOT_FINISH = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 COMMAND_ORDER = (
-    "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast", "compare",
+    "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
+    "compare",
 )  # fmt: skip
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -168,7 +168,9 @@ def print_summary(summary: dict) -> None:
         if m.kind == "date":
             table.add_row(m.label, *(str(values[q] or "not done") for q in quantiles))
             intervals = summary.get("completion_interval") or {}
-            table.add_row("  95% CI of the date", *(_interval_cell(intervals.get(q)) for q in quantiles))
+            table.add_row(
+                "  95% CI of the date", *(_interval_cell(intervals.get(q)) for q in quantiles)
+            )
         else:
             table.add_row(m.label, *(fmt_number(values.get(q)) for q in quantiles))
     stdout.print(table)

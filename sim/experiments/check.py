@@ -234,9 +234,7 @@ def verdict_for(
         wall_seconds=summary["wall_seconds"],
         file=file,
         precision=summary.get("precision"),
-        done_by_interval=completion_interval_at(
-            runs[metric("completion_date").name], confidence
-        ),
+        done_by_interval=completion_interval_at(runs[metric("completion_date").name], confidence),
     )
 
 

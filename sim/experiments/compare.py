@@ -228,9 +228,9 @@ def comparison_of(
             ),
             "alternatives": {
                 name: {
-                    "scenario_sha256": results[name].summary.get("provenance", {}).get(
-                        "scenario_sha256"
-                    ),
+                    "scenario_sha256": results[name]
+                    .summary.get("provenance", {})
+                    .get("scenario_sha256"),
                     "overrides": results[name].summary.get("provenance", {}).get("overrides"),
                 }
                 for name in names[1:]
@@ -369,4 +369,3 @@ def _table_row(name: str, summary: Mapping[str, Any], alt: Mapping[str, Any] | N
 
 def _signed(days: int | None) -> str:
     return "?" if days is None else f"{days:+d}"
-

@@ -29,7 +29,6 @@ an ordinary run:
 from __future__ import annotations
 
 import datetime as dt
-
 import time
 import zlib
 from collections.abc import Mapping

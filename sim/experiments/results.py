@@ -98,7 +98,9 @@ def completion_quantiles(completion: pd.Series) -> dict[str, str | None]:
     return {name: completion_at(completion, q) for name, q in QUANTILES.items()}
 
 
-def order_statistic_ranks(q: float, n: int, level: float = INTERVAL_LEVEL) -> tuple[int, int] | None:
+def order_statistic_ranks(
+    q: float, n: int, level: float = INTERVAL_LEVEL
+) -> tuple[int, int] | None:
     """0-based ranks ``(r, s)`` of sorted values bracketing the ``q`` quantile with
     probability at least ``level``, whatever the distribution; None when ``n`` is too small.
 
@@ -331,7 +333,7 @@ def overrides_of(scenario: Any) -> dict[str, str]:
 
 def provenance(scenario: Any, *, seed: int, replications: int, wall_seconds: float) -> dict:
     """How a result was made: enough to make it again, and to know whether it can be."""
-    record, digest = (scenario_record(scenario) if scenario is not None else (None, None))
+    record, digest = scenario_record(scenario) if scenario is not None else (None, None)
     return {
         "layout": RESULT_LAYOUT,
         "migsim": migsim_version(),

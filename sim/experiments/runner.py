@@ -137,7 +137,9 @@ def run(
     """
     scenario = scenario_argument(scenario)
     replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
-    precision = checked_precision(precision_days, max_replications, replications, precision_quantile)
+    precision = checked_precision(
+        precision_days, max_replications, replications, precision_quantile
+    )
     most = precision.max_replications if precision else replications
     check_before_running(scenario, min(workers, most), dask, max_memory_gb)
     progress = progress or notebook_progress(most)
