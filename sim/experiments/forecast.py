@@ -49,7 +49,7 @@ from sim.experiments.midflight import (
     starting_state,
 )
 from sim.experiments.posteriors import learn_rates, plan_yardstick, ticket_means
-from sim.experiments.results import Result, summarise
+from sim.experiments.results import Result, provenance, summarise
 from sim.experiments.runner import (
     ProgressCallback,
     backend,
@@ -331,6 +331,7 @@ def _result(
     )
     summary["as_of"] = state.as_of.isoformat()
     summary["observed"] = observed_summary(state, learned)
+    summary["provenance"] = provenance(sc, seed=job.seed, replications=len(runs), wall_seconds=wall)
     return ForecastResult(
         summary=summary,
         runs=runs,
