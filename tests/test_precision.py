@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -219,12 +220,50 @@ def test_too_few_warning_says_how_many_more_reach_the_precision():
     assert width > 1
     more = math.ceil(60 * width**2) - 60
     assert advice is not None and f"about {more:,} more replications" in advice
-    head = sim.experiments.results.Result  # the headline's warning carries the advice
-    from sim.outputs.notebook import result_headline
+    from sim.outputs.notebook import result_headline  # the headline's warning carries it
 
-    assert isinstance(res, head)
     warnings = result_headline(res).warnings
     too_few = [w for w in warnings if "too few" in w]
     assert too_few and ("more replications would bring it within" in too_few[0]) == (
         precision_advice(res.runs["completion_date"], 0.9) is not None
     )
+
+
+def cli(*args: str):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_run_precision_says_what_stopped_it(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text(
+        (Path(__file__).resolve().parents[1] / "scenarios" / "small-trust.toml").read_text()
+    )
+    done = cli("run", str(path), "-n", "20", "-w", "1", "--precision", "30")
+    assert done.exit_code == 0, done.output
+    assert "stopped because it is precise enough" in done.output
+    assert "its 95% CI" in done.output
+    capped = cli(
+        "run", str(path), "-n", "20", "-w", "1", "--precision", "0.01", "--max-replications", "20"
+    )
+    assert capped.exit_code == 0, capped.output
+    assert "stopped at --max-replications 20" in capped.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--precision", "0"], "--precision: must be > 0"),
+        (["--max-replications", "40"], "--max-replications: needs --precision"),
+        (["--precision", "2", "--max-replications", "5"], "--max-replications: must be >="),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_bad_precision_options_are_bad_input(command, args, message):
+    small = Path(__file__).resolve().parents[1] / "scenarios" / "small-trust.toml"
+    done = cli(command, str(small), "-n", "10", *args)
+    assert done.exit_code == 2
+    assert message in done.output

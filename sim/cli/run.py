@@ -33,10 +33,10 @@ from sim.experiments.results import precision_advice
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
-from sim.outputs.files import RESULT_FILES, staged_folder, write_json, write_result
+from sim.outputs.files import RESULT_FILES, staged_folder, write_result
 from sim.outputs.headline import doubt_lines
 
-REPORT_FILES = ("report.html", "provenance.json", "*.png", "*.svg")
+REPORT_FILES = ("report.html", "*.png", "*.svg")
 
 
 @app.command(short_help="Simulate a scenario: when it finishes and the desk's load.")
@@ -147,7 +147,6 @@ def report(
         result = simulate_for_cli(sc, options)
         overrides = dict(parse_override(a, source="--set") for a in options.set_ or [])
         write_report(staging, result, confidence=confidence, overrides=overrides)
-        write_json(staging / "provenance.json", result.summary["provenance"])
     stdout.print(f"report written to {out / 'report.html'}", markup=False)
 
 
@@ -168,9 +167,7 @@ def print_summary(summary: dict) -> None:
         if m.kind == "date":
             table.add_row(m.label, *(str(values[q] or "not done") for q in quantiles))
             intervals = summary.get("completion_interval") or {}
-            table.add_row(
-                "  95% CI of the date", *(_interval_cell(intervals.get(q)) for q in quantiles)
-            )
+            table.add_row("  its 95% CI", *(_interval_cell(intervals.get(q)) for q in quantiles))
         else:
             table.add_row(m.label, *(fmt_number(values.get(q)) for q in quantiles))
     stdout.print(table)

@@ -162,6 +162,7 @@ def write_report(
         for caption, draw in charts:
             handle.write(_figure(draw(), caption))
         handle.write(_scenario_section(sc, overrides))
+        handle.write(_provenance(summary.get("provenance")))
         handle.write("</body>\n</html>\n")
     return target
 
@@ -265,6 +266,25 @@ def _verdict(head: Headline, pause_backlog: int | None) -> str:
     )
     css = {True: "verdict good", False: "verdict bad", None: "verdict"}[head.passed]
     return f"<section class='{css}'>\n" + "\n".join(lines) + "\n</section>\n" + warnings
+
+
+def _provenance(made: Mapping[str, Any] | None) -> str:
+    """How the report was made: what a reader needs to make it again."""
+    if not made:
+        return ""
+    facts = [
+        f"migsim {made.get('migsim')}",
+        f"scenario SHA-256 {made.get('scenario_sha256')}",
+        f"seed {made.get('seed')}",
+        f"{made.get('replications')} replications",
+        f"Python {made.get('python')}, numpy {made.get('numpy')}",
+        f"{made.get('cores')} cores",
+        f"{made.get('wall_seconds')} s",
+    ]
+    overrides = made.get("overrides") or {}
+    if overrides:
+        facts.append("overrides: " + ", ".join(f"{k} ({v})" for k, v in overrides.items()))
+    return "<h2>Provenance</h2>\n<p class='sub'>" + html.escape(" · ".join(facts)) + "</p>\n"
 
 
 def _interval_text(interval: Any) -> str:
