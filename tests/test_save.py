@@ -178,3 +178,21 @@ def test_dates_are_datetime64_in_every_table(result):
     for column in ("scheduled_date", "cutover_at", "ticket_opened_at"):
         assert str(result.mailboxes[column].dtype).startswith("datetime64"), column
     assert np.issubdtype(result.runs["days_to_complete"].dtype, np.number)
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda sc: sim.forecast(sc, ACTUALS, replications=0, workers=1), "replications"),
+        (lambda sc: sim.forecast(sc, ACTUALS, replications=2, workers=0), "workers"),
+        (lambda sc: sim.solve(sc, "batches.weekday", replications=0, workers=1), "replications"),
+        (lambda sc: sim.solve(sc, "batches.weekday", replications=2, workers=0), "workers"),
+        (lambda sc: sim.compare({"a": sc, "b": sc}, replications=2, workers=0), "workers"),
+    ],
+)
+def test_every_api_refuses_zero_replications_or_workers(call, named):
+    with pytest.raises(ValueError, match=f"^{named} must"):
+        call(sim.load(SMALL))
+
+
+ACTUALS = ROOT / "scenarios" / "small-trust-actuals.csv"

@@ -54,8 +54,8 @@ from sim.experiments.runner import (
     ProgressCallback,
     backend,
     check_before_running,
+    checked_arguments,
     chunks_for,
-    default_workers,
     replication_seeds,
 )
 from sim.experiments.runner import run as run_plan
@@ -134,11 +134,7 @@ def forecast(
     started = time.perf_counter()
     if isinstance(actuals, str | Path):
         source, actuals = str(actuals), read_actuals(actuals)
-    replications = replications or scenario.scenario.replications
-    seed = scenario.scenario.seed if seed is None else seed
-    workers = workers or default_workers()
-    if replications < 1 or workers < 1:
-        raise ValueError("replications and workers must be >= 1")
+    replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
     check_before_running(scenario, workers, dask, max_memory_gb)
     model = Model(scenario)
     observed = validate_actuals(actuals, scenario, model.calendar, source=source)

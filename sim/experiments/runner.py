@@ -353,7 +353,7 @@ def backend(workers: int | None, dask: str | None) -> Iterator[Backend]:
         with dask_client(dask) as client:
             yield DaskBackend(client)
         return
-    workers = workers or default_workers()
+    workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1 (got {workers})")
     if workers == 1:

@@ -53,7 +53,7 @@ import pandas as pd
 
 from sim.experiments.check import TOLERANCE, _confidence, deadline_applied
 from sim.experiments.keys import NumericKey, numeric_key
-from sim.experiments.runner import check_before_running, default_workers
+from sim.experiments.runner import check_before_running, checked_arguments, default_workers
 from sim.experiments.variants import Variants, completion_days, outcome
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
 
@@ -235,8 +235,7 @@ def solve(
     # Both ends are validated now, so a bad bound is an error before any simulating.
     for bound, name in ((low, names["low"]), (high, names["high"])):
         with_overrides(scenario, {key: bound}, source=name)
-    replications = replications or scenario.scenario.replications
-    seed = scenario.scenario.seed if seed is None else seed
+    replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
     solution = Solution(
         key=key,
         value=None,
