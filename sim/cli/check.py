@@ -94,7 +94,9 @@ def check(
     line = precision_line({"precision": verdict.precision})
     if line:
         stdout.print(line, markup=False)
-    for text in doubt_warnings(verdict.replications, verdict.confidence, verdict.p_meet_interval):
+    for text in doubt_warnings(
+        verdict.replications, verdict.confidence, verdict.p_meet_interval, advice=verdict.advice
+    ):
         stdout.print(f"warning: {text}", markup=False)
     saved_to = " and ".join(str(p) for p in (junit, step_summary) if p)
     if saved_to:

@@ -31,7 +31,12 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.metrics import metric
-from sim.experiments.results import completion_at, completion_interval_at, p_meet_interval
+from sim.experiments.results import (
+    completion_at,
+    completion_interval_at,
+    p_meet_interval,
+    precision_advice,
+)
 from sim.experiments.runner import run
 from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
 from sim.outputs.files import append_text, write_text
@@ -58,6 +63,7 @@ class Verdict:
     file: str | None = None
     precision: dict[str, Any] | None = None  # summary["precision"] when precision_days was asked
     done_by_interval: list[str | None] | None = None  # 95% interval of done_by
+    advice: str | None = None  # how many more replications would make done_by precise
 
     @property
     def p_meet_deadline(self) -> float:
@@ -220,6 +226,7 @@ def verdict_for(
 ) -> Verdict:
     """Judge the per-replication table of a run against the scenario's deadline."""
     sc = scenario.scenario
+    completion = runs[metric("completion_date").name]
     return Verdict(
         scenario=sc.name,
         deadline=sc.deadline,
@@ -234,7 +241,8 @@ def verdict_for(
         wall_seconds=summary["wall_seconds"],
         file=file,
         precision=summary.get("precision"),
-        done_by_interval=completion_interval_at(runs[metric("completion_date").name], confidence),
+        done_by_interval=completion_interval_at(completion, confidence),
+        advice=precision_advice(completion, confidence),
     )
 
 
