@@ -49,7 +49,7 @@ from sim.experiments.midflight import (
     starting_state,
 )
 from sim.experiments.posteriors import learn_rates, plan_yardstick, ticket_means
-from sim.experiments.results import Result, provenance, summarise
+from sim.experiments.results import Result, provenance, rectangular_daily, summarise
 from sim.experiments.runner import (
     ProgressCallback,
     backend,
@@ -315,7 +315,7 @@ def _result(
     sc, state = job.scenario, job.state
     runs = pd.DataFrame([r[0] for r in reps])
     frames = [r[1] for r in reps if not r[1].empty]
-    daily = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    daily = rectangular_daily(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
     mailboxes = next((r[2] for r in reps if r[2] is not None), None)
     summary = summarise(
         runs,
