@@ -227,3 +227,19 @@ def test_infinite_differences_when_one_plan_does_not_finish():
     base = pd.Series(pd.to_datetime(["2024-01-10", None, None, "2024-01-10"]))
     alt = pd.Series(pd.to_datetime(["2024-01-08", "2024-01-09", None, None]))
     assert list(days_earlier(base, alt)) == [2.0, math.inf, 0.0, -math.inf]
+
+
+def test_every_chart_takes_ax_label_and_color(compared):
+    import inspect
+
+    from sim.outputs.notebook import PlotAccessor
+
+    for name in (*PlotAccessor.NAMES, *PlotAccessor.FORECAST_NAMES):
+        parameters = inspect.signature(getattr(PlotAccessor, name)).parameters
+        assert {"ax", "label", "color"} <= set(parameters), name
+    figure = Figure()
+    ax = figure.add_subplot()
+    for index, (name, res) in enumerate(compared.results.items()):
+        res.plot.throttle(ax=ax, label=name, color=f"C{index}")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == len(set(labels)) and any(t.startswith("130:") for t in labels)

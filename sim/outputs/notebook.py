@@ -83,7 +83,14 @@ class PlotAccessor:
     def __dir__(self) -> list[str]:
         return [*self.names, *super().__dir__()]
 
-    def forecast(self, ax: Axes | None = None, *, plan_result: Any = None) -> Figure:
+    def forecast(
+        self,
+        ax: Axes | None = None,
+        *,
+        plan_result: Any = None,
+        label: str | None = None,
+        color: str | None = None,
+    ) -> Figure:
         """A re-forecast: the actuals against the forecast fan (and the plan's, when
         ``sim.forecast(..., plan=True)`` ran it), deadline and as-of day marked."""
         from sim.outputs.forecast_plot import forecast_figure
@@ -92,7 +99,14 @@ class PlotAccessor:
             raise ValueError(
                 "res.plot.forecast() needs the result of sim.forecast (this one has no actuals)"
             )
-        return forecast_figure(self._result, plan_result, ax=ax, figure_class=ResultFigure)
+        return forecast_figure(
+            self._result,
+            plan_result,
+            ax=ax,
+            figure_class=ResultFigure,
+            label=label,
+            color=color,
+        )
 
     @cached_property
     def _timeline(self) -> Timeline | None:
