@@ -29,7 +29,7 @@ from sim.cli.common import (
     was_there,
 )
 from sim.experiments.metrics import METRICS, metric
-from sim.experiments.results import precision_advice
+from sim.experiments.results import DEFAULT_PRECISION_DAYS, precision_advice
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
@@ -79,7 +79,9 @@ def run(
         if line:
             stdout.print(line, markup=False)
         confidence = sc.scenario.confidence
-        advice = precision_advice(result.runs["completion_date"], confidence)
+        advice = precision_advice(
+            result.runs["completion_date"], confidence, days=precision or DEFAULT_PRECISION_DAYS
+        )
         for line in doubt_lines(result.summary, confidence, interval_line=False, advice=advice):
             stdout.print(line, markup=False)
         if out is not None:

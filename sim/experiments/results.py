@@ -185,8 +185,9 @@ def precision_advice(
     more = needed - len(completion)
     level = f"{round(q * 100, 4):g}%"
     return (
-        f"The date at {level} is known to +-{width:g} days (95% interval); about {more:,} "
-        f"more replications would bring it within +-{days:g} days (precision {days:g})."
+        f"the date at {level} confidence is known to +-{width:g} days (95% interval); "
+        f"about {more:,} more replications would bring it within +-{days:g} days "
+        f"(precision {days:g})."
     )
 
 

@@ -180,7 +180,8 @@ def doubt_warnings(
     """Why ``n`` replications may be too few to trust a verdict at ``confidence``.
 
     ``advice`` (:func:`~sim.experiments.results.precision_advice`) ends the "too few"
-    warning with how many more replications would make the date precise."""
+    warning with how many more replications would make the date precise, or is a warning
+    of its own when the replications are not too few but the date is still imprecise."""
     out = []
     needed = replications_needed(confidence)
     level = f"{confidence * 100:.4g}%"
@@ -193,8 +194,10 @@ def doubt_warnings(
         out.append(
             f"{n:,} replications are too few for {level} confidence: fewer than "
             f"{MIN_REPLICATIONS_BEYOND} of them lie beyond the date at that confidence. "
-            f"Run at least {needed:,}." + (f" {advice}" if advice else "")
+            f"Run at least {needed:,}." + (f" {advice[:1].upper()}{advice[1:]}" if advice else "")
         )
+    elif advice:
+        out.append(advice)  # enough replications beyond the date, but the date is still vague
     if interval is not None and interval[0] < confidence <= interval[1] and confidence < 1:
         out.append(
             f"the {INTERVAL_LEVEL:.0%} interval of P(meet deadline), {percent(interval[0])} "
