@@ -12,9 +12,11 @@ what will it cost the service desk?
 >>> cmp = sim.compare({"plan": sc, "35k": sim.load(path, overrides={"batches.weekday": 35000})})
 >>> cmp.summary["alternatives"][0]["days_earlier"]   # paired, on the same dice
 >>> res.save("results/"); sim.read_result("results/")
+>>> sim.calibrate(sc, moves="scenarios/pilot-moves.csv").table   # a pilot's speeds and failures
 """
 
 from sim.experiments.batch_plan import plan
+from sim.experiments.calibrate import Calibration, calibrate
 from sim.experiments.compare import Comparison, compare
 from sim.experiments.forecast import forecast
 from sim.experiments.results import Result, ResultFolderError, read_result
@@ -29,6 +31,7 @@ from sim.model.uncertainty import nominal
 from sim.outputs.files import OutputError
 
 __all__ = [
+    "Calibration",
     "ClusterError",
     "Comparison",
     "MemoryLimitError",
@@ -38,6 +41,7 @@ __all__ = [
     "ResultFolderError",
     "Scenario",
     "ScenarioError",
+    "calibrate",
     "compare",
     "forecast",
     "load",
