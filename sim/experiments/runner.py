@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -144,31 +144,38 @@ def run(
     check_before_running(scenario, min(workers, most), dask, max_memory_gb)
     progress = progress or notebook_progress(most)
     started = time.perf_counter()
-    reps: list[Replication] = []
-    history: list[dict[str, Any]] = []  # --precision: each block's replications and width
+    job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
     with backend(min(workers, most), dask) as pool:
-        done = 0
-        target = replications
-        while True:
-            job = Job(scenario, seed, target, keep_daily, keep_mailboxes)
-            for chunk_reps in _execute(pool, [job], first=done):
-                reps.extend(chunk_reps[1])
-                if progress:
-                    progress(len(chunk_reps[1]))
-            done = target
-            if precision is None:
-                break
-            reps.sort(key=lambda r: r.metrics["replication"])
-            target, report, width = next_block(precision, reps, replications)
-            history.append({"replications": done, "half_width_days": width})
-            if report is not None:
-                report["blocks"] = history
-                break
-    reps.sort(key=lambda r: r.metrics["replication"])
+        reps, report = _replicate(pool, job, precision, progress)
     result = result_of(scenario, seed, reps, time.perf_counter() - started)
-    if precision is not None:
-        result.summary = _with_precision(result.summary, report)
+    if report is not None:
+        result.summary = {**result.summary, "precision": report}
     return result
+
+
+def _replicate(
+    pool: Backend, job: Job, precision: Precision | None, progress: ProgressCallback | None
+) -> tuple[list[Replication], dict[str, Any] | None]:
+    """The job's replications in order; with ``precision``, block after block of
+    ``job.replications`` until the deciding date is precise, and the report of what stopped."""
+    block = job.replications
+    reps: list[Replication] = []
+    history: list[dict[str, Any]] = []  # each block's replications and width
+    done, target = 0, block
+    while True:
+        job = replace(job, replications=target)  # child i of the seed whatever the total
+        for _, finished in _execute(pool, [job], first=done):
+            reps.extend(finished)
+            if progress:
+                progress(len(finished))
+        done = target
+        reps.sort(key=lambda r: r.metrics["replication"])
+        if precision is None:
+            return reps, None
+        target, report, width = next_block(precision, reps, block)
+        history.append({"replications": done, "half_width_days": width})
+        if report is not None:
+            return reps, {**report, "blocks": history}
 
 
 def notebook_progress(total: int, label: str = "replications") -> ProgressCallback | None:
@@ -266,12 +273,6 @@ def next_block(
     wanted = 2 * n if needed is None else needed
     wanted = -(-wanted // block) * block  # whole blocks
     return min(precision.max_replications, max(wanted, n + block)), None, known
-
-
-def _with_precision(summary: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    out = dict(summary)
-    out["precision"] = report
-    return out
 
 
 def check_before_running(
