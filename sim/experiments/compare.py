@@ -218,6 +218,7 @@ def comparison_of(
         "seed": seed,
         "deadline": base.summary.get("deadline"),
         "completion": base.summary["completion"],
+        "completion_interval": base.summary.get("completion_interval"),
         "p_meet_deadline": base.summary.get("p_meet_deadline"),
         "alternatives": alternatives,
         "p_meet_difference_method": INTERVAL_METHOD,
