@@ -196,3 +196,25 @@ def test_every_api_refuses_zero_replications_or_workers(call, named):
 
 
 ACTUALS = ROOT / "scenarios" / "small-trust-actuals.csv"
+
+
+def test_the_plan_folder_records_its_provenance(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "plan",
+            str(SMALL),
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    made = json.loads((tmp_path / "p" / "provenance.json").read_text())
+    assert made["seed"] == 5 and made["scenario"]["scenario"]["name"] == "One trust, 5,000 users"

@@ -4,6 +4,7 @@
 
     out_dir/plan.csv                   mailbox,organisation,size_gb,scheduled_date,notice_date
     out_dir/batches/2024-03-04.csv     EmailAddress   (one file per cutover evening)
+    out_dir/provenance.json            how it was made (when given): scenario, seed, versions
 
 The folder is written whole or not at all, by the one staged-folder writer of
 :mod:`sim.outputs.files`: a previous plan in ``out_dir`` is replaced as a
@@ -21,21 +22,27 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from sim.experiments.batch_plan import PLAN_COLUMNS
-from sim.outputs.files import staged_folder
+from sim.outputs.files import staged_folder, write_json
 
-PLAN_FILE, BATCHES_FOLDER = "plan.csv", "batches"
+PLAN_FILE, BATCHES_FOLDER, PROVENANCE_FILE = "plan.csv", "batches", "provenance.json"
 BATCH_COLUMN = "EmailAddress"  # the column migration batch tools import
 
 
-def write_plan(out_dir: str | Path, frame: pd.DataFrame) -> list[Path]:
-    """Write ``plan.csv`` and ``batches/YYYY-MM-DD.csv`` into ``out_dir`` atomically.
+def write_plan(
+    out_dir: str | Path, frame: pd.DataFrame, provenance: dict | None = None
+) -> list[Path]:
+    """Write ``plan.csv`` and ``batches/YYYY-MM-DD.csv`` (and ``provenance.json`` when
+    given) into ``out_dir`` atomically.
 
     Returns the files written (final paths). Raises
     :class:`~sim.outputs.files.OutputError` when ``out_dir`` holds something
     other than an earlier plan or cannot be written.
     """
-    with staged_folder(out_dir, (PLAN_FILE, BATCHES_FOLDER)) as staging:
+    with staged_folder(out_dir, (PLAN_FILE, BATCHES_FOLDER, PROVENANCE_FILE)) as staging:
         names = _write_files(staging, frame)
+        if provenance is not None:
+            write_json(staging / PROVENANCE_FILE, provenance)
+            names.append(PROVENANCE_FILE)
     return [Path(out_dir) / name for name in names]
 
 
