@@ -66,7 +66,8 @@ def test_each_evening_holds_its_planned_batch(tmp_path, inventory_sc):
 def test_notice_dates_are_notice_days_before_the_scheduled_date(inventory_sc):
     sc, _ = inventory_sc
     frame = sim.plan(sc)
-    gap = (frame["scheduled_date"] - frame["notice_date"]).dt.days
+    local = frame[["scheduled_date", "notice_date"]].apply(lambda d: d.dt.tz_localize(None))
+    gap = (local["scheduled_date"] - local["notice_date"]).dt.days  # whole local days
     assert (gap == sc.batches.notice_days).all()
 
 

@@ -98,6 +98,8 @@ def check(
         verdict.replications, verdict.confidence, verdict.p_meet_interval, advice=verdict.advice
     ):
         stdout.print(f"warning: {text}", markup=False)
+    for text in verdict.warnings:
+        stdout.print(f"warning: {text}", markup=False)
     saved_to = " and ".join(str(p) for p in (junit, step_summary) if p)
     if saved_to:
         with if_interrupted(

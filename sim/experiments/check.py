@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiments.metrics import metric
+from sim.experiments.metrics import buffer_warning, metric
 from sim.experiments.results import (
     completion_at,
     completion_interval_at,
@@ -61,6 +61,7 @@ class Verdict:
     horizon_days: int
     wall_seconds: float
     file: str | None = None
+    warnings: tuple[str, ...] = ()  # about the plan itself (e.g. a sync buffer under a day)
     precision: dict[str, Any] | None = None  # summary["precision"] when precision_days was asked
     done_by_interval: list[str | None] | None = None  # 95% interval of done_by
     advice: str | None = None  # how many more replications would make done_by precise
@@ -240,6 +241,7 @@ def verdict_for(
         horizon_days=sc.horizon_days,
         wall_seconds=summary["wall_seconds"],
         file=file,
+        warnings=tuple(w for w in (buffer_warning(summary),) if w),
         precision=summary.get("precision"),
         done_by_interval=completion_interval_at(completion, confidence),
         advice=precision_advice(completion, confidence),

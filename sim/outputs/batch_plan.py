@@ -2,9 +2,9 @@
 
 ``write_plan(out_dir, frame)`` writes::
 
-    out_dir/plan.csv                   mailbox,organisation,size_gb,scheduled_date,notice_date
-    out_dir/batches/2024-03-04.csv     EmailAddress   (one file per cutover evening)
-    out_dir/provenance.json            how it was made (when given): scenario, seed, versions
+    out_dir/plan.csv               mailbox,organisation,kind,lane,size_gb,scheduled_date,notice_date
+    out_dir/batches/2024-03-04.csv EmailAddress   (one file per cutover evening)
+    out_dir/provenance.json        how it was made (when given): scenario, seed, versions
 
 The folder is written whole or not at all, by the one staged-folder writer of
 :mod:`sim.outputs.files`: a previous plan in ``out_dir`` is replaced as a

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments.metrics import buffer_warning
 from sim.experiments.results import (
     MONTE_CARLO_LEVEL,
     completion_at,
@@ -113,8 +114,16 @@ def headline(
             confidence,
             interval,
             advice=precision_advice(runs["completion_date"], confidence) if n else None,
-        ),
+        )
+        + plan_warnings(summary),
     )
+
+
+def plan_warnings(summary: Mapping[str, Any]) -> tuple[str, ...]:
+    """Warnings about the plan a summary describes (not about the number of replications):
+    a median sync buffer under a day (the throttle binds; the date has not moved yet)."""
+    text = buffer_warning(summary)
+    return (text,) if text else ()
 
 
 def doubt_lines(
@@ -131,8 +140,9 @@ def doubt_lines(
     """
     n = int(summary.get("replications") or 0)
     p_meet = summary.get("p_meet_deadline")
+    plan = [f"warning: {text}" for text in plan_warnings(summary)]
     if p_meet is None or n == 0:
-        return []
+        return plan
     interval = _interval(summary, round(p_meet * n), n)
     lines = [
         f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
@@ -141,7 +151,7 @@ def doubt_lines(
     warnings = [
         f"warning: {text}" for text in doubt_warnings(n, confidence, interval, advice=advice)
     ]
-    return (lines if interval_line else []) + warnings
+    return (lines if interval_line else []) + warnings + plan
 
 
 def replications_needed(confidence: float) -> int | None:
