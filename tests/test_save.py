@@ -218,3 +218,24 @@ def test_the_plan_folder_records_its_provenance(tmp_path):
     assert done.returncode == 0, done.stderr
     made = json.loads((tmp_path / "p" / "provenance.json").read_text())
     assert made["seed"] == 5 and made["scenario"]["scenario"]["name"] == "One trust, 5,000 users"
+
+
+def test_dataframe_actuals_are_blamed_on_their_position_and_files_on_their_line(tmp_path):
+    sc = sim.load(SMALL)
+    frame = pd.DataFrame({"date": ["2024-03-04", "2024-03-05"], "migrated": [-1, 3]})
+    with pytest.raises(sim.ScenarioError, match=r"^actuals: row 0, migrated: must be a whole"):
+        sim.forecast(sc, frame, replications=1, workers=1)
+    path = tmp_path / "actuals.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(sim.ScenarioError, match=r"actuals.csv: row 2, migrated: must be a whole"):
+        sim.forecast(sc, path, replications=1, workers=1)
+
+
+def test_a_forecast_has_as_of_and_its_actuals_as_a_dataframe():
+    fc = sim.forecast(sim.load(SMALL), ACTUALS, replications=2, workers=1)
+    actuals = pd.read_csv(ACTUALS, parse_dates=["date"])
+    assert fc.as_of == actuals["date"].max().date()
+    assert isinstance(fc.actuals, pd.DataFrame)
+    assert fc.actuals["cumulative_migrated"].iloc[-1] == actuals["migrated"].sum()
+    ax = fc.plot.progress().axes[0]
+    assert [line for line in ax.get_lines() if line.get_gid() == "actuals"]
