@@ -416,14 +416,15 @@ def comparison_html(comparison: Any) -> str:
     summary = comparison.summary
     base = html.escape(str(summary["base"]))
     head = (
-        "<tr><th style='text-align:left'>plan</th><th>completion P50</th><th>P90</th>"
-        "<th>P(meet)</th><th>days earlier P10 / P50 / P90</th><th>P(earlier)</th>"
+        "<tr><th style='text-align:left'>plan</th><th>completion P50</th>"
+        "<th>P90 (95% interval)</th><th>P(meet)</th><th>days earlier P10 / P50 / P90</th>"
+        "<th>P(earlier)</th>"
         "<th>P(meet) difference (95% interval)</th></tr>"
     )
     rows = [
         f"<tr><td style='text-align:left'><strong>{base}</strong> (base)</td>"
         f"<td>{summary['completion']['p50'] or 'not reached'}</td>"
-        f"<td>{summary['completion']['p90'] or 'not reached'}</td>"
+        f"<td>{_p90_cell(summary['completion'], summary.get('completion_interval'))}</td>"
         f"<td>{_share_or_dash(summary.get('p_meet_deadline'))}</td><td></td><td></td><td></td></tr>"
     ]
     for alt in summary["alternatives"]:
@@ -441,7 +442,7 @@ def comparison_html(comparison: Any) -> str:
         rows.append(
             f"<tr><td style='text-align:left'>{html.escape(alt['name'])}</td>"
             f"<td>{alt['completion']['p50'] or 'not reached'}</td>"
-            f"<td>{alt['completion']['p90'] or 'not reached'}</td>"
+            f"<td>{_p90_cell(alt['completion'], alt.get('completion_interval'))}</td>"
             f"<td>{_share_or_dash(alt['p_meet_deadline'])}</td><td>{earlier}</td>"
             f"<td>{percent(alt['p_earlier'])}</td><td>{difference}</td></tr>"
         )
@@ -450,6 +451,14 @@ def comparison_html(comparison: Any) -> str:
         f"each on the same seeds (seed {summary['seed']}); days earlier = base minus plan."
         f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _p90_cell(completion: dict, intervals: dict | None) -> str:
+    date = completion.get("p90")
+    if date is None:
+        return "not reached"
+    interval = (intervals or {}).get("p90")
+    return html.escape(f"{date} ({interval_text(interval)})")
 
 
 def _share_or_dash(share: float | None) -> str:
