@@ -40,7 +40,7 @@ def grid(small):
 
 
 def without_wall(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k != "wall_seconds"}
+    return {k: v for k, v in summary.items() if k not in ("wall_seconds", "provenance")}
 
 
 # -- the grid ----------------------------------------------------------------------------------
