@@ -11,6 +11,7 @@ what will it cost the service desk?
 >>> sim.sensitivity(sc, params=["support.ticket_rate", "throttle.scale"]).plot()   # a tornado
 """
 
+from sim.app import app
 from sim.experiments.batch_plan import plan
 from sim.experiments.forecast import forecast
 from sim.experiments.results import Result
@@ -31,6 +32,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "app",
     "forecast",
     "load",
     "loads",
