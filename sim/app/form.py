@@ -55,8 +55,14 @@ class Field:
     ) -> None:
         self.label, self.keys, self.widgets, self._read = label, tuple(keys), list(widgets), read
         self._initial = self.values()
+        for index, widget in enumerate(self.widgets):  # a handle for browser tests and styling
+            widget.css_classes = [*widget.css_classes, f"{css_name(self.keys[0])}-{index}"]
         self.message = pn.pane.HTML(
-            "", styles=ERROR_STYLE, visible=False, css_classes=["field-error"], margin=(0, 10)
+            "",
+            styles=ERROR_STYLE,
+            visible=False,
+            css_classes=["field-error", f"{css_name(self.keys[0])}-error"],
+            margin=(0, 10),
         )
         heading = f"<b>{html.escape(label)}</b>"
         if help_text:
@@ -90,6 +96,11 @@ class Field:
     def show(self, message: str | None) -> None:
         self.message.object = html.escape(message or "")
         self.message.visible = bool(message)
+
+
+def css_name(key: str) -> str:
+    """``batches.weekday`` -> ``key-batches-weekday`` (the class of its widgets, suffixed -0, -1)."""
+    return "key-" + re.sub(r"[^a-z0-9]+", "-", key.lower())
 
 
 # --- the widgets of each kind of field ---------------------------------------------------------

@@ -70,8 +70,12 @@ class WhatIfPage(pn.viewable.Viewer):
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
-        self.run_button = pn.widgets.Button(label="Run", color="primary", width=110)
-        self.cancel_button = pn.widgets.Button(label="Cancel", disabled=True, width=110)
+        self.run_button = pn.widgets.Button(
+            label="Run", color="primary", width=110, css_classes=["run-button"]
+        )
+        self.cancel_button = pn.widgets.Button(
+            label="Cancel", disabled=True, width=110, css_classes=["cancel-button"]
+        )
         self.keep_button = pn.widgets.Button(label="Keep as plan A", disabled=True, width=150)
         self.progress = pn.indicators.Progress(
             value=0, max=100, visible=False, width=360, bar_color="primary"
