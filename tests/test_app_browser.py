@@ -20,11 +20,11 @@ import pytest
 
 pytest.importorskip("panel")
 pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.keys import Keys
 
-import sim  # noqa: E402
+import sim
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = "scenarios/small-trust.toml"
@@ -69,7 +69,10 @@ def free_port() -> int:
 def served():
     """`python -m sim app` on 127.0.0.1 and a free port, until the test ends."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "sim", "app", SMALL, "--port", str(port)],
         cwd=ROOT,
@@ -161,6 +164,12 @@ def test_a_planner_changes_the_weekday_batch_runs_and_reads_the_p50(served, brow
     keep = os.environ.get("MIGSIM_SCREENSHOT_DIR")
     if keep:
         shutil.copy(shot, Path(keep) / "app.png")
+
+    # Another tab is another session: the scenario as the file gives it, and no result.
+    browser.switch_to.new_window("tab")
+    browser.get(served)
+    assert control(browser, "key-batches-weekday-0", "input").get_attribute("value") == "400"
+    assert browser.execute_script(DEEP_QUERY, "#p50") is None
 
 
 def test_a_bad_value_is_a_message_on_the_page(served, browser):

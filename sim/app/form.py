@@ -99,7 +99,7 @@ class Field:
 
 
 def css_name(key: str) -> str:
-    """``batches.weekday`` -> ``key-batches-weekday`` (the class of its widgets, suffixed -0, -1)."""
+    """``batches.weekday`` -> ``key-batches-weekday``: its widgets' class, suffixed -0, -1."""
     return "key-" + re.sub(r"[^a-z0-9]+", "-", key.lower())
 
 
@@ -180,7 +180,7 @@ def hours_field(label: str, key: str, hours: Any) -> Field:
             if text in ("closed", ""):
                 out[f"{key}.{part}"] = []
                 continue
-            match = re.fullmatch(r"(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})", text)
+            match = re.fullmatch(r"(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})", text)
             if not match:
                 raise FieldError(
                     f'{key}.{part}: must be "HH:MM-HH:MM" or "closed" (got {widget.value!r})'
@@ -188,9 +188,7 @@ def hours_field(label: str, key: str, hours: Any) -> Field:
             out[f"{key}.{part}"] = [match[1].zfill(5), match[2].zfill(5)]
         return out
 
-    return Field(
-        label, [key], list(widgets.values()), read, 'e.g. "08:00-18:00", or "closed"'
-    )
+    return Field(label, [key], list(widgets.values()), read, 'e.g. "08:00-18:00", or "closed"')
 
 
 def _hours_text(span: tuple[int, int] | None) -> str:

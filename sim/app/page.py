@@ -76,7 +76,9 @@ class WhatIfPage(pn.viewable.Viewer):
         self.cancel_button = pn.widgets.Button(
             label="Cancel", disabled=True, width=110, css_classes=["cancel-button"]
         )
-        self.keep_button = pn.widgets.Button(label="Keep as plan A", disabled=True, width=150)
+        self.keep_button = pn.widgets.Button(
+            label="Keep as plan A", disabled=True, width=150, css_classes=["keep-button"]
+        )
         self.progress = pn.indicators.Progress(
             value=0, max=100, visible=False, width=360, bar_color="primary"
         )
@@ -280,7 +282,14 @@ class WhatIfPage(pn.viewable.Viewer):
             tries += n
             self.status.object = f"Searching {key}: {tries} values tried…"
 
-        solution = solve(scenario, key, workers=self.workers, progress=tick, source=SOLVE_SOURCE)
+        try:
+            solution = solve(
+                scenario, key, workers=self.workers, progress=tick, source=SOLVE_SOURCE
+            )
+        except ScenarioError as error:  # about the search (no deadline, an empty range)
+            self.solution_pane.object = _escape(f"Cannot search {key}: {error.message}")
+            self.status.object = "Search not started."
+            return
         self.solution = solution
         self.solution_pane.object = solution_html(solution)
         self.status.object = f"Search done: {solution.evaluations} values tried."

@@ -56,7 +56,12 @@ def page_factory(scenario: Scenario, *, workers: int | None = None) -> Callable[
     slots = threading.BoundedSemaphore(RUNS_AT_ONCE)
 
     def build() -> object:
-        return WhatIfPage(scenario, workers=workers, slots=slots).view
+        import panel as pn
+
+        page = WhatIfPage(scenario, workers=workers, slots=slots)
+        # A closed tab's job would only keep the others waiting.
+        pn.state.on_session_destroyed(lambda context: page.cancel())
+        return page.view
 
     return build
 

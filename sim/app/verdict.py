@@ -128,11 +128,7 @@ def verdict_html(result: Any) -> str:
     for name in QUANTILES:
         date = head.completion.get(name)
         interval = intervals.get(name)
-        span = (
-            f"{interval[0] or 'before'} to {interval[1] or 'beyond the horizon'}"
-            if interval
-            else "too few replications"
-        )
+        span = _interval_text(interval)
         rows.append(
             f"<tr><td>{name.upper()}</td><td id='{name}'><b>{date or 'beyond the horizon'}</b>"
             f"</td><td>{html.escape(span)}</td></tr>"
@@ -151,6 +147,19 @@ def verdict_html(result: Any) -> str:
         f"{summary.get('seed')}, {summary.get('wall_seconds', 0):.1f} s</div></div>"
     )
     return "".join(parts)
+
+
+def _interval_text(interval: list[str | None] | None) -> str:
+    """ "A to B"; an end the replications cannot bound (too few of them, or beyond the
+    horizon) is left open."""
+    low, high = interval or (None, None)
+    if low and high:
+        return f"{low} to {high}"
+    if high:
+        return f"on or before {high}"
+    if low:
+        return f"{low} or later"
+    return "too few replications"
 
 
 def comparison_html(paired: Paired, name_a: str = "plan A") -> str:
