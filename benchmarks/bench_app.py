@@ -10,6 +10,11 @@ Reports, per scenario: when the progress bar appeared (set on the click, before
 the job starts), when the first block of replications was counted on it, and
 when the verdict was on the page (charts drawn). Targets (issue 18): the
 reference in <= 10 s, the small trust in <= 2 s, progress visible within 1 s.
+
+Measured 2026-12-06 on the shared 2-core machine at load ~1.3: reference, bar shown
+0.010 s, first replications counted 1.83 s, verdict 10.49 s (``sim.run`` alone: ~10-12 s,
+the page adds ~0.4 s); small trust 0.004 s / 0.09 s / 0.33 s. At load 7-9 (other work)
+the reference took 38-41 s through the browser.
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ def test_the_downloaded_toml_loads_as_the_edited_scenario(page, tmp_path):
     path = tmp_path / page.download.filename
     path.write_bytes(page.download.callback().getvalue())
     assert sim.load(path) == edited
-    result = CliRunner().invoke(cli, ["validate", str(path)])
+    result = CliRunner().invoke(cli, ["run", str(path), "-n", "2", "-w", "1", "--json"])
     assert result.exit_code == 0, result.output
 
 
