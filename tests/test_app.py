@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import binom
 from typer.testing import CliRunner
 
@@ -248,6 +250,30 @@ def test_paired_comparison_of_plans_a_known_number_of_days_apart():
     assert same.p_earlier == 0.0 and same.days_earlier == {"p10": 0, "p50": 0, "p90": 0}
 
 
+@given(st.lists(st.tuples(st.integers(0, 60) | st.none(), st.integers(0, 60) | st.none()),
+                min_size=1, max_size=40))  # fmt: skip
+def test_earlier_later_and_tied_replications_add_up(days):
+    """Each pair is A earlier, B earlier or a tie; unfinished counts as later than any date."""
+    start = pd.Timestamp("2024-01-01")
+
+    def runs(column: int) -> pd.DataFrame:
+        dates = [None if d[column] is None else start + pd.Timedelta(days=d[column]) for d in days]
+        return pd.DataFrame(
+            {"replication": range(len(days)), "completion_date": pd.to_datetime(dates)}
+        )
+
+    a, b = runs(0), runs(1)
+    ties = np.mean([x == y for x, y in days])
+    assert paired_comparison(a, b).p_earlier + paired_comparison(b, a).p_earlier + ties == (
+        pytest.approx(1.0)
+    )
+    forward = paired_comparison(a, b).days_earlier
+    backward = paired_comparison(b, a).days_earlier
+    if forward["p10"] is not None and backward["p90"] is not None:
+        assert forward["p10"] <= -backward["p90"]  # the same differences, mirrored
+    assert paired_comparison(a, a).days_earlier == {"p10": 0, "p50": 0, "p90": 0}
+
+
 # --- Jupyter, the command and serving ----------------------------------------------------------
 
 
@@ -283,3 +309,16 @@ def test_loopback_addresses():
     assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "10.1.2.3", "myhost"))
     assert "run simulations" in exposure_warning("0.0.0.0", 5006)
+
+
+def test_a_plan_without_deadline_shows_dates_and_says_why_it_cannot_search(make_scenario):
+    page = WhatIfPage(make_scenario(), workers=1)  # tests/conftest.py: no deadline
+    widget(page, "scenario.replications").value = 5
+    run_and_wait(page)
+    expected = sim.run(make_scenario(), replications=5, workers=1).summary["completion"]
+    assert f"id='p50'><b>{expected['p50']}</b>" in page.verdict.object
+    assert ">PASS<" not in page.verdict.object and ">FAIL<" not in page.verdict.object
+    click(page.solve_button)
+    page.wait(WAIT_SECONDS)
+    assert "Cannot search batches.weekday: no deadline" in page.solution_pane.object
+    assert not page.solve_button.disabled
