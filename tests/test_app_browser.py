@@ -66,27 +66,33 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served():
-    """`python -m sim app` on 127.0.0.1 and a free port, until the test ends."""
+def served(tmp_path):
+    """`python -m sim app` on 127.0.0.1 and a free port, until the test ends.
+
+    Its output goes to a file; at the end it must hold no traceback and no deprecation
+    warning (Panel's current names only).
+    """
     port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONWARNINGS": "default::DeprecationWarning,default::PendingDeprecationWarning",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sim", "app", SMALL, "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sim", "app", SMALL, "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_SECONDS
     try:
         while True:
             if server.poll() is not None:
-                pytest.fail(f"migsim app exited {server.returncode}: {server.stdout.read()}")
+                pytest.fail(f"migsim app exited {server.returncode}: {log.read_text()}")
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
                     if response.status == 200:
@@ -103,6 +109,9 @@ def served():
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+    said = log.read_text()
+    assert f"serving 'One trust, 5,000 users' at http://localhost:{port}/" in said
+    assert "Traceback" not in said and "DeprecationWarning" not in said, said
 
 
 @pytest.fixture
