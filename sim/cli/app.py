@@ -16,17 +16,18 @@ def app_command(
         Path | None,
         typer.Argument(
             metavar="SCENARIO",
-            help="Scenario TOML file (default: the bundled NHSmail reference).",
+            help="Scenario TOML file. Default: the bundled NHSmail reference.",
             show_default=False,
         ),
     ] = None,
     host: Annotated[
         str,
         typer.Option(
-            help="Address to listen on. Anything but loopback lets others run simulations here."
+            metavar="HOST",
+            help="Address to listen on. Anything but loopback lets others run simulations here.",
         ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5006,
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 5006,
     allow_origin: Annotated[
         list[str] | None,
         typer.Option(
