@@ -115,17 +115,23 @@ def served(tmp_path):
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--window-size=1180,1500", "--disable-gpu"):  # fmt: skip
         options.add_argument(argument)
+    downloads = tmp_path_factory.mktemp("downloads")
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     try:
         driver = webdriver.Chrome(service=service, options=options)
     except WebDriverException as error:
         pytest.skip(f"headless chromium could not start: {error.msg}")
+    driver.downloads = downloads
     yield driver
     driver.quit()
 
@@ -194,3 +200,18 @@ def test_a_bad_value_is_a_message_on_the_page(served, browser):
         )
         time.sleep(0.2)
     assert "support.agents: is 0 while tickets are expected" in text
+
+
+def test_the_downloaded_scenario_is_the_edited_plan(served, browser):
+    browser.get(served)
+    type_into(browser, control(browser, "key-batches-weekday-0", "input"), "350")
+    time.sleep(0.5)
+    control(browser, "download-button", "button").click()
+    end = time.monotonic() + START_SECONDS
+    files = []
+    while time.monotonic() < end and not files:
+        files = list(browser.downloads.glob("*.toml"))
+        time.sleep(0.2)
+    assert len(files) == 1, list(browser.downloads.iterdir())
+    assert files[0].name == "one-trust-5-000-users-edited.toml"
+    assert sim.load(files[0]) == sim.load(SMALL, overrides={"batches.weekday": 350})

@@ -101,6 +101,7 @@ class WhatIfPage(pn.viewable.Viewer):
             color="light",
             embed=False,
             width=330,
+            css_classes=["download-button"],
         )
 
         self.run_button.on_click(lambda event: self.start_run())
