@@ -19,7 +19,9 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import panel as pn
@@ -41,6 +43,7 @@ SOLVE_KEYS = {
     "move speed (GB/hour)": "throttle.per_move_gb_per_hour",
     "failure rate": "failures.rate",
 }
+HEARTBEAT_SECONDS = 1.0  # the status line's clock while a job runs
 CHARTS = (("progress", "Progress"), ("completion", "Completion"), ("desk", "Service desk"))
 
 
@@ -240,24 +243,32 @@ class WhatIfPage(pn.viewable.Viewer):
             if self._cancel.is_set():
                 raise Cancelled
 
-    def _ticker(self, total: int, label: str) -> Callable[[int], None]:
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            if self._cancel.is_set():
-                raise Cancelled
-            done += n
-            self.progress.value = min(100, round(100 * done / total))
-            self.status.object = f"{label}: {done} of {total}…"
-
-        return tick
+    def _say(self, text: str) -> None:
+        if not self._cancel.is_set():  # "Cancelling…" stays until the job stops
+            self.status.object = text
 
     def _run(self, scenario: Scenario) -> None:
         n = scenario.scenario.replications
-        self.status.object = f"Running {n} replications…"
-        tick = self._ticker(n, "Replications done")
-        result = run(scenario, workers=self.workers, keep_mailboxes=False, progress=tick)
+        started, done = time.monotonic(), 0
+
+        def say() -> None:
+            elapsed = time.monotonic() - started
+            text = f"Running {n} replications: {done} done, {elapsed:.0f} s"
+            if done:
+                text += f", about {elapsed * (n - done) / done:.0f} s to go"
+            self._say(text + "…")
+
+        def tick(k: int) -> None:
+            nonlocal done
+            if self._cancel.is_set():
+                raise Cancelled
+            done += k
+            self.progress.value = min(100, round(100 * done / n))
+            say()
+
+        say()
+        with every(HEARTBEAT_SECONDS, say):
+            result = run(scenario, workers=self.workers, keep_mailboxes=False, progress=tick)
         if self._cancel.is_set():
             raise Cancelled
         self.status.object = "Drawing the charts…"
@@ -273,20 +284,24 @@ class WhatIfPage(pn.viewable.Viewer):
 
     def _solve(self, scenario: Scenario) -> None:
         key = self.solve_key.value
-        self.status.object = f"Searching {key}…"
-        tries = 0
+        started, tries = time.monotonic(), 0
+
+        def say() -> None:
+            self._say(f"Searching {key}: {tries} values tried, {time.monotonic() - started:.0f} s…")
 
         def tick(n: int) -> None:
             nonlocal tries
             if self._cancel.is_set():
                 raise Cancelled
             tries += n
-            self.status.object = f"Searching {key}: {tries} values tried…"
+            say()
 
+        say()
         try:
-            solution = solve(
-                scenario, key, workers=self.workers, progress=tick, source=SOLVE_SOURCE
-            )
+            with every(HEARTBEAT_SECONDS, say):
+                solution = solve(
+                    scenario, key, workers=self.workers, progress=tick, source=SOLVE_SOURCE
+                )
         except ScenarioError as error:  # about the search (no deadline, an empty range)
             self.solution_pane.object = _escape(f"Cannot search {key}: {error.message}")
             self.status.object = "Search not started."
@@ -297,6 +312,24 @@ class WhatIfPage(pn.viewable.Viewer):
 
 
 SOLVE_SOURCE = "what would it take?"
+
+
+@contextmanager
+def every(seconds: float, action: Callable[[], None]) -> Iterator[None]:
+    """Call ``action`` every ``seconds`` on a helper thread while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(seconds):
+            action()
+
+    helper = threading.Thread(target=beat, daemon=True)
+    helper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        helper.join()
 
 
 def _file_name(name: str) -> str:
