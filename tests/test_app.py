@@ -111,6 +111,14 @@ def test_bad_input_is_a_message_beside_its_field_and_nothing_runs(page, key, ind
     assert page.result is None and not page.busy
 
 
+def test_every_field_at_fault_says_so_at_once(page):
+    widget(page, "batches.weekday").value = -5
+    widget(page, "calendar.blackouts").value = "2024-03-20, 2024-03-10"
+    widget(page, "throttle.concurrent_moves").value = 0
+    faulty = {f.keys[0] for f in page.form.fields if f.message.visible}
+    assert faulty == {"batches.weekday", "calendar.blackouts", "throttle.concurrent_moves"}
+
+
 def test_a_corrected_value_clears_its_message(page):
     widget(page, "batches.weekday").value = -1
     widget(page, "batches.weekday").value = 300

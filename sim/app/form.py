@@ -160,42 +160,58 @@ class Form:
         return [w for f in self.fields for w in f.widgets]
 
     def overrides(self) -> dict[str, Any]:
-        """Every changed field's overrides; raises :class:`FieldError` naming the field."""
+        """Every changed field's overrides; raises :class:`FieldError` for unreadable text."""
         out: dict[str, Any] = {}
         for f in self.fields:
-            try:
-                out.update(f.overrides())
-            except FieldError as error:
-                error.field = f  # type: ignore[attr-defined]
-                raise
+            out.update(f.overrides())
         if "scenario.replications" not in out:  # the cap applies to an untouched field too
             out["scenario.replications"] = self._replications.widgets[0].value
         return out
 
     def scenario(self) -> Scenario | None:
-        """The edited scenario, or None with a message beside each field at fault."""
+        """The edited scenario, or None with a message beside each field at fault.
+
+        Each changed field is first checked on its own against the scenario, so that
+        every field at fault says so at once; then all of them together, and whether
+        the plan can finish (zero agents while tickets are expected, no cutover day).
+        """
         for f in self.fields:
             f.show(None)
         self.general.visible = False
+        faults = 0
+        for f in self.fields:
+            try:
+                alone = f.overrides()
+                if alone:
+                    self._replications_capped(alone)
+                    with_overrides(self.base, alone, source=SOURCE)
+            except FieldError as error:
+                f.show(str(error))
+                faults += 1
+            except ScenarioError as error:
+                self.blame(error)
+                faults += 1
+        if faults:
+            return None
         try:
             overrides = self.overrides()
-            replications = overrides["scenario.replications"]
-            if isinstance(replications, int) and replications > self.max_replications:
-                raise ScenarioError(
-                    SOURCE,
-                    "scenario.replications",
-                    f"must be <= {self.max_replications} on this page (got {replications}); "
-                    "run more with `migsim run`",
-                )
+            self._replications_capped(overrides)
             edited = with_overrides(self.base, overrides, source=SOURCE)
             check_feasible(edited)
-        except FieldError as error:
-            error.field.show(str(error))  # type: ignore[attr-defined]
-            return None
         except ScenarioError as error:
             self.blame(error)
             return None
         return edited
+
+    def _replications_capped(self, overrides: dict[str, Any]) -> None:
+        replications = overrides.get("scenario.replications")
+        if isinstance(replications, int) and replications > self.max_replications:
+            raise ScenarioError(
+                SOURCE,
+                "scenario.replications",
+                f"must be <= {self.max_replications} on this page (got {replications}); "
+                "run more with `migsim run`",
+            )
 
     def blame(self, error: ScenarioError) -> None:
         """Show ``error`` beside the field owning its key (or under the form)."""
