@@ -187,8 +187,8 @@ def test_after_keep_as_plan_a_each_run_is_compared_on_the_same_dice(page):
 
 
 def test_sessions_do_not_share_results():
-    build = page_factory(sim.load(SMALL), workers=1)
-    first, second = build(), build()
+    factory = page_factory(sim.load(SMALL), workers=1)
+    first, second = factory.build(), factory.build()
     assert first is not second
     page = WhatIfPage(sim.load(SMALL), workers=1)
     other = WhatIfPage(sim.load(SMALL), workers=1)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or (
 )
 START_SECONDS = 60
 RUN_SECONDS = 120
+STOP_SECONDS = 120
 
 # Panel widgets live in shadow roots: search the document and every shadow root below it.
 DEEP_QUERY = """
@@ -65,23 +69,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
-    """`python -m sim app` on 127.0.0.1 and a free port, until the test ends.
-
-    Its output goes to a file; at the end it must hold no traceback and no deprecation
-    warning (Panel's current names only).
-    """
+@contextmanager
+def app_server(log: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python -m sim app ARGS` on 127.0.0.1 and a free port, its output in ``log``."""
     port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "PYTHONWARNINGS": "default::DeprecationWarning,default::PendingDeprecationWarning",
     }
-    log = tmp_path / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "sim", "app", SMALL, "--port", str(port)],
+            [sys.executable, "-m", "sim", "app", *args, "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -102,15 +101,28 @@ def served(tmp_path):
             if time.monotonic() > deadline:
                 pytest.fail(f"migsim app did not answer on {url} within {START_SECONDS} s")
             time.sleep(0.3)
-        yield url
+        yield url, server
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """The small trust's page, served until the test ends.
+
+    At the end the server's output must hold no traceback and no deprecation warning
+    (Panel's current names only).
+    """
+    log = tmp_path / "server.log"
+    with app_server(log, SMALL) as (url, _):
+        yield url
     said = log.read_text()
-    assert f"serving 'One trust, 5,000 users' at http://localhost:{port}/" in said
+    assert "serving 'One trust, 5,000 users' at http://localhost:" in said
     assert "Traceback" not in said and "DeprecationWarning" not in said, said
 
 
@@ -215,3 +227,43 @@ def test_the_downloaded_scenario_is_the_edited_plan(served, browser):
     assert len(files) == 1, list(browser.downloads.iterdir())
     assert files[0].name == "one-trust-5-000-users-edited.toml"
     assert sim.load(files[0]) == sim.load(SMALL, overrides={"batches.weekday": 350})
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started, from any of its threads."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:  # a thread that has just ended
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_stopping_the_server_mid_run_leaves_no_worker_process_behind(browser, tmp_path):
+    log = tmp_path / "server.log"
+    with app_server(log) as (url, server):  # the 2.1M reference: a run takes a while
+        browser.get(url)
+        type_into(browser, control(browser, "key-scenario-replications-0", "input"), "20")
+        time.sleep(0.5)
+        control(browser, "run-button", "button").click()
+        end = time.monotonic() + RUN_SECONDS
+        workers: list[int] = []
+        while time.monotonic() < end and not workers:
+            workers = children(server.pid)
+            time.sleep(0.2)
+        assert workers, "the run started no worker process"
+        server.send_signal(signal.SIGTERM)  # what a service manager sends
+        assert server.wait(STOP_SECONDS) == 0
+    assert "migsim app: stopped" in log.read_text()
+    assert not [pid for pid in workers if alive(pid)]

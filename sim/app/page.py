@@ -174,6 +174,10 @@ class WhatIfPage(pn.viewable.Viewer):
         """Solve for the chosen key in the background; False when refused."""
         return self._start(self._solve, "What would it take?")
 
+    def stop(self) -> None:
+        """Cancel the job under way without touching the page (the server is stopping)."""
+        self._cancel.set()
+
     def cancel(self) -> None:
         if self.busy:
             self._cancel.set()

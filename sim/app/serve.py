@@ -11,15 +11,18 @@ pages of one server take turns (``RUNS_AT_ONCE``) for the machine's cores.
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Sequence
 
 from sim.model.scenario import Scenario
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 RUNS_AT_ONCE = 1  # jobs of all tabs together; each job already uses every core
+STOP_SECONDS = 120  # on stopping, how long a job under way may take to finish its block
 
 
 def is_loopback(host: str) -> bool:
@@ -49,21 +52,38 @@ def origins(host: str, port: int, extra: Sequence[str] = ()) -> list[str]:
     return sorted(f"{name}:{port}" for name in names if name and name != "0.0.0.0") + list(extra)
 
 
-def page_factory(scenario: Scenario, *, workers: int | None = None) -> Callable[[], object]:
-    """A function building one page per session, all sharing the server's run slots."""
-    from sim.app.page import WhatIfPage
+class PageFactory:
+    """Builds one page per session; all share the server's run slots, and can be stopped."""
 
-    slots = threading.BoundedSemaphore(RUNS_AT_ONCE)
+    def __init__(self, scenario: Scenario, *, workers: int | None = None) -> None:
+        self.scenario, self.workers = scenario, workers
+        self.slots = threading.BoundedSemaphore(RUNS_AT_ONCE)
+        self.pages: weakref.WeakSet = weakref.WeakSet()
 
-    def build() -> object:
+    def build(self) -> object:
+        """One session's page (Panel calls this, a method, once per session)."""
         import panel as pn
 
-        page = WhatIfPage(scenario, workers=workers, slots=slots)
+        from sim.app.page import WhatIfPage
+
+        page = WhatIfPage(self.scenario, workers=self.workers, slots=self.slots)
+        self.pages.add(page)
         # A closed tab's job would only keep the others waiting.
         pn.state.on_session_destroyed(lambda context: page.cancel())
         return page.view
 
-    return build
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Cancel every page's job and wait for them, so no worker process is left behind."""
+        pages = list(self.pages)
+        for page in pages:
+            page.stop()
+        for page in pages:
+            page.wait(timeout)
+
+
+def page_factory(scenario: Scenario, *, workers: int | None = None) -> PageFactory:
+    """``pn.serve({"/": page_factory(sc).build})``: one page per session, one shared run slot."""
+    return PageFactory(scenario, workers=workers)
 
 
 def serve(
@@ -83,12 +103,24 @@ def serve(
     shown = "localhost" if is_loopback(host) else host
     print(f"migsim app: serving {scenario.name!r} at http://{shown}:{port}/ (Ctrl-C to stop)",
           flush=True)  # fmt: skip
-    pn.serve(
-        {"/": page_factory(scenario, workers=workers)},
-        port=port,
-        address=host,
-        websocket_origin=origins(host, port, allow_origins),
-        show=show,
-        title=f"migsim: {scenario.name}",
-        verbose=False,
-    )
+    factory = page_factory(scenario, workers=workers)
+    # Panel stops its server on SIGINT (Ctrl-C); a service manager's SIGTERM does the same.
+    previous = signal.signal(signal.SIGTERM, _as_ctrl_c)
+    try:
+        pn.serve(
+            {"/": factory.build},
+            port=port,
+            address=host,
+            websocket_origin=origins(host, port, allow_origins),
+            show=show,
+            title=f"migsim: {scenario.name}",
+            verbose=False,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        factory.stop()
+    print("migsim app: stopped", flush=True)
+
+
+def _as_ctrl_c(signum: int, frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)
