@@ -114,9 +114,16 @@ class WhatIfPage(pn.viewable.Viewer):
         for widget in self.form.widgets:
             widget.param.watch(lambda event: self._check_form(), "value")
 
-        self.view = pn.Row(
+        self.view = self._layout(scenario.name)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.view
+
+    def _layout(self, title: str) -> pn.Row:
+        """The form and the download on the left; buttons, answers and charts on the right."""
+        return pn.Row(
             pn.Column(
-                pn.pane.HTML(f"<h2 style='margin:0'>{_escape(scenario.name)}</h2>"),
+                pn.pane.HTML(f"<h2 style='margin:0'>{html.escape(title)}</h2>"),
                 self.form.panel,
                 self.download,
                 width=400,
@@ -135,9 +142,6 @@ class WhatIfPage(pn.viewable.Viewer):
                 width=660,
             ),
         )  # fmt: skip
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self.view
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -229,11 +233,11 @@ class WhatIfPage(pn.viewable.Viewer):
         except Cancelled:
             self.status.object = "Cancelled; the results shown are from the last finished job."
         except ScenarioError as error:
-            self.status.object = _escape(f"Cannot run this plan: {error.key}: {error.message}")
+            self.status.object = html.escape(f"Cannot run this plan: {error.key}: {error.message}")
             self.form.blame(error)
         except Exception as error:
             log.exception("what-if page job failed")
-            self.status.object = _escape(
+            self.status.object = html.escape(
                 f"The job failed ({type(error).__name__}: {error}); the server's log has details."
             )
         finally:
@@ -307,7 +311,7 @@ class WhatIfPage(pn.viewable.Viewer):
                     scenario, key, workers=self.workers, progress=tick, source=SOLVE_SOURCE
                 )
         except ScenarioError as error:  # about the search (no deadline, an empty range)
-            self.solution_pane.object = _escape(f"Cannot search {key}: {error.message}")
+            self.solution_pane.object = html.escape(f"Cannot search {key}: {error.message}")
             self.status.object = "Search not started."
             return
         self.solution = solution
@@ -339,7 +343,3 @@ def every(seconds: float, action: Callable[[], None]) -> Iterator[None]:
 def _file_name(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "scenario"
     return f"{slug[:60]}-edited.toml"
-
-
-def _escape(text: str) -> str:
-    return html.escape(text)
