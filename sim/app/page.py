@@ -136,7 +136,9 @@ class WhatIfPage(pn.viewable.Viewer):
                 self.comparison,
                 pn.Tabs(*((label, self.charts[name]) for name, label in CHARTS), width=640),
                 pn.pane.HTML("<b>What would it take?</b> The least change of one input that "
-                             "meets the deadline at the confidence:", margin=(15, 10, 0, 10)),
+                             "meets the deadline at the confidence. Each try runs the "
+                             "replications set on the left: fewer give a quicker, rougher "
+                             "answer.", margin=(15, 10, 0, 10)),
                 pn.Row(self.solve_key, self.solve_button),
                 self.solution_pane,
                 width=660,
