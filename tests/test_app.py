@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -195,6 +197,21 @@ def test_sessions_do_not_share_results():
     widget(page, "scenario.replications").value = 5
     run_and_wait(page)
     assert page.result is not None and other.result is None and other.verdict.object == ""
+
+
+def test_the_pages_of_one_server_take_turns():
+    slots = threading.BoundedSemaphore(1)
+    page = WhatIfPage(sim.load(SMALL), workers=1, slots=slots)
+    widget(page, "scenario.replications").value = 5
+    slots.acquire()  # another tab's job holds the server's one slot
+    assert page.start_run()
+    end = time.monotonic() + WAIT_SECONDS
+    while "Waiting for another viewer" not in page.status.object and time.monotonic() < end:
+        time.sleep(0.05)
+    assert page.busy and page.result is None
+    slots.release()
+    page.wait(WAIT_SECONDS)
+    assert page.result is not None and slots.acquire(blocking=False)  # and it gave it back
 
 
 def test_what_would_it_take_is_solve_for_the_chosen_key(page):
