@@ -21,7 +21,7 @@ import sim  # noqa: E402
 from sim.app.form import MAX_REPLICATIONS  # noqa: E402
 from sim.app.page import WhatIfPage  # noqa: E402
 from sim.app.serve import exposure_warning, is_loopback, page_factory  # noqa: E402
-from sim.app.verdict import completion_intervals, paired_comparison  # noqa: E402
+from sim.app.verdict import completion_intervals, paired_comparison, verdict_html  # noqa: E402
 from sim.cli import app as cli  # noqa: E402
 
 pytestmark = [
@@ -260,6 +260,20 @@ def test_completion_intervals_cover_each_quantile_with_95_percent(n):
         assert lo <= np.ceil(q * n) <= hi
         if n >= 100:
             assert low and high  # enough replications for both ends
+
+
+def test_the_verdict_takes_the_summarys_completion_interval_when_it_has_one(page):
+    widget(page, "scenario.replications").value = 10
+    run_and_wait(page)
+    result = page.result
+    result.summary["completion_interval"] = {
+        "p10": None, "p50": ["2024-03-01", "2024-05-01"], "p90": ["2024-04-01", None],
+    }  # fmt: skip
+    shown = verdict_html(result)
+    assert "2024-03-01 to 2024-05-01" in shown and "2024-04-01 or later" in shown
+    result.summary["completion_interval"] = {"p50": "not the SPEC's shape"}
+    ours = completion_intervals(result.runs["completion_date"])["p50"]
+    assert f"{ours[0]} to {ours[1]}" in verdict_html(result)
 
 
 def test_paired_comparison_of_plans_a_known_number_of_days_apart():

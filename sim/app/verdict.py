@@ -109,7 +109,7 @@ def verdict_html(result: Any) -> str:
     """The verdict block: PASS/FAIL, P(meet) with its interval, P10/P50/P90 with theirs."""
     head: Headline = result_headline(result)
     summary = result.summary
-    intervals = summary.get("completion_interval") or completion_intervals(
+    intervals = _as_intervals(summary.get("completion_interval")) or completion_intervals(
         result.runs["completion_date"]
     )
     colour = COLOURS[head.passed]
@@ -147,6 +147,18 @@ def verdict_html(result: Any) -> str:
         f"{summary.get('seed')}, {summary.get('wall_seconds', 0):.1f} s</div></div>"
     )
     return "".join(parts)
+
+
+def _as_intervals(given: Any) -> dict[str, list[str | None] | None] | None:
+    """The summary's ``completion_interval`` when it is the SPEC's shape, else None."""
+    if not isinstance(given, dict) or set(given) != set(QUANTILES):
+        return None
+    out: dict[str, list[str | None] | None] = {}
+    for name, pair in given.items():
+        if pair is not None and not (isinstance(pair, list | tuple) and len(pair) == 2):
+            return None
+        out[name] = None if pair is None else [None if d is None else str(d) for d in pair]
+    return out
 
 
 def _interval_text(interval: list[str | None] | None) -> str:
