@@ -28,6 +28,7 @@ from sim.experiments.metrics import METRICS, metric
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
+from sim.model.lanes import compile_lanes
 from sim.outputs.files import RESULT_FILES, staged_folder, write_result
 from sim.outputs.headline import doubt_lines
 
@@ -73,7 +74,7 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     cal = build_calendar(sc)
     check_feasible(sc, cal)
     days = cal.cutover_days
-    capacity = int(cal.batch_size.sum())
+    capacity = sum(int(lane.batch_size.sum()) for lane in compile_lanes(sc, cal))
     mailboxes = sc.population.mailboxes
     memory_gb = memory_needed_gb(mailboxes, default_workers())
     stdout.print(f"{scenario}: ok: {sc.name!r}", markup=False)

@@ -64,7 +64,7 @@ def problems(scenario: Scenario, calendar: Calendar | None = None) -> list[Scena
     """Every reason ``scenario`` can never finish (empty when it can)."""
     cal = calendar or build_calendar(scenario)
     found = []
-    for check in (_cutover_days, _throttle_capacity, _desk, _size_limits):
+    for check in (_cutover_days, _lane_days, _throttle_capacity, _desk, _size_limits):
         error = check(scenario, cal)
         if error is not None:
             found.append(error)
@@ -118,6 +118,22 @@ def _cutover_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
         f"no cutover day within {horizon}: every day with a batch is a holiday, "
         "a blackout or after the horizon",
     )
+
+
+def _lane_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
+    """A lane ([[lanes]]) without a cutover day within the horizon never moves its kinds."""
+    from sim.model.lanes import compile_lanes
+
+    for lane in compile_lanes(scenario, cal)[1:]:
+        if not len(lane.cutover_days):
+            key = f"lanes[{lane.index - 1}].from"
+            return _error(
+                scenario,
+                key,
+                f"lane {lane.name!r} has no cutover day within the "
+                f"{scenario.scenario.horizon_days}-day horizon from {scenario.scenario.start}",
+            )
+    return None
 
 
 def _throttle_capacity(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
