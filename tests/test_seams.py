@@ -249,9 +249,11 @@ def test_an_inventory_moves_own_pace_combines_item_counts_and_its_speed_factor(t
         spec["size_gb"] / DOMAIN_GB_PER_HOUR, spec["item_count"] / DOMAIN_ITEMS_PER_HOUR
     )
     assert not np.allclose(speed, 1.0)
-    np.testing.assert_allclose(
-        sync_hours(mb.set_index("mailbox"), sc), nominal_hours.to_numpy() / speed, atol=1e-4
-    )
+    # The exact system runs a faster move at its own pace; the model never counts a move
+    # faster than per_move_gb_per_hour (its reported data stays within active x p).
+    exact = nominal_hours.to_numpy() / speed
+    at_most_p = np.maximum(spec["size_gb"].to_numpy() / DOMAIN_GB_PER_HOUR, exact)
+    np.testing.assert_allclose(sync_hours(mb.set_index("mailbox"), sc), at_most_p, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -228,10 +228,12 @@ def _whole_migration(metrics: dict, draws: Mapping[str, float], job: _Job) -> di
         (completion.date() - sc.scenario.start).days + 1 if m["completed"] else np.nan
     )
     # Counts observed before as-of, added where the model reports them.
+    # The persistent mailboxes tried before as-of and still to fail out are tried afresh
+    # in the remaining plan: their failures so far are in the actuals already.
     observed = {
         "migrated": state.migrated,
         "needs_remediation": state.needs_remediation,
-        "cutover_failures": state.failed or 0,
+        "cutover_failures": (state.failed or 0) - round(state.persistent_waiting_failed),
     }
     for key, count in observed.items():
         if key in m:
