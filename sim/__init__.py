@@ -15,6 +15,7 @@ what will it cost the service desk?
 >>> sim.calibrate(sc, moves="scenarios/pilot-moves.csv").table   # a pilot's speeds and failures
 """
 
+from sim.app import app
 from sim.experiments.batch_plan import plan
 from sim.experiments.calibrate import Calibration, calibrate
 from sim.experiments.compare import Comparison, compare
@@ -41,6 +42,7 @@ __all__ = [
     "ResultFolderError",
     "Scenario",
     "ScenarioError",
+    "app",
     "calibrate",
     "compare",
     "forecast",
