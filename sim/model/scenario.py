@@ -50,9 +50,12 @@ from sim.model.distributions import (
     key_parts,
     set_at,
 )
+from sim.model.numbers import NumberError, strict_numbers
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
+# Ten years of days: longer than any migration, and the model holds arrays of this many days.
+MAX_HORIZON_DAYS = 3_653
 
 
 class ScenarioError(ValueError):
@@ -70,6 +73,8 @@ def _parse_clock(value: Any) -> Any:
     """ "HH:MM" -> minutes after midnight ("24:00" is the end of the day)."""
     if isinstance(value, dt.time):
         return value.hour * 60 + value.minute
+    if isinstance(value, bool | float):  # an int is minutes, as the schema holds it
+        raise ValueError(f'must be a time "HH:MM" in quotes (got {value!r})')
     if not isinstance(value, str):
         return value  # let pydantic report the wrong type
     hours, sep, minutes = value.partition(":")
@@ -97,7 +102,15 @@ DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Numbers are finite (no inf/nan), never true/false or quoted text (sim.model.numbers).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        return strict_numbers(cls, data)
 
 
 class ScenarioTable(_Table):
@@ -107,7 +120,7 @@ class ScenarioTable(_Table):
     seed: int = Field(default=0, ge=0)
     replications: int = Field(default=100, ge=1)
     confidence: float = Field(default=0.9, gt=0, le=1)
-    horizon_days: int = Field(default=730, ge=1)
+    horizon_days: int = Field(default=730, ge=1, le=MAX_HORIZON_DAYS)
 
     @model_validator(mode="after")
     def _deadline_after_start(self) -> ScenarioTable:
@@ -457,9 +470,11 @@ def load(
     path = Path(path)
     source = source or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad may save a byte-order mark
     except FileNotFoundError:
         raise ScenarioError(source, "", "no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "", "is a folder, not a scenario file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(source, "", f"cannot read: {error}") from None
     return loads(
@@ -478,7 +493,7 @@ def loads(
     """Like :func:`load`, from TOML text; ``base_dir`` is the folder that relative
     paths in it (``population.inventory``) are relative to (default: the working folder)."""
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(source, "", f"not valid TOML: {error}") from None
     return from_dict(
@@ -560,6 +575,7 @@ def _with_inventory(
     key = "population.inventory"
     if not path.exists():
         raise ScenarioError(source, key, f"no such file: {describe(path)}")
+    _refuse_non_table(path, source, key, describe(path))
     try:
         inventory = load_inventory(path, display=describe(path))
     except InventoryError as error:
@@ -580,6 +596,27 @@ def _with_inventory(
         }
     )
     return scenario.model_copy(update={"population": filled})
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # an Excel workbook (.xlsx) is a zip archive
+
+
+def _refuse_non_table(path: Path, source: str, key: str, shown: str) -> None:
+    """A folder or a workbook where a CSV or Parquet file belongs: say what it is."""
+    if path.is_dir():
+        raise ScenarioError(source, key, f"{shown} is a folder, not a CSV or Parquet file")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(ZIP_MAGIC))
+    except OSError as error:
+        raise ScenarioError(source, key, f"cannot read {shown}: {error.strerror}") from None
+    if magic == ZIP_MAGIC:
+        raise ScenarioError(
+            source,
+            key,
+            f"{shown} is an Excel workbook (or another zip file), not CSV or Parquet: "
+            "save it as CSV (File > Save As > CSV UTF-8) and name that file",
+        )
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: str) -> Scenario:
@@ -698,7 +735,7 @@ def _as_scenario_error(error: ValidationError, source: str) -> ScenarioError:
     loc = [part for part in loc if "[" not in part and not part.startswith("constrained-")]
     context = first.get("ctx") or {}
     inner = context.get("error")
-    if isinstance(inner, _KeyedError):
+    if isinstance(inner, _KeyedError | NumberError):
         loc = [*loc, *inner.key.split(".")]
     key = _dotted(loc)
     message = _message(first, error_input=first.get("input"))
@@ -739,6 +776,7 @@ _TYPE_NAMES = {
     "int_from_float": "a whole number",
     "float_parsing": "a number",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "string_type": "a string",
