@@ -378,6 +378,7 @@ def test_a_run_too_big_for_memory_is_refused_with_an_override(monkeypatch):
 def test_fifty_million_mailboxes_are_refused_on_an_ordinary_machine(monkeypatch):
     monkeypatch.setattr(feasibility, "memory_limit_gb", lambda: 8.0)
     huge = ["--set", "population.mailboxes=50000000", "--set", "population.organisations=1"]
+    huge += ["--set", "batches.weekday=1000000", "--set", "batches.phases=[]"]
     result = invoke("run", SMALL, *huge)
     assert result.exit_code == 2
     assert "50,000,000 mailboxes need about" in one_line(result)

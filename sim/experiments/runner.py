@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.results import Result, summarise
-from sim.model.feasibility import check_feasible, check_memory
+from sim.model.feasibility import check_feasible
 from sim.model.replication import Model, Replication
 from sim.model.scenario import Scenario
 
@@ -114,7 +114,9 @@ def run(
         raise ValueError("replications and workers must be >= 1")
     if seed < 0:
         raise ValueError(f"seed must be >= 0 (got {seed})")
-    check_before_running(scenario, min(workers, replications), dask, max_memory_gb)
+    check_before_running(
+        scenario, min(workers, replications), dask, max_memory_gb, replications=replications
+    )
     started = time.perf_counter()
     job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
     reps: list[Replication] = []
@@ -127,12 +129,27 @@ def run(
 
 
 def check_before_running(
-    scenario: Scenario, workers: int, dask: str | None, max_memory_gb: float | None
+    scenario: Scenario,
+    workers: int,
+    dask: str | None,
+    max_memory_gb: float | None,
+    replications: int | None = None,
 ) -> None:
-    """Refuse a plan that can never finish, or that would not fit in memory here."""
-    check_feasible(scenario)
-    # On a cluster the workers have their own memory; this machine holds one table.
-    check_memory(scenario, 1 if dask and dask != "local" else workers, max_memory_gb)
+    """Refuse a plan that can never finish, or that would not fit in memory here.
+
+    The one check every command makes before simulating (``run``, ``check``,
+    ``report``, ``sweep``, ``solve``, ``sensitivity``, ``forecast``; ``compare``
+    and the app should call it too): :func:`sim.model.feasibility.check_feasible`
+    over the whole support of the uncertain numbers, then memory for ``workers``
+    (one table on a remote ``dask`` cluster) and ``replications``.
+    """
+    check_feasible(
+        scenario,
+        workers=workers,
+        replications=replications,
+        max_memory_gb=max_memory_gb,
+        remote=bool(dask and dask != "local"),
+    )
 
 
 def _execute(job: Job, workers: int, dask: str | None) -> Iterator[list[Replication]]:

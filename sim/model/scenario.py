@@ -59,12 +59,17 @@ MAX_HORIZON_DAYS = 3_653
 
 
 class ScenarioError(ValueError):
-    """Bad scenario input; ``str(error)`` is the one line a user sees."""
+    """Bad scenario input; ``str(error)`` is the one line a user sees.
+
+    ``problems`` lists every problem found at once (this one first), for a
+    command such as ``validate`` that reports them all.
+    """
 
     def __init__(self, source: str, key: str, message: str) -> None:
         self.source = source
         self.key = key
         self.message = message
+        self.problems: list[ScenarioError] = [self]
         where = f"{source}: {key}: " if key else f"{source}: "
         super().__init__(where + message)
 
@@ -530,11 +535,17 @@ def from_dict(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = _as_scenario_error(error, source)
-        blamed = _blame(known, first.key)
-        if blamed == source and overrides and _validates(raw):
-            blamed = override_source  # valid without the overrides: they broke it
-        raise ScenarioError(blamed, first.key, first.message) from None
+        broken_by_overrides = bool(overrides) and _validates(raw)
+        found = []
+        for detail in error.errors(include_url=False):
+            each = _as_scenario_error(detail, source)
+            blamed = _blame(known, each.key)
+            if blamed == source and broken_by_overrides:
+                blamed = override_source  # valid without the overrides: they broke it
+            found.append(ScenarioError(blamed, each.key, each.message))
+        first = found[0]
+        first.problems = list({str(e): e for e in found}.values())
+        raise first from None
     if scenario.population.inventory is not None:
         scenario = _with_inventory(
             scenario, data["population"], _blame(known, "population.inventory"), base_dir
@@ -556,7 +567,9 @@ def _validates(raw: Mapping[str, Any]) -> bool:
 def _blame(sources: Mapping[str, str], key: str) -> str:
     """The source of the longest override key that ``key`` is in (or holds), else the file's."""
     related = [
-        k for k in sources if k and (key == k or key.startswith(k + ".") or k.startswith(key + "."))
+        k
+        for k in sources
+        if k and (key == k or key.startswith((k + ".", k + "[")) or k.startswith(key + "."))
     ]
     if related:
         return sources[max(related, key=len)]
@@ -727,9 +740,9 @@ def _unknown_key_message(part: str, known: Mapping[str, Any]) -> str:
     return "unknown key" + hint
 
 
-def _as_scenario_error(error: ValidationError, source: str) -> ScenarioError:
-    """The first pydantic error as one line: file, dotted key, plain message."""
-    first = error.errors(include_url=False)[0]
+def _as_scenario_error(first: Mapping[str, Any], source: str) -> ScenarioError:
+    """A pydantic error (one of ``ValidationError.errors()``) as one line: file, dotted key,
+    plain message."""
     loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
     # pydantic reports a union's failing branch in loc ("list[...]", "literal[...]"); drop it.
     loc = [part for part in loc if "[" not in part and not part.startswith("constrained-")]
