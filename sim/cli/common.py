@@ -12,6 +12,8 @@ import functools
 import inspect
 import os
 import sys
+import threading
+import time
 import typing
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -35,8 +37,11 @@ from sim.cli.errors import (  # noqa: F401  (re-exported: every command imports 
     if_interrupted,
     stderr,
 )
+from sim.experiments.runner import default_workers
 from sim.experiments.runner import run as run_replications
 from sim.model import scenario as scenario_mod
+from sim.model.feasibility import duration, estimate
+from sim.model.numbers import MAX_INT
 from sim.model.scenario import Scenario
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -132,6 +137,8 @@ class RunOptions:
         positive(self.workers, "--workers")
         if self.seed is not None and self.seed < 0:
             raise BadInput(f"--seed: must be >= 0 (got {self.seed})")
+        if self.seed is not None and self.seed > MAX_INT:
+            raise BadInput(f"--seed: must be at most {MAX_INT:,} (got {self.seed:,})")
         if self.max_memory is not None and not self.max_memory > 0:
             raise BadInput(f"--max-memory: must be > 0 GB (got {self.max_memory})")
         return load_scenario(self.scenario, self.set_)
@@ -230,11 +237,20 @@ def show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+PROGRESS_EVERY_SECONDS = 10.0  # without a terminal: a line this often while work lasts
+
+
 @contextmanager
-def progress_bar(total: int, label: str):
-    """Yield a callback advancing a rich progress bar by n (a no-op when not on a TTY)."""
+def progress_bar(total: int, label: str, *, expected_seconds: float | None = None):
+    """Yield a callback advancing the progress by n.
+
+    On a terminal, a rich progress bar; otherwise (a CI log, a pipe) one plain
+    line on stderr every :data:`PROGRESS_EVERY_SECONDS` while the work lasts,
+    so a long job shows a sign of life (:func:`progress_lines`).
+    """
     if not show_progress():
-        yield lambda n: None
+        with progress_lines(total, label, expected_seconds=expected_seconds) as advance:
+            yield advance
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
@@ -242,10 +258,56 @@ def progress_bar(total: int, label: str):
         yield lambda n: bar.advance(task, n)
 
 
+@contextmanager
+def progress_lines(
+    total: int,
+    label: str,
+    *,
+    every: float | None = None,
+    expected_seconds: float | None = None,
+    say: Callable[[str], None] | None = None,
+):
+    """Yield a callback advancing a count by n; a thread says where it stands every ``every`` s.
+
+    ``replications: 40 of 100 (40%) after 20 s; about 30 s left``. Nothing is
+    said for work that ends within the first interval. The time left is the
+    pace so far, or ``expected_seconds`` (the estimate made before starting)
+    until the first piece is done.
+    """
+    every = PROGRESS_EVERY_SECONDS if every is None else every
+    say = say or (lambda line: stderr.print(line, markup=False))
+    done = [0]
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def report() -> None:
+        while not stop.wait(every):
+            elapsed = time.monotonic() - started
+            count = done[0]
+            if count:
+                left = elapsed * (total - count) / count
+            else:
+                left = None if expected_seconds is None else max(0.0, expected_seconds - elapsed)
+            share = count / max(total, 1)
+            line = f"{label}: {count:,} of {total:,} ({share:.0%}) after {elapsed:,.0f} s"
+            if left is not None:
+                line += f"; about {duration(left)} left"
+            say(line)
+
+    thread = threading.Thread(target=report, name="migsim-progress", daemon=True)
+    thread.start()
+    try:
+        yield lambda n: done.__setitem__(0, done[0] + n)
+    finally:
+        stop.set()
+        thread.join()
+
+
 def simulate_for_cli(sc: Scenario, options: RunOptions):
     """``sim.run`` with a progress bar."""
     replications = options.replications_of(sc)
-    with progress_bar(replications, "replications") as advance:
+    expected = estimate(sc, replications, options.workers or default_workers()).seconds
+    with progress_bar(replications, "replications", expected_seconds=expected) as advance:
         return run_replications(
             sc,
             replications,

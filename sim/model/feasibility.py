@@ -73,26 +73,42 @@ class MemoryLimitError(ScenarioError):
     """A run that would need more memory than allowed (``needed_gb`` > ``limit_gb``).
 
     ``str(error)`` says how to raise the limit in Python (``max_memory_gb=``),
-    ``cli`` the same for the command line (``--max-memory``), and what to change.
+    ``cli`` the same for the command line (``--max-memory``), and what to change:
+    fewer replications when their tables are most of it (``fit``: how many
+    would fit), else fewer workers.
     """
 
     def __init__(
-        self, source: str, mailboxes: int, needed_gb: float, limit_gb: float, replications: int = 1
+        self,
+        source: str,
+        mailboxes: int,
+        needed_gb: float,
+        limit_gb: float,
+        replications: int = 1,
+        tables_gb: float = 0.0,
+        fit: int | None = None,
     ) -> None:
-        self.needed_gb, self.limit_gb = needed_gb, limit_gb
-        many = replications > 1 and _tables_gb(replications, 0) > needed_gb / 2
-        what = f"{mailboxes:,} mailboxes" + (f" x {replications:,} replications" if many else "")
-        need = (
-            f"{what} need about {needed_gb:,.1f} GB of memory, "
-            f"more than the {limit_gb:,.1f} GB allowed"
+        self.needed_gb, self.limit_gb, self.fit = needed_gb, limit_gb, fit
+        many = tables_gb > needed_gb / 2
+        what = (
+            f"{replications:,} replications of {mailboxes:,} mailboxes"
+            if many
+            else (f"{mailboxes:,} mailboxes")
         )
+        need = f"{what} need about {needed_gb:,.1f} GB of memory, more than the "
+        need += f"{limit_gb:,.1f} GB allowed"
         key = "scenario.replications" if many else "population.mailboxes"
-        fewer = "fewer replications" if many else "fewer workers"
-        super().__init__(
-            source, key, f"{need} (raise it with max_memory_gb=, or use {fewer})"
-        )
-        fewer_cli = "fewer -n replications" if many else "fewer --workers"
-        self.cli = f"{source}: {key}: {need} (raise it with --max-memory GB, or use {fewer_cli})"
+        if many:
+            fewer = f"at most {fit:,} replications fit" if fit else "use fewer replications"
+            python, cli = (
+                f"{fewer}, or raise max_memory_gb=",
+                f"{fewer} (-n N), or raise --max-memory GB",
+            )
+        else:
+            python = "raise it with max_memory_gb=, or use fewer workers"
+            cli = "raise it with --max-memory GB, or use fewer --workers"
+        super().__init__(source, key, f"{need} ({python})")
+        self.cli = f"{source}: {key}: {need} ({cli})"
 
 
 # Which end of an uncertain key each rule fears ("low": the rule fails as the value falls).
@@ -478,9 +494,7 @@ SECONDS_PER_MAILBOX = 1e-6
 SECONDS_PER_REPLICATION = 0.01
 
 
-def memory_needed_gb(
-    mailboxes: int, workers: int, replications: int = 0, days: int = 0
-) -> float:
+def memory_needed_gb(mailboxes: int, workers: int, replications: int = 0, days: int = 0) -> float:
     """Peak memory of a run, in GB: every worker holds one replication, the parent one
     per-mailbox table and the ``runs``/``daily`` rows of ``replications`` of ``days`` days."""
     processes = workers + 1 if workers > 1 else 1
@@ -501,7 +515,7 @@ class Estimate:
     seconds: float
 
     def describe(self) -> str:
-        return f"about {self.memory_gb:,.1f} GB of memory and {_duration(self.seconds)}"
+        return f"about {self.memory_gb:,.1f} GB of memory and {duration(self.seconds)}"
 
 
 def estimate(scenario: Scenario, replications: int, workers: int) -> Estimate:
@@ -514,7 +528,8 @@ def estimate(scenario: Scenario, replications: int, workers: int) -> Estimate:
     return Estimate(memory, waves * per_replication)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.1 days``."""
     if seconds < 90:
         return f"{seconds:,.0f} s"
     if seconds < 90 * 60:
@@ -551,8 +566,14 @@ def check_memory(
     """
     limit = memory_limit_gb() if max_memory_gb is None else max_memory_gb
     mailboxes = scenario.population.mailboxes
-    reps = replications or 0
-    needed = memory_needed_gb(mailboxes, max(1, workers), reps, scenario.scenario.horizon_days)
+    reps, days, held = replications or 0, scenario.scenario.horizon_days, max(1, workers)
+    needed = memory_needed_gb(mailboxes, held, reps, days)
     if needed > limit:
-        source = _source(scenario, "population.mailboxes")
-        raise MemoryLimitError(source, mailboxes, needed, limit, max(1, reps))
+        tables = _tables_gb(reps, days)
+        room = limit - memory_needed_gb(mailboxes, held)
+        per_replication = _tables_gb(1, days)
+        fit = int(room / per_replication) if room > 0 else 0
+        key = "scenario.replications" if tables > needed / 2 else "population.mailboxes"
+        raise MemoryLimitError(
+            _source(scenario, key), mailboxes, needed, limit, max(1, reps), tables, fit
+        )

@@ -81,9 +81,9 @@ def _items(members: list[Any]) -> Any | None:
 def check_number(value: Any, annotation: Any, key: str) -> None:
     """Raise :class:`NumberError` if ``value`` is no number where ``annotation`` takes one."""
     members = _members(annotation)
-    if bool in members and not isinstance(value, bool) and _scalar(value):
-        if not ({int, float, str, object} & set(members)):
-            raise NumberError(key, f"must be true or false (got {value!r})")
+    only_bool = bool in members and not ({int, float, str, object} & set(members))
+    if only_bool and not isinstance(value, bool) and _scalar(value):
+        raise NumberError(key, f"must be true or false (got {value!r})")
     kind = _number_kind(members)
     if kind is not None:
         if isinstance(value, bool):
