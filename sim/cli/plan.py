@@ -18,6 +18,7 @@ from sim.cli.common import (
     was_there,
 )
 from sim.experiments.batch_plan import plan as batch_plan
+from sim.experiments.runner import check_before_running
 from sim.outputs.batch_plan import write_plan
 
 
@@ -33,6 +34,7 @@ def plan(
     """Write the batch plan of replication 0: who is planned to cut over on which evening."""
     options = RunOptions(scenario, set_=set_, seed=seed)
     sc = options.load()
+    check_before_running(sc, 1, None, None, replications=1)  # what validate refuses, plan does
     frame = batch_plan(sc, seed=options.seed)
     with if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the plan"):
         written = write_plan(out, frame)

@@ -139,9 +139,13 @@ def report(
 
 
 def _refuse(found: list[ScenarioError]) -> typing.NoReturn:
-    """Every problem, one line each on stderr; exit 2 (``--debug``: the first, raised)."""
+    """Every problem, one line each on stderr (the first for each key); exit 2.
+
+    ``--debug``: the first, raised.
+    """
     if error_state.debug:
         raise found[0]
+    found = list({(error.source, error.key): error for error in reversed(found)}.values())[::-1]
     for error in found:
         stderr.print(getattr(error, "cli", str(error)), markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)

@@ -66,6 +66,14 @@ def _number_kind(members: list[Any]) -> str | None:
     return None
 
 
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text.replace("_", ""))
+    except ValueError:
+        return False
+    return True
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, int | float | str)
 
@@ -89,7 +97,8 @@ def check_number(value: Any, annotation: Any, key: str) -> None:
         if isinstance(value, bool):
             raise NumberError(key, f"must be a {kind}, not true/false (got {str(value).lower()})")
         if isinstance(value, str):
-            raise NumberError(key, f"must be a {kind} without quotes (got {value!r})")
+            quoted = " without quotes" if _is_number_text(value) else ""
+            raise NumberError(key, f"must be a {kind}{quoted} (got {value!r})")
         if isinstance(value, int) and abs(value) > MAX_INT:
             raise NumberError(key, f"must be at most {MAX_INT:,} in size (got {value:,})")
     item = _items(members)

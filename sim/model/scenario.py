@@ -79,7 +79,8 @@ def _parse_clock(value: Any) -> Any:
     if isinstance(value, dt.time):
         return value.hour * 60 + value.minute
     if isinstance(value, bool | float):  # an int is minutes, as the schema holds it
-        raise ValueError(f'must be a time "HH:MM" in quotes (got {value!r})')
+        shown = str(value).lower() if isinstance(value, bool) else value
+        raise ValueError(f'must be a time "HH:MM" in quotes (got {shown})')
     if not isinstance(value, str):
         return value  # let pydantic report the wrong type
     hours, sep, minutes = value.partition(":")
@@ -537,7 +538,11 @@ def from_dict(
     except ValidationError as error:
         broken_by_overrides = bool(overrides) and _validates(raw)
         found = []
-        for detail in error.errors(include_url=False):
+        # An unknown key first: a typo ("form") is the cause of the missing key ("from").
+        details = sorted(
+            error.errors(include_url=False), key=lambda d: d["type"] != "extra_forbidden"
+        )
+        for detail in details:
             each = _as_scenario_error(detail, source)
             blamed = _blame(known, each.key)
             if blamed == source and broken_by_overrides:
@@ -813,7 +818,12 @@ def _message(detail: Mapping[str, Any], error_input: Any) -> str:
         return "unknown key"  # the caller adds a suggestion
     for bound, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if bound in context and kind.endswith(("than", "equal")):
-            return f"must be {symbol} {context[bound]}{got}"
+            hint = ""
+            if bound in ("le", "lt") and context[bound] == 1 and 1 < error_input <= 100:
+                hint = f": a share, so {error_input}% is {error_input / 100:g}"
+            return f"must be {symbol} {context[bound]}{got}{hint}"
+    if kind == "string_too_short":
+        return f"must not be empty{got}"
     if kind in _TYPE_NAMES:
         return f"must be {_TYPE_NAMES[kind]}{got}"
     if kind == "literal_error":
