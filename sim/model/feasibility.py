@@ -57,6 +57,7 @@ from scipy import stats
 
 from sim.model.calendar import Calendar, build_calendar
 from sim.model.distributions import U_EDGE, range_of
+from sim.model.population import lognormal_mu
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
 from sim.model.throttle import build_capacity
 
@@ -366,7 +367,15 @@ def _largest_mailbox(scenario: Scenario) -> tuple[float, float | None]:
     """Size (GB) and item count of the largest mailbox a replication can hold."""
     population = scenario.population
     if population.inventory is None:
-        return population.size_gb.max, None
+        # Drawn sizes: the typical largest of this many draws (the median of their
+        # maximum, near the 1 - 1/(2n) quantile), never above the cap.
+        size = population.size_gb
+        if size.sigma == 0:
+            return min(size.mean, size.max), None
+        mu = lognormal_mu(size.mean, size.sigma)
+        top = 1 - 1 / (2 * population.mailboxes)
+        largest = float(stats.lognorm.ppf(top, size.sigma, scale=math.exp(mu)))
+        return min(largest, size.max), None
     from sim.model.inventory import load_inventory
 
     inventory = load_inventory(population.inventory)
