@@ -285,3 +285,19 @@ def test_a_folder_as_the_inventory_says_it_is_a_folder(tmp_path):
         loads(_with_inventory("exports"), source="plan.toml", base_dir=tmp_path)
     assert str(caught.value).startswith("plan.toml: population.inventory: ")
     assert str(caught.value).endswith("exports is a folder, not a CSV or Parquet file")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("scenario.start", "9999-06-01", "must be between 1990-01-01 and 2200-12-31"),
+        ("scenario.start", "1677-01-01", "must be between 1990-01-01 and 2200-12-31"),
+        ("support.agents", "10001", "must be <= 10000"),
+        ("batches.notice_days", "367", "must be <= 366"),
+        ("throttle.presync_lead_days", "1e15", "must be <= 366"),
+    ],
+)
+def test_values_beyond_what_the_model_can_hold_are_refused_naming_the_key(key, value, message):
+    assert error_of(MINIMAL, dict([parse_override(f"{key}={value}")])).startswith(
+        f"plan.toml: {key}: {message}"
+    )

@@ -287,7 +287,9 @@ def progress_lines(
             if count:
                 left = elapsed * (total - count) / count
             else:
-                left = None if expected_seconds is None else max(0.0, expected_seconds - elapsed)
+                left = None if expected_seconds is None else expected_seconds - elapsed
+            if left is not None and left <= 0:
+                left = None  # beyond the estimate: say nothing rather than "0 s left"
             share = count / max(total, 1)
             line = f"{label}: {count:,} of {total:,} ({share:.0%}) after {elapsed:,.0f} s"
             if left is not None:

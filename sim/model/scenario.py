@@ -56,6 +56,12 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
 # Ten years of days: longer than any migration, and the model holds arrays of this many days.
 MAX_HORIZON_DAYS = 3_653
+# Practical limits of the model: the calendar starts this many days before the start at
+# most, and the desk runs one SimPy process per agent.
+MAX_LEAD_DAYS = 366
+MAX_AGENTS = 10_000
+# Dates a migration can have, with its horizon and lead inside what timestamps hold (to 2262).
+EARLIEST_DATE, LATEST_DATE = dt.date(1990, 1, 1), dt.date(2200, 12, 31)
 
 
 class ScenarioError(ValueError):
@@ -130,6 +136,12 @@ class ScenarioTable(_Table):
 
     @model_validator(mode="after")
     def _deadline_after_start(self) -> ScenarioTable:
+        for key in ("start", "deadline"):
+            day = getattr(self, key)
+            if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+                raise _KeyedError(
+                    key, f"must be between {EARLIEST_DATE} and {LATEST_DATE} (got {day})"
+                )
         if self.deadline is not None and self.deadline < self.start:
             raise _KeyedError("deadline", f"must not be before start ({self.start})")
         return self
@@ -239,7 +251,7 @@ class Batches(_Table):
     weekday: int = Field(default=22_000, ge=0)
     weekend_day: int = Field(default=41_500, ge=0)
     selection: Literal["random", "by_organisation"] = "random"
-    notice_days: int = Field(default=14, ge=0)
+    notice_days: int = Field(default=14, ge=0, le=MAX_LEAD_DAYS)
     cutover_time: Clock = 20 * 60
     phases: list[Phase] = []
     # An evening may take this share above its batch (for carried-over users).
@@ -277,7 +289,7 @@ DEFAULT_WINDOWS = (
 
 
 class Throttle(_Table):
-    presync_lead_days: float = Field(default=7, ge=0)
+    presync_lead_days: float = Field(default=7, ge=0, le=MAX_LEAD_DAYS)
     concurrent_moves: int = Field(default=1_000, ge=1)
     per_move_gb_per_hour: float = Field(default=0.7, gt=0)
     scale: float = Field(default=1.0, ge=0)
@@ -339,7 +351,7 @@ class Support(_Table):
     arrival_hour_weights: list[float] = Field(
         default=list(DEFAULT_ARRIVAL_HOUR_WEIGHTS), min_length=24, max_length=24
     )
-    agents: int = Field(default=40, ge=0)
+    agents: int = Field(default=40, ge=0, le=MAX_AGENTS)
     hours: DeskHours = DeskHours()
     open_on_holidays: bool = False
     handle_minutes: HandleMinutes = HandleMinutes()
