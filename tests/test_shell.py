@@ -578,6 +578,19 @@ def test_a_mailbox_that_cannot_sync_within_the_horizon_at_its_fastest_is_refused
     assert [e.key for e in found] == (["throttle.per_move_gb_per_hour"] if refused else [])
 
 
+@pytest.mark.parametrize(("low", "refused"), [(0.0, True), (1000.0, False)])
+def test_every_world_a_speed_distribution_can_draw_must_let_the_largest_mailbox_sync(low, refused):
+    window = {"days": "all", "from": "00:00", "to": "24:00"}
+    rate = {"dist": "uniform", "low": low, "high": 2000.0}
+    sc = scenario({"throttle.windows": [{**window, "gb_per_hour": rate}]})
+    found = feasibility.problems(sc)
+    assert [e.key for e in found] == (["throttle.windows"] if refused else [])
+    if refused:
+        assert "in a world its distributions can draw (throttle.windows[0].gb_per_hour" in (
+            str(found[0])
+        )
+
+
 def test_a_failure_wave_at_its_worst_must_keep_the_failure_rate_below_1():
     # failures.rate x failure_factor: 0.01 x 60 = 0.6 is a wave; 0.02 x 60 = 1.2 fails everything.
     wave = {"name": "wave", "per_week": 0.1, "days": 2}
