@@ -677,3 +677,21 @@ def test_the_suite_holds_at_least_a_hundred_mistakes():
         + len(SCENARIO_PATHS) * len(COMMANDS)
     )
     assert cases >= 100
+
+
+def _other_commands() -> list[str]:
+    """Commands written after this suite (calibrate, compare, ...): the app serves a page."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(set(group.commands) - set(COMMANDS) - {"app"})
+
+
+@pytest.mark.parametrize("command", _other_commands() or ["none"])
+def test_any_other_command_refuses_a_missing_scenario_in_one_line(place, command):
+    if command == "none":
+        pytest.skip("no command beyond those above")
+    missing = place / "missing.toml"
+    result = CliRunner().invoke(app, [command, str(missing)], prog_name="migsim")
+    line = one_line(result)
+    assert line.startswith(f"{missing}: ") or "'--" in line, line

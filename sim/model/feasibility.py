@@ -333,6 +333,8 @@ def _cutover_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
 
 def _places(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
     """Fewer places on the evenings of the horizon than mailboxes: some never get a date."""
+    if getattr(scenario, "lanes", None):
+        return None  # lanes move their kinds on their own plans; not counted here yet
     places = int(cal.batch_size[: cal.last_cutover_index + 1].sum())
     mailboxes = scenario.population.mailboxes
     if not len(cal.cutover_days) or places >= mailboxes:
