@@ -603,6 +603,24 @@ def test_a_failure_wave_at_its_worst_must_keep_the_failure_rate_below_1():
     assert "0.02 x 60 = 1.2" in str(found[0])
 
 
+def _pause(high: int) -> dict:
+    return {"pause_days": {"dist": "triangular", "low": 5, "mode": 10, "high": high}}
+
+
+@pytest.mark.parametrize(
+    ("within", "whole", "key"),
+    [
+        (_pause(119), _pause(120), "pause_days"),
+        ({"throttle_factor": 0, "days": 119}, {"throttle_factor": 0, "days": 120}, "days"),
+    ],
+)
+def test_a_risk_that_at_its_worst_lasts_the_whole_horizon_is_refused(within, whole, key):
+    base = {"name": "x", "probability": 0.1}  # BASE's horizon: 120 days
+    assert feasibility.problems(scenario({"risks": [{**base, **within}]})) == []
+    found = feasibility.problems(scenario({"risks": [{**base, **whole}]}))
+    assert [e.key for e in found] == [f"risks[0].{key}"]
+
+
 def test_validate_lists_every_problem_one_line_each():
     result = invoke("validate", SMALL, "--set", "support.agents=0", "--set", "throttle.scale=0")
     assert result.exit_code == 2

@@ -465,30 +465,70 @@ RULES = (
 
 
 def _risks_at_worst(scenario: Scenario) -> list[ScenarioError]:
-    """A failure wave at its worst must keep failures.rate below 1, as the key itself must."""
+    """Each risk at its worst effect, against the rules its keys' fixed values meet.
+
+    A failure wave must keep ``failures.rate`` below 1, as the key itself must;
+    a pause, or a throttle cut to 0, must not last the whole horizon (in the
+    world where it strikes on the first day, no plan could finish).
+    """
     found = []
     rate = scenario.failures.rate
     if "failures.rate" in scenario.uncertain:
         rate = draw_ends(scenario, "failures.rate")[1]
+    horizon = scenario.scenario.horizon_days
     for index, risk in enumerate(scenario.risks):
-        factor = risk.failure_factor
-        if factor is None:
-            continue
-        if not isinstance(factor, int | float):
-            spec = range_of(type(risk), "failure_factor")
-            factor = float(spec.clip(factor.ppf(np.array(1.0 - U_EDGE), spec.bounds))[()])
-        if rate * factor >= 1:
-            key = f"risks[{index}].failure_factor"
+        worst = {name: _risk_end(risk, name) for name in RISK_WORST}
+        factor = worst["failure_factor"]
+        if factor is not None and rate * factor >= 1:
             found.append(
                 _error(
                     scenario,
-                    key,
+                    f"risks[{index}].failure_factor",
                     f"at its worst ({_shown(factor)}) makes failures.rate "
                     f"{_shown(rate)} x {_shown(factor)} = {_shown(rate * factor)}, "
                     "but failures.rate must stay below 1: every cutover would fail",
                 )
             )
+        pause, days = worst["pause_days"], worst["days"]
+        if pause is not None and pause >= horizon:
+            found.append(
+                _error(
+                    scenario,
+                    f"risks[{index}].pause_days",
+                    f"at its worst ({pause:,} days) lasts the whole {horizon}-day horizon: "
+                    "in a world where it strikes early, no cutover could happen",
+                )
+            )
+        if worst["throttle_factor"] == 0 and days is not None and days >= horizon:
+            found.append(
+                _error(
+                    scenario,
+                    f"risks[{index}].days",
+                    f"a throttle cut to 0 for up to {days:,} days lasts the whole "
+                    f"{horizon}-day horizon: in a world where it strikes early, "
+                    "no initial sync could run",
+                )
+            )
     return found
+
+
+# The end of each risk effect that hurts most: long pauses, deep throttle cuts, big waves.
+RISK_WORST = {
+    "pause_days": "high",
+    "days": "high",
+    "throttle_factor": "low",
+    "failure_factor": "high",
+}
+
+
+def _risk_end(risk, name: str) -> float | int | None:
+    value = getattr(risk, name)
+    if value is None or isinstance(value, int | float):
+        return value
+    spec = range_of(type(risk), name)
+    u = U_EDGE if RISK_WORST[name] == "low" else 1.0 - U_EDGE
+    end = float(spec.clip(value.ppf(np.array(u), spec.bounds))[()])
+    return int(end) if spec.integer else end
 
 
 # --- memory ------------------------------------------------------------------------------------
