@@ -27,7 +27,8 @@ The rules (each a function below; ``docs/model.md`` lists them for planners):
   the horizon at the fastest pace the scenario allows;
 - the desk has agents and opening hours when tickets are expected;
 - sizes are not capped below their mean;
-- a risk at its worst effect keeps ``failures.rate`` below 1;
+- a risk at its worst effect keeps ``failures.rate`` below 1, and no pause
+  (or throttle cut to 0) lasts the whole horizon;
 - the run fits in memory (:func:`check_memory`).
 
 **Over the whole support.** An uncertain number (``{dist = ...}``) is checked
