@@ -393,7 +393,8 @@ def place(tmp_path):
 
 
 def invoke(place: Path, command: str, text: str, extra: list[str] | None = None):
-    """Run ``command`` on scenario ``text``; return (result, scenario path, snapshot check)."""
+    """Run ``command`` on scenario ``text`` (its --out holding earlier results); return the
+    result and the scenario's path, after checking the --out folder is as it was."""
     scenario = place / "plan.toml"
     scenario.write_text(text)
     args, earlier = COMMANDS[command]
@@ -436,7 +437,7 @@ def _named(line: str, source: str, key: str) -> None:
 
 
 def _commands_in_turn(items, commands):
-    """Each item with one command, in turn, so every command meets every kind of mistake."""
+    """Each item with one command, in turn: every command meets its share of the mistakes."""
     return [(item, commands[i % len(commands)]) for i, item in enumerate(items)]
 
 
