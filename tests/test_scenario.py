@@ -301,3 +301,36 @@ def test_values_beyond_what_the_model_can_hold_are_refused_naming_the_key(key, v
     assert error_of(MINIMAL, dict([parse_override(f"{key}={value}")])).startswith(
         f"plan.toml: {key}: {message}"
     )
+
+
+WINDOWED = (
+    MINIMAL
+    + """
+[throttle]
+windows = [
+  { days = "weekdays", from = "08:00", to = "18:00", gb_per_hour = 400 },
+  { days = "all", from = "00:00", to = "24:00", gb_per_hour = 1500 },
+]
+"""
+)
+
+
+def test_set_reaches_a_list_item_by_the_key_errors_name_it():
+    sc = loads(WINDOWED, {"throttle.windows[1].gb_per_hour": 900})
+    assert [w.gb_per_hour for w in sc.throttle.windows] == [400, 900]
+    message = error_of(WINDOWED, {"throttle.windows[0].gb_per_hour": -1})
+    assert message == "plan.toml: throttle.windows[0].gb_per_hour: must be >= 0.0 (got -1)"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("throttle.windows[2].to", "throttle.windows[2]: no such item: throttle.windows has 2"),
+        ("throttle.windows[0].gb_per_hr", "throttle.windows[0].gb_per_hr: unknown key"),
+        ("batches.weekday[0]", "batches.weekday: is not a list"),
+        ("calendar.blackouts[0].to", "calendar.blackouts: is not in the file: give the whole"),
+        ("batches..weekday", "batches..weekday: is not a dotted key"),
+    ],
+)
+def test_a_bad_list_item_key_in_set_says_what_is_wrong(key, message):
+    assert error_of(WINDOWED, {key: 1}).startswith(f"plan.toml: {message}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ from sim.model.distributions import (
     Distribution,
     DistributionError,
     extract_uncertain,
+    join_parts,
     key_parts,
     set_at,
 )
@@ -720,35 +722,63 @@ def _deep_copy(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
 
 
+_DOTTED_KEY = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
+
+
 def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
-    parts = key.split(".")
-    node: dict[str, Any] = data
+    """Put an override at its dotted key; list items by index (``throttle.windows[0].to``),
+    as errors name them. Unknown keys and missing items are errors naming the key."""
+    if not _DOTTED_KEY.fullmatch(key):
+        raise ScenarioError(
+            source, key, "is not a dotted key (e.g. batches.weekday, throttle.windows[0].to)"
+        )
+    parts = key_parts(key)
+    node: Any = data
     model: type[BaseModel] | None = Scenario
     for depth, part in enumerate(parts):
-        model = _check_key(model, parts[: depth + 1], source)
-        if depth == len(parts) - 1:
+        shown = join_parts(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        if isinstance(part, int):
+            if part >= len(node):
+                raise ScenarioError(
+                    source, shown, f"no such item: {join_parts(parts[:depth])} has {len(node)}"
+                )
+        else:
+            model, is_list = _check_key(model, part, shown, source)
+        if last:
             node[part] = value
             return
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ScenarioError(source, ".".join(parts[: depth + 1]), "is not a table")
+        if isinstance(parts[depth + 1], int):
+            child = node.get(part) if isinstance(part, str) else node[part]
+            if isinstance(part, int) or not is_list:
+                raise ScenarioError(source, shown, "is not a list")
+            if not isinstance(child, list):
+                raise ScenarioError(
+                    source, shown, f"is not in the file: give the whole list, --set '{shown}=[...]'"
+                )
+        elif isinstance(part, int):
+            child = node[part]
+        else:
+            child = node.setdefault(part, {})
+        if not isinstance(child, dict | list):
+            raise ScenarioError(source, shown, "is not a table")
         node = child
 
 
 def _check_key(
-    model: type[BaseModel] | None, parts: list[str], source: str
-) -> type[BaseModel] | None:
-    """Reject an override key that the schema does not have, with a suggestion."""
+    model: type[BaseModel] | None, part: str, shown: str, source: str
+) -> tuple[type[BaseModel] | None, bool]:
+    """Reject an override key that the schema does not have, with a suggestion. Return the
+    model of the table (or of the list's items) it names, if any, and whether it is a list."""
     if model is None:
-        return None
+        return None, True  # below a key the schema does not describe: let validation say
     names = {field.alias or name: field for name, field in model.model_fields.items()}
-    part = parts[-1]
     if part not in names:
-        raise ScenarioError(source, ".".join(parts), _unknown_key_message(part, names))
+        raise ScenarioError(source, shown, _unknown_key_message(part, names))
     annotation = names[part].annotation
-    return (
-        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    )
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    is_list = any(getattr(c, "__origin__", None) in (list, tuple) for c in candidates)
+    return next((c for c in candidates if _is_model(c)), None), is_list
 
 
 def _unknown_key_message(part: str, known: Mapping[str, Any]) -> str:
