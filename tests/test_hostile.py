@@ -676,6 +676,7 @@ def test_the_suite_holds_at_least_a_hundred_mistakes():
         + len(OPTION_MISTAKES)
         + len(FORECAST_ACTUALS)
         + len(SCENARIO_PATHS) * len(COMMANDS)
+        + len(INVENTORY_ROWS)
     )
     assert cases >= 100
 
@@ -696,3 +697,28 @@ def test_any_other_command_refuses_a_missing_scenario_in_one_line(place, command
     result = CliRunner().invoke(app, [command, str(missing)], prog_name="migsim")
     line = one_line(result)
     assert line.startswith(f"{missing}: ") or "'--" in line, line
+
+
+INVENTORY_ROWS = [
+    ("negative size", "mailbox,size_gb\na@x.org,1\nb@x.org,-2\n", "row 3, column size_gb"),
+    ("duplicate mailbox", "mailbox,size_gb\na@x.org,1\na@x.org,2\n", "row 3, column mailbox"),
+    ("size as words", "mailbox,size_gb\na@x.org,1\nb@x.org,lots\n", "row 3, column size_gb"),
+    ("size column misnamed", "mailbox,size\na@x.org,1\n", "column size_gb"),
+    ("empty file", "", "column mailbox"),
+]
+DRAWN = "mailboxes = 200\norganisations = 4\nsize_gb = { mean = 1.0, sigma = 0.5, max = 20.0 }"
+
+
+@pytest.mark.parametrize(
+    ("what", "content", "where", "command"),
+    [(*case, c) for case, c in _commands_in_turn(INVENTORY_ROWS, SIMULATING)],
+    ids=[case[0] for case in INVENTORY_ROWS],
+)
+def test_a_bad_inventory_row_is_one_line_naming_the_file_row_and_column(
+    place, what, content, where, command
+):
+    (place / "mailboxes.csv").write_text(content)
+    text = BASE.replace(DRAWN, 'inventory = "mailboxes.csv"')
+    result, _ = invoke(place, command, text)
+    line = one_line(result)
+    assert line.split(": ")[0].endswith("mailboxes.csv") and where in line, line
