@@ -9,9 +9,11 @@ what will it cost the service desk?
 >>> sim.plan(sc)                        # the batch plan: who moves on which evening
 >>> sim.solve(sc, "batches.weekday", low=5000, high=60000).value  # the smallest batch that does
 >>> sim.sensitivity(sc, params=["support.ticket_rate", "throttle.scale"]).plot()   # a tornado
+>>> sim.calibrate(sc, moves="scenarios/pilot-moves.csv").table   # a pilot's speeds and failures
 """
 
 from sim.experiments.batch_plan import plan
+from sim.experiments.calibrate import Calibration, calibrate
 from sim.experiments.forecast import forecast
 from sim.experiments.results import Result
 from sim.experiments.runner import ClusterError, run
@@ -24,6 +26,7 @@ from sim.model.scenario import Scenario, ScenarioError, load, loads
 from sim.outputs.files import OutputError
 
 __all__ = [
+    "Calibration",
     "ClusterError",
     "MemoryLimitError",
     "Model",
@@ -31,6 +34,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "calibrate",
     "forecast",
     "load",
     "loads",

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import sim
@@ -407,3 +410,255 @@ def test_set_inventory_is_relative_to_the_scenario_file(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "6 mailboxes" in result.output
+
+
+# --- Exchange's own exports ---------------------------------------------------------------------
+
+GIB = 1024**3
+
+
+def exchange_text(n_bytes: int) -> str:
+    """As Exchange prints a size: the leading figure rounded, the bytes exact."""
+    return f"{n_bytes / GIB:.3f} GB ({n_bytes:,} bytes)"
+
+
+def statistics_export(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    items, deleted_items = rng.integers(0, 90_000, n), rng.integers(0, 900, n)
+    size, deleted = rng.integers(0, 60 * GIB, n), rng.integers(0, GIB, n)
+    return pd.DataFrame(
+        {
+            "DisplayName": [f"Smith, Jane {i}" for i in range(n)],  # a comma inside quotes
+            "PrimarySmtpAddress": [f"user{i}@trust{i % 3}.nhs.uk" for i in range(n)],
+            "RecipientTypeDetails": rng.choice(
+                [
+                    "UserMailbox",
+                    "SharedMailbox",
+                    "RoomMailbox",
+                    "EquipmentMailbox",
+                    "LinkedMailbox",
+                ],
+                n,
+            ),
+            "Department": rng.choice(["Cardiology", "Radiology"], n),
+            "ItemCount": items,
+            "TotalItemSize": [exchange_text(int(b)) for b in size],
+            "DeletedItemCount": deleted_items,
+            "TotalDeletedItemSize": [exchange_text(int(b)) for b in deleted],
+        }
+    ).assign(_bytes=size + deleted, _items=items + deleted_items)
+
+
+def write_export(frame: pd.DataFrame, path: Path, *, sep: str = ",", type_line: bool = True):
+    """As Windows PowerShell 5's Export-Csv (-UseCulture for ';'): #TYPE, BOM, all quoted."""
+    body = frame.drop(columns=["_bytes", "_items"], errors="ignore").to_csv(
+        index=False, sep=sep, quoting=1
+    )
+    head = "#TYPE Selected.Microsoft.Exchange.Data.Mapi.MailboxStatistics\n" if type_line else ""
+    path.write_text(head + body, encoding="utf-8-sig")
+    return path
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_an_export_with_text_sizes_gives_exactly_the_bytes_in_brackets(tmp_path, sep):
+    frame = statistics_export(np.random.default_rng(4), 500)
+    inv = read_inventory(write_export(frame, tmp_path / "export.csv", sep=sep))
+    assert inv.format == "mailbox statistics export"
+    by_id = dict(zip(inv.mailbox.to_pylist(), range(len(inv)), strict=True))
+    order = [by_id[m] for m in frame["PrimarySmtpAddress"]]
+    # GB is 2^30 bytes, so the division is exact: the bytes come back bit for bit.
+    np.testing.assert_array_equal(inv.size_gb[order] * GIB, frame["_bytes"].to_numpy())
+    np.testing.assert_array_equal(inv.item_count[order], frame["_items"].to_numpy())
+
+
+def test_an_export_reads_kinds_ids_and_domains_as_the_spec_says(tmp_path):
+    frame = statistics_export(np.random.default_rng(5), 60)
+    inv = read_inventory(write_export(frame, tmp_path / "export.csv"))
+    kinds = dict(zip(inv.mailbox.to_pylist(), inv.kind, strict=True))
+    expected = {
+        "UserMailbox": "user",
+        "SharedMailbox": "shared",
+        "RoomMailbox": "room",
+        "EquipmentMailbox": "equipment",
+        "LinkedMailbox": "linkedmailbox",
+    }
+    for address, detail in zip(
+        frame["PrimarySmtpAddress"], frame["RecipientTypeDetails"], strict=True
+    ):
+        assert kinds[address] == expected[detail]
+    assert sorted(inv.organisation_names) == ["trust0.nhs.uk", "trust1.nhs.uk", "trust2.nhs.uk"]
+    assert set(inv.row) == set(range(3, 63))  # the #TYPE line is row 1, the header row 2
+    departments = read_inventory(tmp_path / "export.csv", organisation_column="department")
+    assert sorted(departments.organisation_names) == ["Cardiology", "Radiology"]
+    # Without PrimarySmtpAddress the id is the next column of the SPEC's order present.
+    write_export(frame.drop(columns="PrimarySmtpAddress"), tmp_path / "names.csv")
+    assert set(read_inventory(tmp_path / "names.csv").mailbox.to_pylist()) == set(
+        frame["DisplayName"]
+    )
+
+
+def test_a_usage_report_and_an_export_of_the_same_mailboxes_give_the_same_data(tmp_path):
+    frame = statistics_export(np.random.default_rng(6), 400)
+    usage = pd.DataFrame(
+        {
+            "Report Refresh Date": "2024-02-01",
+            "User Principal Name": frame["PrimarySmtpAddress"],
+            "Display Name": frame["DisplayName"],
+            "Is Deleted": "False",
+            "Item Count": frame["ItemCount"],
+            "Storage Used (Byte)": frame["TotalItemSize"]
+            .str.extract(r"\(([\d,]+) bytes")[0]
+            .str.replace(",", "")
+            .astype(np.int64),
+            "Deleted Item Count": frame["DeletedItemCount"],
+            "Deleted Item Size (Byte)": frame["TotalDeletedItemSize"]
+            .str.extract(r"\(([\d,]+) bytes")[0]
+            .str.replace(",", "")
+            .astype(np.int64),
+        }
+    )
+    usage_path = tmp_path / "usage.csv"
+    usage.to_csv(usage_path, index=False)
+    a = read_inventory(write_export(frame, tmp_path / "export.csv"))
+    b = read_inventory(usage_path)
+    assert b.format == "Microsoft 365 mailbox usage report"
+    assert math.fsum(a.size_gb) * GIB == math.fsum(b.size_gb) * GIB == frame["_bytes"].sum()
+    assert a.item_count.sum() == b.item_count.sum() == frame["_items"].sum()
+    assert sorted(a.mailbox.to_pylist()) == sorted(b.mailbox.to_pylist())
+
+
+def test_the_plain_format_takes_a_kind_column_defaulting_to_user(tmp_path):
+    path = tmp_path / "inv.csv"
+    path.write_text("mailbox,size_gb,kind\na@x,1,user\nb@x,2,Shared\nc@x,3,\n")
+    assert read_inventory(path).kind.tolist() == ["user", "shared", "user"]
+    path.write_text("mailbox,size_gb\na@x,1\n")
+    assert read_inventory(path).kind.tolist() == ["user"]
+
+
+def test_a_scenario_reads_the_bundled_exchange_export_with_its_department_column():
+    sc = sim.load(REPO / "scenarios" / "exchange-export.toml")
+    assert sc.population.mailboxes == 20_000
+    inv = read_inventory(sc.population.inventory, organisation_column="Department")
+    assert set(inv.kind) == {"user", "shared", "room"}
+    assert sc.population.organisations == len(inv.organisation_names) == 10
+
+
+EXPORT_HEADER = '"DisplayName","PrimarySmtpAddress","TotalItemSize","ItemCount"\n'
+EXPORT_ROW = '"A","a@x.org","1.5 GB (1,610,612,736 bytes)","10"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Name,Bytes\nx,1\n",
+            "export.csv: unknown format: expected the columns mailbox,size_gb (migsim's own); "
+            "or TotalItemSize and one of PrimarySmtpAddress/UserPrincipalName/MailboxGuid/"
+            "DisplayName (mailbox statistics export); or User Principal Name,Storage Used (Byte)",
+        ),
+        (
+            "#TYPE x\n"
+            + EXPORT_HEADER
+            + EXPORT_ROW
+            + '"B","A@X.org","2 GB (2,147,483,648 bytes)","1"\n',
+            "export.csv: row 4, column PrimarySmtpAddress: duplicate of row 3",
+        ),
+        (
+            "#TYPE x\n" + EXPORT_HEADER + EXPORT_ROW + '"B","b@x.org","Unlimited","1"\n',
+            "export.csv: row 4, column TotalItemSize: is 'Unlimited', not a size",
+        ),
+        (
+            EXPORT_HEADER + EXPORT_ROW + '"B","b@x.org","","1"\n',
+            "export.csv: row 3, column TotalItemSize: is empty",
+        ),
+        (
+            EXPORT_HEADER + EXPORT_ROW + '"B","b@x.org","1.5 GB","1"\n',
+            "export.csv: row 3, column TotalItemSize: must be bytes or e.g.",
+        ),
+        (
+            EXPORT_HEADER + EXPORT_ROW + '"B","b@x.org","10","many"\n',
+            "export.csv: row 3, column ItemCount: must be a whole number >= 0 (got 'many')",
+        ),
+        (
+            EXPORT_HEADER + EXPORT_ROW + '"B","b@x.org","10"\n',
+            "export.csv: row 3: not a valid CSV row",
+        ),
+    ],
+)
+def test_a_bad_export_is_one_line_naming_file_row_and_column_with_exit_2(
+    tmp_path, monkeypatch, text, expected
+):
+    monkeypatch.chdir(tmp_path)
+    Path("export.csv").write_text(text, encoding="utf-8-sig")
+    Path("plan.toml").write_text(
+        '[scenario]\nname = "x"\nstart = 2024-01-08\n[population]\ninventory = "export.csv"\n'
+    )
+    for command in (["validate", "plan.toml"], ["plan", "plan.toml", "--out", "out"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), result.output
+    assert not Path("out").exists()
+
+
+def test_an_organisation_column_that_is_not_in_the_file_names_the_key(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("export.csv").write_text(EXPORT_HEADER + EXPORT_ROW)
+    Path("plan.toml").write_text(
+        '[scenario]\nname = "x"\nstart = 2024-01-08\n[population]\ninventory = "export.csv"\n'
+        'organisation_column = "Department"\n'
+    )
+    result = CliRunner().invoke(app, ["validate", "plan.toml"])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "export.csv: column Department: is named by population.organisation_column but missing"
+    )
+
+
+def test_an_organisation_column_without_an_inventory_is_an_error():
+    raw = {k: dict(v) for k, v in BASE.items()}
+    raw["population"] = {**raw.get("population", {}), "organisation_column": "Department"}
+    with pytest.raises(
+        ScenarioError, match=r"population.organisation_column: must be given with population"
+    ):
+        from_dict(raw, source="test.toml")
+
+
+def test_the_plain_format_exported_by_windows_powershell_keeps_its_row_numbers(tmp_path):
+    path = tmp_path / "inv.csv"
+    head = '#TYPE Selected.System.Management.Automation.PSCustomObject\n"mailbox","size_gb"\n'
+    path.write_text(head + '"a@x","1.5"\n"b@x","2"\n', encoding="utf-8-sig")
+    inv = read_inventory(path)
+    assert inv.size_gb.tolist() == [1.5, 2.0] and inv.row.tolist() == [3, 4]
+    path.write_text(head + '"a@x","1.5"\n"b@x","-2"\n', encoding="utf-8-sig")
+    with pytest.raises(ValueError, match=r"row 4, column size_gb: must be >= 0"):
+        read_inventory(path)
+    path.write_text(head + '"a@x","1.5"\n"b@x"\n', encoding="utf-8-sig")
+    with pytest.raises(ValueError, match=r"row 4: not a valid CSV row"):
+        read_inventory(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**17), min_size=1, max_size=30),
+    st.sampled_from([",", ".", "\u00a0", "'"]),
+    st.booleans(),
+)
+def test_any_byte_count_comes_back_exactly_from_exchanges_text(counts, separator, mixed):
+    """Whatever the culture's digit grouping, the bytes in brackets are read exactly;
+    a column mixing text and plain bytes is read too."""
+    from sim.model.exchange import bytes_of
+
+    def text(n: int) -> str:
+        grouped = f"{n:,}".replace(",", separator)
+        return f"{n / GIB:.3f} GB ({grouped} bytes)"
+
+    cells = [str(n) if mixed and i % 2 else text(n) for i, n in enumerate(counts)]
+    np.testing.assert_array_equal(bytes_of(pa.array(cells), "TotalItemSize"), counts)
+
+
+def test_organisation_column_names_the_plain_formats_organisation_too(tmp_path):
+    path = tmp_path / "inv.csv"
+    path.write_text("mailbox,size_gb,organisation,Site\na@x,1,T,S2\nb@x,2,T,S1\nc@x,3,T,S2\n")
+    inv = read_inventory(path, organisation_column="site")
+    assert list(inv.organisation_names[inv.organisation]) == ["S1", "S2", "S2"]
+    assert inv.mailbox.to_pylist() == ["b@x", "a@x", "c@x"]

@@ -12,6 +12,12 @@ Six weeks in, the migration team exports its daily counts::
 optional. The last date is the *as-of* day. Days without a row count as zero, so a
 team may list only its cutover days.
 
+A move report of the live migration (``Get-MoveRequestStatistics | Export-Csv``,
+``sim.experiments.move_report``) is read as such counts: ``migrated`` = Completed
+moves by the date of ``CompletionTimestamp``, ``failed`` = Failed moves by the
+date of ``FailureTimestamp`` (else ``LastUpdateTimestamp``); the as-of day is the
+report's last update.
+
 Every problem is a :class:`~sim.model.scenario.ScenarioError` naming the file, the
 row (counted as in a spreadsheet: the header is row 1) and the column::
 
@@ -66,8 +72,15 @@ class Actuals:
 
 
 def read_actuals(path: str | Path) -> pd.DataFrame:
-    """Read an actuals CSV as text columns (validation, with row numbers, comes next)."""
+    """Read an actuals CSV as text columns (validation, with row numbers, comes next).
+
+    A move report is recognised by its header and turned into the daily counts.
+    """
     path = Path(path)
+    if _is_move_report(path):
+        from sim.experiments.move_report import daily_counts, read_move_report
+
+        return daily_counts(read_move_report(path))
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
@@ -79,6 +92,17 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
         message = str(error).strip().splitlines()[-1]
         raise ScenarioError(str(path), "", f"not a readable CSV: {message}") from None
+
+
+def _is_move_report(path: Path) -> bool:
+    from sim.experiments.move_report import is_move_report
+    from sim.model.exchange import sniff_csv
+
+    try:
+        header, _, _ = sniff_csv(path)
+    except (OSError, UnicodeDecodeError):
+        return False  # read_csv below says what is wrong
+    return is_move_report(header)
 
 
 def validate_actuals(

@@ -9,8 +9,16 @@ than drawn sizes. The file is CSV or Parquet with one row per mailbox::
 
 ``mailbox`` (an id or e-mail address, unique, compared without ASCII case) and
 ``size_gb`` (>= 0) are required; ``organisation``, ``item_count`` (whole,
->= 0) and ``legacy`` (true/false, yes/no or 1/0) are optional. Column names
-are matched without case; other columns are ignored.
+>= 0), ``legacy`` (true/false, yes/no or 1/0) and ``kind`` (user, shared,
+room, ...; default user) are optional. Column names are matched without case;
+other columns are ignored.
+
+Exchange's own exports are inventories too, recognised by their header
+(``sim.model.exchange``): a ``Get-MailboxStatistics`` /
+``Get-EXOMailboxStatistics`` export and the Microsoft 365 mailbox usage report,
+with a ``#TYPE`` first line, a BOM, ``,`` or ``;``. Their sizes are bytes
+(``size_gb`` = bytes / 1024^3, Exchange's GB); without
+``population.organisation_column`` their organisation is the e-mail domain.
 
 A bad file raises :class:`InventoryError`, one line naming the file, the row
 and the column. Rows are numbered as a spreadsheet shows them: the header is
@@ -26,6 +34,7 @@ after the scenario was loaded read it not at all.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass
@@ -38,8 +47,22 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from sim.model.exchange import (
+    GB,
+    ExportError,
+    Shape,
+    bytes_of,
+    domains_of,
+    expected_columns,
+    kinds_of,
+    recognise_exchange,
+    sniff_csv,
+    whole_numbers,
+)
+
 REQUIRED = ("mailbox", "size_gb")
-OPTIONAL = ("organisation", "item_count", "legacy")
+OPTIONAL = ("organisation", "item_count", "legacy", "kind")
+PLAIN = "migsim inventory"
 FIRST_DATA_ROW = 2  # spreadsheet numbering: the header is row 1
 TRUE_VALUES = ("true", "yes", "1", "y", "t")
 FALSE_VALUES = ("false", "no", "0", "n", "f")
@@ -49,6 +72,7 @@ _CSV_TYPES = {
     "size_gb": pa.float64(),
     "item_count": pa.int64(),
     "legacy": pa.bool_(),
+    "kind": pa.dictionary(pa.int32(), pa.string()),
 }
 
 
@@ -83,13 +107,25 @@ class Inventory:
     item_count: np.ndarray | None  # int64, or None without the column
     legacy: np.ndarray | None  # bool, or None without the column
     row: np.ndarray  # int64 spreadsheet row of each entry
+    kind: np.ndarray | None = None  # object array of str ("user", "shared", ...) per entry
+    format: str = PLAIN  # which shape the file was read as
+
+    def __post_init__(self) -> None:
+        if self.kind is None:  # built by hand without kinds: every mailbox a user
+            object.__setattr__(self, "kind", np.full(len(self.size_gb), "user", dtype=object))
 
     def __len__(self) -> int:
         return len(self.size_gb)
 
 
-def load_inventory(path: str | Path, *, display: str | None = None) -> Inventory:
-    """Read and check an inventory (cached per file, its size and its modification time)."""
+def load_inventory(
+    path: str | Path, *, display: str | None = None, organisation_column: str | None = None
+) -> Inventory:
+    """Read and check an inventory (cached per file, its size and its modification time).
+
+    ``organisation_column`` (``population.organisation_column``) names the column
+    that gives each mailbox's organisation.
+    """
     path = Path(path)
     try:
         stat = path.stat()
@@ -98,25 +134,52 @@ def load_inventory(path: str | Path, *, display: str | None = None) -> Inventory
     except OSError as error:
         raise InventoryError(display or str(path), f"cannot read: {error}") from None
     try:
-        return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+        return _load_cached(str(path), stat.st_mtime_ns, stat.st_size, organisation_column)
     except InventoryError as error:
         shown = display or str(path)
         raise InventoryError(shown, error.message, row=error.row, column=error.column) from None
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(path: str, _mtime_ns: int, _size: int) -> Inventory:
-    return read_inventory(path)
+def _load_cached(
+    path: str, _mtime_ns: int, _size: int, organisation_column: str | None
+) -> Inventory:
+    return read_inventory(path, organisation_column=organisation_column)
 
 
-def read_inventory(path: str | Path, *, display: str | None = None) -> Inventory:
+def read_inventory(
+    path: str | Path, *, display: str | None = None, organisation_column: str | None = None
+) -> Inventory:
     """Read and check an inventory file (no cache); ``display`` names it in errors."""
     path = Path(path)
     name = display or str(path)
     if not path.is_file():
         raise InventoryError(name, "no such file")
-    table = _read_parquet(path, name) if _is_parquet(path) else _read_csv(path, name)
-    return _check(table, name)
+    parquet = _is_parquet(path)
+    if parquet:
+        header, delimiter, skip = _parquet_header(path, name), ",", 0
+    else:
+        header, delimiter, skip = _csv_header(path, name)
+    shape = _shape(header, name, organisation_column)
+    try:
+        if shape.name == PLAIN:
+            table = (
+                _read_parquet(path, name, shape) if parquet else _read_csv(path, name, shape, skip)
+            )
+        else:
+            table = _read_exchange(path, name, shape, delimiter, skip, parquet)
+        inventory = _check(table, name, shape, skip)
+    except InventoryError as error:
+        if error.row is None or not skip:
+            raise
+        raise InventoryError(
+            name, error.message, row=error.row + skip, column=error.column
+        ) from None
+    if skip:
+        row = inventory.row + skip
+        row.setflags(write=False)
+        inventory = dataclasses.replace(inventory, row=row)
+    return inventory
 
 
 def _is_parquet(path: Path) -> bool:
@@ -125,6 +188,33 @@ def _is_parquet(path: Path) -> bool:
 
 
 # --- reading ---------------------------------------------------------------------------------
+
+
+def _shape(header: list[str], name: str, organisation_column: str | None) -> Shape:
+    """Which format the header is, and which of its columns play which part."""
+    by_lower = {c.strip().lower(): c for c in header}
+    if any(c in by_lower for c in REQUIRED) or not header:
+        columns = _columns(header, name)
+        shape = Shape(PLAIN, mailbox=columns.pop("mailbox"), extra=columns)
+    else:
+        shape = recognise_exchange(header)
+        if shape is None:
+            expected = f"expected the columns {expected_columns()}"
+            shown = ", ".join(header)
+            raise InventoryError(name, f"unknown format: {expected} (the file has: {shown})")
+    if organisation_column is None:
+        return shape
+    organisation = by_lower.get(organisation_column.strip().lower())
+    if organisation is None:
+        raise InventoryError(
+            name,
+            "is named by population.organisation_column but missing "
+            f"(the file has: {', '.join(header)})",
+            column=organisation_column,
+        )
+    if shape.name == PLAIN:
+        return dataclasses.replace(shape, extra={**shape.extra, "organisation": organisation})
+    return dataclasses.replace(shape, organisation=organisation)
 
 
 def _columns(found: list[str], name: str) -> dict[str, str]:
@@ -137,65 +227,139 @@ def _columns(found: list[str], name: str) -> dict[str, str]:
     return {c: by_lower[c] for c in (*REQUIRED, *OPTIONAL) if c in by_lower}
 
 
-def _read_parquet(path: Path, name: str) -> pa.Table:
+def _plain_columns(shape: Shape) -> dict[str, str]:
+    return {"mailbox": shape.mailbox, **shape.extra}
+
+
+def _parquet_header(path: Path, name: str) -> list[str]:
     try:
-        schema = pq.read_schema(path)
-        columns = _columns(schema.names, name)
-        organisation = [columns["organisation"]] if "organisation" in columns else []
-        table = pq.read_table(path, columns=list(columns.values()), read_dictionary=organisation)
+        return pq.read_schema(path).names
     except (pa.ArrowException, OSError) as error:
         raise InventoryError(name, f"not a readable Parquet file: {_first_line(error)}") from None
-    return table.rename_columns(list(columns))
 
 
-def _read_csv(path: Path, name: str) -> pa.Table:
-    header, delimiter = _csv_header(path, name)
-    columns = _columns(header, name)
+def _read_parquet(path: Path, name: str, shape: Shape) -> pa.Table:
+    columns = _plain_columns(shape)
+    try:
+        encoded = [columns[c] for c in ("organisation", "kind") if c in columns]
+        table = pq.read_table(path, columns=list(columns.values()), read_dictionary=encoded)
+    except (pa.ArrowException, OSError) as error:
+        raise InventoryError(name, f"not a readable Parquet file: {_first_line(error)}") from None
+    return pa.table([table[c] for c in columns.values()], names=list(columns))
+
+
+def _read_csv(path: Path, name: str, shape: Shape, skip: int = 0) -> pa.Table:
+    columns = _plain_columns(shape)
+    delimiter = _csv_header(path, name)[1]
+    skipped = pa_csv.ReadOptions(skip_rows=skip)
     parse = pa_csv.ParseOptions(delimiter=delimiter)
     typed = {columns[c]: _CSV_TYPES[c] for c in columns}
     options = pa_csv.ConvertOptions(
         column_types=typed,
-        include_columns=list(columns.values()),
+        include_columns=list(dict.fromkeys(columns.values())),
         true_values=[*TRUE_VALUES, *(v.upper() for v in TRUE_VALUES), "True", "Yes"],
         false_values=[*FALSE_VALUES, *(v.upper() for v in FALSE_VALUES), "False", "No"],
         strings_can_be_null=True,
         decimal_point="," if delimiter == ";" else ".",  # European Excel: 1,5;2,25
     )
     try:
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=options)
+        table = pa_csv.read_csv(
+            path, read_options=skipped, parse_options=parse, convert_options=options
+        )
     except pa.ArrowInvalid:
         # Only on error: read every column as text to name the first bad row and column.
-        table = _read_csv_as_text(path, name, parse, columns)
+        table = _read_csv_as_text(path, name, parse, columns, skip)
     except (pa.ArrowException, OSError) as error:
         raise InventoryError(name, f"not a readable CSV file: {_first_line(error)}") from None
-    return table.rename_columns(list(columns))
+    return pa.table([table[c] for c in columns.values()], names=list(columns))
 
 
-def _csv_header(path: Path, name: str) -> tuple[list[str], str]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            first = file.readline()
-    except UnicodeDecodeError:
-        raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
-    delimiter = ","
-    if "," not in first:
-        delimiter = next((d for d in (";", "\t") if d in first), ",")
-    header = next(csv.reader([first], delimiter=delimiter), [])
-    return header, delimiter  # as pyarrow names the columns; _columns matches them trimmed
-
-
-def _read_csv_as_text(
-    path: Path, name: str, parse: pa_csv.ParseOptions, columns: dict[str, str]
+def _read_exchange(
+    path: Path, name: str, shape: Shape, delimiter: str, skip: int, parquet: bool
 ) -> pa.Table:
+    """An Exchange export's columns as our inventory table: sizes in GB, counts summed."""
+    wanted = shape.columns
+    if parquet:
+        try:
+            table = pq.read_table(path, columns=wanted)
+        except (pa.ArrowException, OSError) as error:
+            raise InventoryError(
+                name, f"not a readable Parquet file: {_first_line(error)}"
+            ) from None
+    else:
+        table = _read_text_columns(path, name, wanted, delimiter, skip)
+    try:
+        ids = pc.utf8_trim_whitespace(_as_text(table[shape.mailbox]).combine_chunks())
+        total = sum(bytes_of(table[c], c) for c in shape.size_bytes)
+        items = [whole_numbers(table[c], c) for c in shape.item_count]
+        kind = kinds_of(table[shape.kind] if shape.kind else None, table.num_rows)
+    except ExportError as error:
+        row = None if error.index is None else error.index + FIRST_DATA_ROW
+        raise InventoryError(name, error.message, row=row, column=error.column) from None
+    organisation = domains_of(ids) if shape.organisation is None else table[shape.organisation]
+    columns = {
+        "mailbox": ids,
+        "size_gb": pa.array(np.asarray(total, dtype=np.int64) / GB),  # exact: GB is 2^30
+        "organisation": organisation,
+        "kind": pa.array(kind, type=pa.string()),
+    }
+    if items:
+        columns["item_count"] = pa.array(np.sum(items, axis=0, dtype=np.int64))
+    return pa.table(columns)
+
+
+def _read_text_columns(
+    path: Path, name: str, wanted: list[str], delimiter: str, skip: int
+) -> pa.Table:
+    parse = pa_csv.ParseOptions(delimiter=delimiter)
     options = pa_csv.ConvertOptions(
-        column_types={c: pa.string() for c in columns.values()},
-        include_columns=list(columns.values()),
+        column_types={c: pa.string() for c in wanted},
+        include_columns=wanted,
         strings_can_be_null=True,
     )
     try:
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=options)
+        return pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(skip_rows=skip),
+            parse_options=parse,
+            convert_options=options,
+        )
     except pa.ArrowInvalid as error:
-        row = _bad_field_count_row(path, parse.delimiter)
+        row = _bad_field_count_row(path, delimiter, skip)
+        row = None if row is None else row - skip  # read_inventory adds the skipped lines
+        raise InventoryError(name, f"not a valid CSV row: {_first_line(error)}", row=row) from None
+    except UnicodeDecodeError:
+        raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
+    except (pa.ArrowException, OSError) as error:
+        raise InventoryError(name, f"not a readable CSV file: {_first_line(error)}") from None
+
+
+def _csv_header(path: Path, name: str) -> tuple[list[str], str, int]:
+    """The header, the separator and how many lines precede the header (a ``#TYPE`` line)."""
+    try:
+        return sniff_csv(path)  # as pyarrow names the columns; _columns matches them trimmed
+    except UnicodeDecodeError:
+        raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
+
+
+def _read_csv_as_text(
+    path: Path, name: str, parse: pa_csv.ParseOptions, columns: dict[str, str], skip: int = 0
+) -> pa.Table:
+    options = pa_csv.ConvertOptions(
+        column_types={c: pa.string() for c in columns.values()},
+        include_columns=list(dict.fromkeys(columns.values())),
+        strings_can_be_null=True,
+    )
+    try:
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(skip_rows=skip),
+            parse_options=parse,
+            convert_options=options,
+        )
+    except pa.ArrowInvalid as error:
+        row = _bad_field_count_row(path, parse.delimiter, skip)
+        row = None if row is None else row - skip  # read_inventory adds the skipped lines
         raise InventoryError(name, f"not a valid CSV row: {_first_line(error)}", row=row) from None
     except UnicodeDecodeError:
         raise InventoryError(name, "not a UTF-8 text file (save the export as CSV UTF-8)") from None
@@ -209,14 +373,16 @@ def _read_csv_as_text(
     return table
 
 
-def _bad_field_count_row(path: Path, delimiter: str) -> int | None:
+def _bad_field_count_row(path: Path, delimiter: str, skip: int = 0) -> int | None:
     """The spreadsheet row of the first record whose field count differs from the header's."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        for _ in range(skip):
+            file.readline()
         reader = csv.reader(file, delimiter=delimiter)
         width = len(next(reader, []))
         for index, record in enumerate(reader):
             if record and len(record) != width:
-                return index + FIRST_DATA_ROW
+                return index + FIRST_DATA_ROW + skip
     return None
 
 
@@ -227,13 +393,14 @@ def _first_line(error: BaseException) -> str:
 # --- checking --------------------------------------------------------------------------------
 
 
-def _check(table: pa.Table, name: str) -> Inventory:
+def _check(table: pa.Table, name: str, shape: Shape, skip: int = 0) -> Inventory:
     n = table.num_rows
     # One contiguous array first: pyarrow 26's ascii kernels corrupt chunks that share a
     # buffer with their neighbours (as a cast Parquet column's do).
     ids = pc.ascii_trim_whitespace(_as_text(table["mailbox"]).combine_chunks())
-    _no_empty(ids, name, "mailbox")
-    _unique(ids, name)
+    id_label = "mailbox" if shape.name == PLAIN else shape.mailbox
+    _no_empty(ids, name, id_label)
+    _unique(ids, name, id_label, skip)
     size_gb = _numbers(table["size_gb"], name, "size_gb")
     item_count = None
     if "item_count" in table.column_names:
@@ -246,6 +413,7 @@ def _check(table: pa.Table, name: str) -> Inventory:
     else:
         codes = np.zeros(n, dtype=np.int32)
         org_names = np.asarray([""], dtype=object)
+    kind = kinds_of(table["kind"] if "kind" in table.column_names else None, n)
     row = np.arange(n, dtype=np.int64) + FIRST_DATA_ROW
     # The model wants each organisation's mailboxes together; keep file order within one.
     if n and np.any(np.diff(codes) < 0):
@@ -256,7 +424,8 @@ def _check(table: pa.Table, name: str) -> Inventory:
         codes, size_gb, row = codes[order], size_gb[order], row[order]
         item_count = item_count[order] if item_count is not None else None
         legacy = legacy[order] if legacy is not None else None
-    arrays = (size_gb, codes, item_count, legacy, row)
+        kind = kind[order]
+    arrays = (size_gb, codes, item_count, legacy, row, kind)
     for array in arrays:
         if array is not None:
             array.setflags(write=False)  # shared by every replication in the process
@@ -268,6 +437,8 @@ def _check(table: pa.Table, name: str) -> Inventory:
         item_count=item_count,
         legacy=legacy,
         row=row,
+        kind=kind,
+        format=shape.name,
     )
 
 
@@ -310,8 +481,11 @@ def _no_empty(ids: pa.Array, name: str, column: str) -> None:
         raise _fail(name, column, index, "is empty")
 
 
-def _unique(ids: pa.Array, name: str) -> None:
-    """Mailbox ids are unique; e-mail addresses compare without (ASCII) case."""
+def _unique(ids: pa.Array, name: str, column: str = "mailbox", skip: int = 0) -> None:
+    """Mailbox ids are unique; e-mail addresses compare without (ASCII) case.
+
+    ``skip``: lines before the header (a ``#TYPE`` line), for the earlier row's number.
+    """
     folded = pc.ascii_lower(ids)
     n = len(folded)
     # Exports often come sorted by address: strictly increasing is unique, no hashing needed.
@@ -324,7 +498,7 @@ def _unique(ids: pa.Array, name: str) -> None:
     first = int(np.flatnonzero((keys == keys.iloc[later]).to_numpy())[0])
     spelling, earlier = ids[later].as_py(), ids[first].as_py()
     same = f"{spelling!r}" if spelling == earlier else f"{spelling!r} is {earlier!r} without case"
-    raise _fail(name, "mailbox", later, f"duplicate of row {first + FIRST_DATA_ROW} ({same})")
+    raise _fail(name, column, later, f"duplicate of row {first + FIRST_DATA_ROW + skip} ({same})")
 
 
 def _numbers(column: pa.ChunkedArray, name: str, key: str) -> np.ndarray:

@@ -98,7 +98,7 @@ def draw_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) ->
 
 def inventory_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) -> Mailboxes:
     """The inventory's mailboxes; legacy clients drawn only if it has no legacy column."""
-    inventory = load_inventory(spec.inventory)
+    inventory = load_inventory(spec.inventory, organisation_column=spec.organisation_column)
     legacy = inventory.legacy
     if legacy is None:
         legacy = streams["legacy"].random(len(inventory)) < spec.legacy_client_share

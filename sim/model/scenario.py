@@ -169,6 +169,9 @@ class Population(_Table):
     mailboxes: int | None = Field(default=None, ge=1)
     organisations: int = Field(default=1, ge=1)
     organisation_size_sigma: float = Field(default=1.5, ge=0)
+    # The inventory column that gives each mailbox's organisation (an Exchange export's
+    # "Department", say); without it an export's organisation is the e-mail domain.
+    organisation_column: str | None = Field(default=None, min_length=1)
     size_gb: SizeGb = SizeGb()
     legacy_client_share: float = Field(default=0.10, ge=0, le=1)
     inventory: str | None = Field(default=None, min_length=1)
@@ -189,6 +192,8 @@ class Population(_Table):
     def _enough_mailboxes(self) -> Population:
         if self.inventory is not None:
             return self
+        if self.organisation_column is not None:
+            raise _KeyedError("organisation_column", "must be given with population.inventory")
         if self.mailboxes is None:
             raise _KeyedError("mailboxes", "is required (or give population.inventory)")
         if self.organisations > self.mailboxes:
@@ -609,7 +614,9 @@ def _with_inventory(
         raise ScenarioError(source, key, f"no such file: {describe(path)}")
     _refuse_non_table(path, source, key, describe(path))
     try:
-        inventory = load_inventory(path, display=describe(path))
+        inventory = load_inventory(
+            path, display=describe(path), organisation_column=population.organisation_column
+        )
     except InventoryError as error:
         raise ScenarioError(error.path, error.where, error.message) from None
     if inventory.legacy is not None and "legacy_client_share" in raw_population:
@@ -679,6 +686,8 @@ def to_dict(scenario: Scenario) -> dict[str, Any]:
             population.pop("legacy_client_share", None)
     else:  # keep the dict of a scenario without an inventory as it was
         population.pop("inventory", None)
+    if population.get("organisation_column") is None:
+        population.pop("organisation_column", None)
     if data["throttle"].get("per_move_items_per_hour") is None:
         data["throttle"].pop("per_move_items_per_hour", None)
     for key, dist in scenario.uncertain.items():
@@ -689,7 +698,11 @@ def to_dict(scenario: Scenario) -> dict[str, Any]:
 def _has_legacy(scenario: Scenario) -> bool:
     from sim.model.inventory import load_inventory
 
-    return load_inventory(scenario.population.inventory).legacy is not None
+    population = scenario.population
+    inventory = load_inventory(
+        population.inventory, organisation_column=population.organisation_column
+    )
+    return inventory.legacy is not None
 
 
 def parse_override(assignment: str, source: str = "--set") -> tuple[str, Any]:
