@@ -586,9 +586,9 @@ def test_a_bad_option_is_one_line_naming_the_option(place, command, extra, optio
 
 
 FORECAST_ACTUALS = [
-    ("missing", None, "actuals.csv"),
-    ("a folder", "DIR", "actuals.csv"),
-    ("a workbook", b"PK\x03\x04\x14\x00" + bytes(40), "actuals.csv"),
+    ("missing", None, "no such file"),
+    ("a folder", "DIR", "is a folder, not a CSV file"),
+    ("a workbook", b"PK\x03\x04\x14\x00" + bytes(40), "is an Excel workbook"),
     ("date not a date", "date,migrated\n2024-01-32,20\n", "date"),
     ("negative count", "date,migrated\n2024-01-08,-20\n", "migrated"),
     ("no migrated column", "date,moved\n2024-01-08,20\n", "migrated"),
@@ -612,6 +612,36 @@ def test_bad_actuals_are_one_line_naming_the_file_and_column(place, what, conten
     line = one_line(result)
     assert str(actuals) in line or "--actuals" in line, line
     assert named in line, line
+
+
+MOVE_REPORTS = [
+    ("missing", None, "no such file"),
+    ("a folder", "DIR", "is a folder, not a CSV file"),
+    ("a workbook", b"PK\x03\x04\x14\x00" + bytes(40), "is an Excel workbook"),
+    ("the scenario instead", "[scenario]\nname = 'x'\n", "DisplayName or Identity"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "content", "named"), MOVE_REPORTS, ids=[m[0] for m in MOVE_REPORTS]
+)
+def test_calibrate_names_a_move_report_that_is_not_one(place, what, content, named):
+    if "calibrate" not in _other_commands():
+        pytest.skip("no calibrate command")
+    scenario = place / "plan.toml"
+    scenario.write_text(BASE)
+    moves = place / "moves.csv"
+    if content == "DIR":
+        moves.mkdir()
+    elif isinstance(content, bytes):
+        moves.write_bytes(content)
+    elif content is not None:
+        moves.write_text(content)
+    out = place / "calibrated.toml"
+    args = ["calibrate", str(scenario), "--moves", str(moves), "--out", str(out)]
+    line = one_line(CliRunner().invoke(app, args, prog_name="migsim"))
+    assert line.startswith(f"{moves}: ") and named in line, line
+    assert not out.exists()
 
 
 SCENARIO_PATHS = ["missing.toml", "a-folder", "mailboxes.csv", "mailboxes.xlsx"]
@@ -677,6 +707,7 @@ def test_the_suite_holds_at_least_a_hundred_mistakes():
         + len(FORECAST_ACTUALS)
         + len(SCENARIO_PATHS) * len(COMMANDS)
         + len(INVENTORY_ROWS)
+        + len(MOVE_REPORTS)
     )
     assert cases >= 100
 

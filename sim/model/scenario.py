@@ -612,7 +612,7 @@ def _with_inventory(
     key = "population.inventory"
     if not path.exists():
         raise ScenarioError(source, key, f"no such file: {describe(path)}")
-    _refuse_non_table(path, source, key, describe(path))
+    refuse_non_table(path, source, key, describe(path), kinds="CSV or Parquet")
     try:
         inventory = load_inventory(
             path, display=describe(path), organisation_column=population.organisation_column
@@ -640,20 +640,28 @@ def _with_inventory(
 ZIP_MAGIC = b"PK\x03\x04"  # an Excel workbook (.xlsx) is a zip archive
 
 
-def _refuse_non_table(path: Path, source: str, key: str, shown: str) -> None:
-    """A folder or a workbook where a CSV or Parquet file belongs: say what it is."""
+def refuse_non_table(
+    path: str | Path, source: str, key: str = "", shown: str | None = None, kinds: str = "CSV"
+) -> None:
+    """A folder or an Excel workbook where a table file (``kinds``) belongs: one line saying
+    what it is, naming ``source`` and ``key`` (for an inventory, actuals or a move report)."""
+    path = Path(path)
+    shown = shown or str(path)
+    subject = "" if shown == source and not key else f"{shown} "  # say the name once
     if path.is_dir():
-        raise ScenarioError(source, key, f"{shown} is a folder, not a CSV or Parquet file")
+        raise ScenarioError(source, key, f"{subject}is a folder, not a {kinds} file")
     try:
         with open(path, "rb") as handle:
             magic = handle.read(len(ZIP_MAGIC))
+    except FileNotFoundError:
+        return  # the caller says "no such file" in its own words
     except OSError as error:
-        raise ScenarioError(source, key, f"cannot read {shown}: {error.strerror}") from None
+        raise ScenarioError(source, key, f"{subject}cannot be read: {error.strerror}") from None
     if magic == ZIP_MAGIC:
         raise ScenarioError(
             source,
             key,
-            f"{shown} is an Excel workbook (or another zip file), not CSV or Parquet: "
+            f"{subject}is an Excel workbook (or another zip file), not {kinds}: "
             "save it as CSV (File > Save As > CSV UTF-8) and name that file",
         )
 
