@@ -231,6 +231,10 @@ def test_a_distributions_parameters_are_strict_numbers_too():
 def test_a_share_written_as_a_percent_says_so():
     message = error_of(MINIMAL + "\n[failures]\nrate = 30\n")
     assert message == "plan.toml: failures.rate: must be < 1.0 (got 30): a share, so 30% is 0.3"
+    message = error_of(MINIMAL + '\n[failures]\nrate = "3%"\n')
+    assert (
+        message == "plan.toml: failures.rate: must be a number (got '3%'): a share, so 3% is 0.03"
+    )
 
 
 def test_every_schema_problem_is_listed_with_the_first_one_raised():

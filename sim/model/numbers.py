@@ -98,7 +98,11 @@ def check_number(value: Any, annotation: Any, key: str) -> None:
             raise NumberError(key, f"must be a {kind}, not true/false (got {str(value).lower()})")
         if isinstance(value, str):
             quoted = " without quotes" if _is_number_text(value) else ""
-            raise NumberError(key, f"must be a {kind}{quoted} (got {value!r})")
+            hint = ""
+            percent = value.strip().removesuffix("%")
+            if value.strip().endswith("%") and _is_number_text(percent):
+                hint = f": a share, so {percent}% is {float(percent) / 100:g}"
+            raise NumberError(key, f"must be a {kind}{quoted} (got {value!r}){hint}")
         if isinstance(value, int) and abs(value) > MAX_INT:
             raise NumberError(key, f"must be at most {MAX_INT:,} in size (got {value:,})")
     item = _items(members)
