@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim
 from sim.model.scenario import ScenarioError, load, loads, parse_override, to_dict, with_overrides
@@ -338,3 +341,21 @@ def test_set_reaches_a_list_item_by_the_key_errors_name_it():
 )
 def test_a_bad_list_item_key_in_set_says_what_is_wrong(key, message):
     assert error_of(WINDOWED, {key: 1}).startswith(f"plan.toml: {message}")
+
+
+def _every_numeric_key() -> list[str]:
+    from sim.experiments.keys import numeric_keys
+
+    plan = list(numeric_keys(sim.load("scenarios/small-trust.toml")))
+    return [*plan, "scenario.seed", "scenario.replications", "scenario.horizon_days"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.sampled_from(_every_numeric_key()),
+    bad=st.sampled_from([True, False, "5", "0.5", math.inf, -math.inf, math.nan, 2**60, -(2**70)]),
+)
+def test_no_numeric_key_takes_true_false_text_non_finite_or_endless_numbers(key, bad):
+    with pytest.raises(ScenarioError) as caught:
+        loads(MINIMAL, {key: bad}, source="plan.toml", override_source="--set")
+    assert str(caught.value).startswith(f"--set: {key}: "), str(caught.value)
