@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
-from sim.cli.common import progress_lines
+from sim.cli.progress import progress_lines
 from sim.experiments import runner as runner_mod
 from sim.model import feasibility
 from sim.model.scenario import ScenarioError

@@ -1,4 +1,4 @@
-"""What every ``migsim`` command shares: the app, its options and progress bars.
+"""What every ``migsim`` command shares: the app, its options, progress (``sim.cli.progress``).
 
 A command that simulates declares only its own options and is decorated with
 :func:`simulating_command`, which adds SCENARIO, ``--set``, ``-n``,
@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import sys
-import threading
-import time
 import typing
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +19,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sim.cli.errors import (  # noqa: F401  (re-exported: every command imports from here)
     EXIT_BAD_INPUT,
@@ -37,10 +31,11 @@ from sim.cli.errors import (  # noqa: F401  (re-exported: every command imports 
     if_interrupted,
     stderr,
 )
+from sim.cli.progress import progress_bar, progress_lines, show_progress  # noqa: F401
 from sim.experiments.runner import default_workers
 from sim.experiments.runner import run as run_replications
 from sim.model import scenario as scenario_mod
-from sim.model.feasibility import duration, estimate
+from sim.model.feasibility import estimate
 from sim.model.numbers import MAX_INT
 from sim.model.scenario import Scenario
 
@@ -230,79 +225,6 @@ def positive(value: int | None, name: str) -> int | None:
     if value is not None and value < 1:
         raise BadInput(f"{name}: must be >= 1 (got {value})")
     return value
-
-
-def show_progress() -> bool:
-    """A progress bar only for a person at a terminal."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
-
-
-PROGRESS_EVERY_SECONDS = 10.0  # without a terminal: a line this often while work lasts
-
-
-@contextmanager
-def progress_bar(total: int, label: str, *, expected_seconds: float | None = None):
-    """Yield a callback advancing the progress by n.
-
-    On a terminal, a rich progress bar; otherwise (a CI log, a pipe) one plain
-    line on stderr every :data:`PROGRESS_EVERY_SECONDS` while the work lasts,
-    so a long job shows a sign of life (:func:`progress_lines`).
-    """
-    if not show_progress():
-        with progress_lines(total, label, expected_seconds=expected_seconds) as advance:
-            yield advance
-        return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-@contextmanager
-def progress_lines(
-    total: int,
-    label: str,
-    *,
-    every: float | None = None,
-    expected_seconds: float | None = None,
-    say: Callable[[str], None] | None = None,
-):
-    """Yield a callback advancing a count by n; a thread says where it stands every ``every`` s.
-
-    ``replications: 40 of 100 (40%) after 20 s; about 30 s left``. Nothing is
-    said for work that ends within the first interval. The time left is the
-    pace so far, or ``expected_seconds`` (the estimate made before starting)
-    until the first piece is done.
-    """
-    every = PROGRESS_EVERY_SECONDS if every is None else every
-    say = say or (lambda line: stderr.print(line, markup=False))
-    done = [0]
-    stop = threading.Event()
-    started = time.monotonic()
-
-    def report() -> None:
-        while not stop.wait(every):
-            elapsed = time.monotonic() - started
-            count = done[0]
-            if count:
-                left = elapsed * (total - count) / count
-            else:
-                left = None if expected_seconds is None else expected_seconds - elapsed
-            if left is not None and left <= 0:
-                left = None  # beyond the estimate: say nothing rather than "0 s left"
-            share = count / max(total, 1)
-            line = f"{label}: {count:,} of {total:,} ({share:.0%}) after {elapsed:,.0f} s"
-            if left is not None:
-                line += f"; about {duration(left)} left"
-            say(line)
-
-    thread = threading.Thread(target=report, name="migsim-progress", daemon=True)
-    thread.start()
-    try:
-        yield lambda n: done.__setitem__(0, done[0] + n)
-    finally:
-        stop.set()
-        thread.join()
 
 
 def simulate_for_cli(sc: Scenario, options: RunOptions):
