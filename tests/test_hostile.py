@@ -708,6 +708,7 @@ def test_the_suite_holds_at_least_a_hundred_mistakes():
         + len(SCENARIO_PATHS) * len(COMMANDS)
         + len(INVENTORY_ROWS)
         + len(MOVE_REPORTS)
+        + len(LANE_MISTAKES)
     )
     assert cases >= 100
 
@@ -753,3 +754,55 @@ def test_a_bad_inventory_row_is_one_line_naming_the_file_row_and_column(
     result, _ = invoke(place, command, text)
     line = one_line(result)
     assert line.split(": ")[0].endswith("mailboxes.csv") and where in line, line
+
+
+LANED = BASE.replace(
+    "legacy_client_share = 0.1",
+    "legacy_client_share = 0.1\nkinds = { user = 0.8, application = 0.2 }",
+).replace(
+    "[failures]",
+    '[[lanes]]\nname = "accounts"\nkinds = ["application"]\nfrom = 2024-01-15\n'
+    "weekday = 10\nweekend_day = 0\n\n[failures]",
+)
+LANE_MISTAKES = [
+    _file("lane kind misspelt", '["application"]', '["aplication"]', "lanes[0].kinds[0]"),
+    _file(
+        "lane kind twice", '["application"]', '["application", "application"]', "lanes[0].kinds[1]"
+    ),
+    _file(
+        "kind shares as percent",
+        "user = 0.8, application = 0.2",
+        "user = 80, application = 20",
+        "population.kinds.user",
+    ),
+    _file("kind share as true", "user = 0.8", "user = true", "population.kinds.user"),
+    _file("lane batch as true", "weekday = 10\n", "weekday = true\n", "lanes[0].weekday"),
+    _file("lane without a first day", "from = 2024-01-15\n", "", "lanes[0].from"),
+    _file(
+        "lane starts after the horizon", "from = 2024-01-15", "from = 2025-01-15", "lanes[0].from"
+    ),
+    _file(
+        "carried over spelt wrong",
+        "[batches]\n",
+        '[batches]\ncarried_over = "last"\n',
+        "batches.carried_over",
+    ),
+]
+
+
+def test_the_laned_scenario_is_valid(place):
+    scenario = place / "plan.toml"
+    scenario.write_text(LANED)
+    result = CliRunner().invoke(app, ["validate", str(scenario)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("mistake", "command"),
+    _commands_in_turn(LANE_MISTAKES, list(COMMANDS)),
+    ids=lambda value: value.id if isinstance(value, Mistake) else value,
+)
+def test_a_mistake_in_a_lane_is_one_line_naming_the_file_and_key(place, mistake, command):
+    assert mistake.old in LANED, mistake.id
+    result, scenario = invoke(place, command, LANED.replace(mistake.old, mistake.new, 1))
+    _named(one_line(result), str(scenario), mistake.key)

@@ -220,7 +220,7 @@ def test_progress_fan_with_one_replication_draws_its_line_without_band():
 def test_daily_cutovers_bars_are_per_date_medians_and_paused_days_shaded(results):
     _, daily = results
     ax = plots.daily_cutovers(daily)
-    for column in ("cutover_ok", "cutover_failed", "deferred"):
+    for column in ("cutover_ok", "cutover_failed"):
         heights = [bar.get_height() for bar in ax.patches if bar.get_gid() == column]
         np.testing.assert_allclose(heights, daily.groupby("date")[column].median().to_numpy())
     assert _by_gid(ax, "paused")
@@ -234,6 +234,16 @@ def test_daily_cutovers_shade_each_day_paused_in_most_replications_whole(results
     left, right = band.get_x(), band.get_x() + band.get_width()
     first = pd.Timestamp(START) + pd.Timedelta(days=10)
     assert (left, right) == pytest.approx((_date_x(first) - 0.5, _date_x(first) + 1.5))
+
+
+def test_daily_cutovers_draw_the_waiting_queue_as_a_line_not_bars_on_the_cutovers(results):
+    _, daily = results
+    daily = daily.assign(slipped=np.arange(len(daily)) % 7 * 100)
+    ax = plots.daily_cutovers(daily)
+    assert not [bar for bar in ax.patches if bar.get_gid() in ("deferred", "slipped")]
+    (line,) = _by_gid(ax, "waiting")
+    waiting = (daily["deferred"] + daily["slipped"]).groupby(daily["date"]).median()
+    np.testing.assert_allclose(line.get_ydata(), waiting.to_numpy())
 
 
 def test_daily_cutovers_leave_headroom_above_the_tallest_day(results):

@@ -7,6 +7,7 @@ stderr with no traceback unless ``--debug``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import stat
@@ -564,6 +565,21 @@ def test_fewer_places_within_the_horizon_than_mailboxes_is_refused(extra):
         assert [e.key for e in found] == ["batches.weekday"]
         assert f"has {places:,} places" in str(found[0])
         assert f"for {places + 1:,} mailboxes" in str(found[0])
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_with_lanes_the_places_of_every_lane_count(extra):
+    # main: 100 a weekday from 8 Jan; the lane: 30 a weekday from 22 Jan (two weeks later).
+    lane = {"name": "accounts", "kinds": ["application"], "from": dt.date(2024, 1, 22)}
+    lane |= {"weekday": 30, "weekend_day": 0, "notice_days": 0}
+    places = _weekdays_in_horizon(120) * 100 + (_weekdays_in_horizon(120) - 10) * 30
+    sc = scenario(
+        {"population.mailboxes": places + extra, "lanes": [lane]},
+        population={"kinds": {"user": 0.8, "application": 0.2}},
+    )
+    found = feasibility.problems(sc)
+    assert [e.key for e in found] == ([] if extra == 0 else ["batches.weekday"])
+    assert extra == 0 or "places across its lanes" in str(found[0])
 
 
 @pytest.mark.parametrize(("gb_per_hour", "refused"), [(0.5, False), (0.49, True)])

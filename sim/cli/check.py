@@ -74,6 +74,8 @@ def check(
     stdout.print(verdict.paragraph(), markup=False)
     for text in doubt_warnings(verdict.replications, verdict.confidence, verdict.p_meet_interval):
         stdout.print(f"warning: {text}", markup=False)
+    for text in verdict.warnings:
+        stdout.print(f"warning: {text}", markup=False)
     saved_to = " and ".join(str(p) for p in (junit, step_summary) if p)
     if saved_to:
         with if_interrupted(

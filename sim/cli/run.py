@@ -32,6 +32,7 @@ from sim.experiments.metrics import METRICS, metric
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import estimate, problems, warnings
+from sim.model.lanes import compile_lanes
 from sim.model.scenario import ScenarioError
 from sim.outputs.files import RESULT_FILES, staged_folder, write_result
 from sim.outputs.headline import doubt_lines
@@ -87,7 +88,7 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     if found:
         _refuse(found)
     days = cal.cutover_days
-    capacity = int(cal.batch_size.sum())
+    capacity = sum(int(lane.batch_size.sum()) for lane in compile_lanes(sc, cal))
     mailboxes = sc.population.mailboxes
     sized = estimate(sc, sc.scenario.replications, default_workers())
     stdout.print(f"{scenario}: ok: {sc.name!r}", markup=False)

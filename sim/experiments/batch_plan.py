@@ -20,17 +20,27 @@ import pandas as pd
 
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import Calendar, build_calendar
-from sim.model.cohorts import UNSCHEDULED, Cohorts, plan_cohorts
+from sim.model.cohorts import UNSCHEDULED, Cohorts
 from sim.model.draws import stream_seeds
+from sim.model.lanes import LanePlan, compile_lanes, lane_of_kind, plan_lanes
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
 from sim.model.uncertainty import concrete_scenario
 
-PLAN_COLUMNS = ("mailbox", "organisation", "size_gb", "planned_date", "notice_date")
+PLAN_COLUMNS = (
+    "mailbox",
+    "organisation",
+    "kind",
+    "lane",
+    "size_gb",
+    "planned_date",
+    "notice_date",
+)
 
 
 def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
-    """The batch plan of replication 0: mailbox, organisation, size_gb, planned_date, notice_date.
+    """The batch plan of replication 0: mailbox, organisation, kind, lane, size_gb,
+    planned_date, notice_date (NaT in a lane that sends no notices).
 
     ``seed`` defaults to the scenario's; the plan is the one ``sim.run`` with
     that seed gives replication 0. Dates are ``datetime64[s]`` days (NaT for a
@@ -43,19 +53,27 @@ def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
     calendar = build_calendar(scenario)
     streams = {name: np.random.default_rng(s) for name, s in stream_seeds(first).items()}
     mailboxes = draw_mailboxes(scenario.population, streams)
-    days = calendar.cutover_days
-    cohorts = plan_cohorts(
+    lanes = compile_lanes(scenario, calendar)
+    lane_of_mailbox = None
+    if len(lanes) > 1:
+        kind = mailboxes.kind if mailboxes.kind is not None else np.zeros(len(mailboxes), np.int8)
+        lane_of_mailbox = lane_of_kind(lanes, mailboxes.kind_names)[kind]
+    cohorts = plan_lanes(
+        lanes,
         scenario.batches.selection,
-        days,
-        calendar.batch_size[days],
         mailboxes.organisation,
+        lane_of_mailbox,
         streams["selection"],
     )
-    return plan_table(scenario, calendar, mailboxes, cohorts)
+    return plan_table(calendar, mailboxes, cohorts, lanes, lane_of_mailbox)
 
 
 def plan_table(
-    scenario: Scenario, calendar: Calendar, mailboxes: Mailboxes, cohorts: Cohorts
+    calendar: Calendar,
+    mailboxes: Mailboxes,
+    cohorts: Cohorts,
+    lanes: tuple[LanePlan, ...],
+    lane_of_mailbox: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The plan as a table in initial-sync order, unplanned mailboxes last."""
     planned = cohorts.planned_day
@@ -65,13 +83,19 @@ def plan_table(
     has_day = day != UNSCHEDULED
     dates = np.full(len(order), np.datetime64("NaT"), dtype="datetime64[D]")
     dates[has_day] = calendar.dates[day[has_day]].to_numpy(dtype="datetime64[D]")
-    notice = dates - np.timedelta64(scenario.batches.notice_days, "D")
+    codes = np.zeros(len(order), np.int8) if lane_of_mailbox is None else lane_of_mailbox[order]
+    notice_days = np.array([lane.notice_days for lane in lanes])[codes].astype("timedelta64[D]")
+    notice = dates - notice_days
+    silent = np.array([not lane.notifies for lane in lanes])[codes]
+    notice[silent] = np.datetime64("NaT")
     ids = mailboxes.id_column()
     organisation = mailboxes.organisation_column()
     return pd.DataFrame(
         {
             "mailbox": ids[order] if isinstance(ids, np.ndarray) else ids.take(order),
             "organisation": organisation[order],
+            "kind": mailboxes.kind_column()[order],
+            "lane": pd.Categorical.from_codes(codes, categories=[x.name for x in lanes]),
             "size_gb": mailboxes.size_gb[order],
             "planned_date": dates.astype("datetime64[s]"),
             "notice_date": notice.astype("datetime64[s]"),

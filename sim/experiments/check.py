@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiments.metrics import metric
+from sim.experiments.metrics import buffer_warning, metric
 from sim.experiments.results import completion_at, p_meet_interval
 from sim.experiments.runner import run
 from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
@@ -57,6 +57,7 @@ class Verdict:
     horizon_days: int
     wall_seconds: float
     file: str | None = None
+    warnings: tuple[str, ...] = ()  # about the plan itself (e.g. a sync buffer under a day)
 
     @property
     def p_meet_deadline(self) -> float:
@@ -225,6 +226,7 @@ def verdict_for(
         horizon_days=sc.horizon_days,
         wall_seconds=summary["wall_seconds"],
         file=file,
+        warnings=tuple(w for w in (buffer_warning(summary),) if w),
     )
 
 

@@ -97,13 +97,64 @@ METRICS: tuple[Metric, ...] = (
            ("support", "wait_hours"), "amount"),
     Metric("wait_hours_mean", "hours", "ticket wait, mean (hours)",
            ("support", "mean_wait_hours"), "amount", in_table=False),
-    Metric("paused_days", "days", "paused days", ("paused_days",)),
+    Metric("paused_days", "days", "paused days (go/no-go and risks)", ("paused_days",)),
+    Metric("paused_days_gate", "days", "days paused by go/no-go", ("paused_days_gate",)),
+    Metric("paused_days_risk", "days", "days paused by risks", ("paused_days_risk",)),
     Metric("cutover_failures", "cutovers", "failed cutovers", ("cutover_failures",),
            in_table=False),
     Metric("deferred_users", "users", "users deferred",
            ("deferred_users",)),
     Metric("slipped_users", "users", "users slipped past their planned day", ("slipped_users",)),
+    # Lateness per user: late = cut over (or sent to remediation) after the first day told.
+    Metric("users_late", "users", "users late (after the day they were told)",
+           ("lateness", "users_late")),
+    Metric("days_late_p90", "days", "days late, 90th pct of users",
+           ("lateness", "days_late_p90")),
+    Metric("date_changes", "notices", "notices of a new date", ("lateness", "date_changes")),
+    # Hours from the end of a mailbox's initial sync to its first due evening, 10th pct
+    # of mailboxes: under a day, the throttle binds though the date has not moved yet.
+    Metric("sync_buffer_hours_p10", "hours", "sync buffer, 10th pct of mailboxes (hours)",
+           ("sync_buffer_hours",), "amount"),
 )  # fmt: skip
+
+LANE_PREFIX = "lane."
+"""``runs`` columns ``lane.<name>.completion_date`` and ``lane.<name>.migrated``: one pair
+per lane ("main" first), summarised under ``summary["lanes"][name]``."""
+
+BUFFER_WARNING_HOURS = 24.0
+"""Below this median ``sync_buffer_hours`` (P50 over replications of the per-replication
+10th percentile), the throttle binds though the date has not moved yet."""
+
+
+def lane_names(columns) -> list[str]:
+    """The lanes a ``runs`` table has columns for, in order."""
+    suffix = ".completion_date"
+    return [
+        c[len(LANE_PREFIX) : -len(suffix)]
+        for c in columns
+        if c.startswith(LANE_PREFIX) and c.endswith(suffix)
+    ]
+
+
+def buffer_warning(summary: Mapping[str, Any]) -> str | None:
+    """The warning ``run``, ``check`` and the report give when the median sync buffer is
+    under a day, else None."""
+    buffer = summary.get("sync_buffer_hours") or {}
+    median = buffer.get("p50")
+    if median is None or median >= BUFFER_WARNING_HOURS:
+        return None
+    if median < 0:
+        return (
+            f"the median sync buffer is {median:.1f} hours: more than 10% of mailboxes "
+            "finish their initial sync after their evening and are deferred: the throttle "
+            "binds and moves dates"
+        )
+    return (
+        f"the median sync buffer is {median:.1f} hours (10% of mailboxes finish their "
+        "initial sync less than that before their evening): the throttle binds; "
+        "the date has not moved yet"
+    )
+
 
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 

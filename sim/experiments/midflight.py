@@ -37,6 +37,7 @@ from sim.experiments.posteriors import (
     tickets_due_by_as_of,
 )
 from sim.model.calendar import Calendar
+from sim.model.lanes import compile_lanes, remaining_kind_shares
 from sim.model.replication import Model
 from sim.model.scenario import Scenario, ScenarioError, from_dict, to_dict
 
@@ -210,6 +211,16 @@ def remaining_raw(scenario: Scenario, state: StartingState, cal: Calendar) -> di
     population["organisations"] = int(
         min(state.remaining, max(1, round(population["organisations"] * share)))
     )
+    # With lanes, what is left is mostly of the lanes still to move (sim.model.lanes).
+    kinds = remaining_kind_shares(
+        scenario,
+        compile_lanes(scenario, cal),
+        cal.index_of(state.as_of),
+        state.migrated + state.needs_remediation,
+        state.remaining,
+    )
+    if kinds is not None:
+        population["kinds"] = kinds
     return raw
 
 
@@ -259,6 +270,19 @@ def scenario_for(
         {**p, **{k: _scaled(p[k], pace) for k in ("weekday", "weekend_day") if p.get(k)}}
         for p in batches.get("phases", [])
     ]
+    raw["lanes"] = [
+        {
+            **lane,
+            **{k: _scaled(lane[k], pace) for k in ("weekday", "weekend_day") if k in lane},
+            "phases": [
+                {**p, **{k: _scaled(p[k], pace) for k in ("weekday", "weekend_day") if p.get(k)}}
+                for p in lane.get("phases", [])
+            ],
+        }
+        for lane in raw.get("lanes", [])
+    ]
+    if not raw["lanes"]:
+        raw.pop("lanes")
     if "failures.rate" in draws:
         raw["failures"]["rate"] = min(draws["failures.rate"], 0.999)
     if ticket_factor != 1.0 and ticket_rates is not None:

@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from sim.experiments.metrics import METRICS, QUANTILES, Metric, quantile_rank
+from sim.experiments.metrics import (
+    LANE_PREFIX,
+    METRICS,
+    QUANTILES,
+    Metric,
+    lane_names,
+    quantile_rank,
+)
 
 MONTE_CARLO_LEVEL = 0.95  # the Wilson interval of P(meet deadline): Monte Carlo error only
 
@@ -122,6 +129,18 @@ def uncertainty_summary(runs: pd.DataFrame) -> dict[str, Any]:
     return {"uncertain": params, "risks": risks}
 
 
+def lanes_summary(runs: pd.DataFrame) -> dict[str, Any]:
+    """``lanes``: per lane ("main" is [batches]), completion P10/P50/P90 and migrated P50."""
+    out = {}
+    for name in lane_names(runs.columns):
+        migrated = runs[f"{LANE_PREFIX}{name}.migrated"]
+        out[name] = {
+            "completion": completion_quantiles(runs[f"{LANE_PREFIX}{name}.completion_date"]),
+            "migrated": quantiles(migrated, ("p50",)),
+        }
+    return out
+
+
 def summarise(
     runs: pd.DataFrame,
     *,
@@ -154,6 +173,7 @@ def summarise(
         interval = p_meet_interval(int(runs["met_deadline"].sum()), len(runs))
         summary = _insert_after(summary, "p_meet_deadline", "p_meet_deadline_interval", interval)
     summary.update(uncertainty_summary(runs))
+    summary["lanes"] = lanes_summary(runs)
     summary["wall_seconds"] = round(wall_seconds, 3)
     return summary
 

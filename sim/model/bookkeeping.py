@@ -10,6 +10,11 @@ cohort. Example: Tuesday's 22,000 are planned; 300 of Monday's were deferred
 (sync not finished) and 50 failed on Friday and retry today. Tuesday takes the
 Friday retries first (waiting since their failed attempt), then Monday's
 deferred (waiting since Monday), then as much of its own cohort as fits.
+With ``batches.carried_over = "spare"`` Tuesday's cohort goes first and the
+carried-over users take only the places it leaves.
+
+Each lane (``sim.model.lanes``) has its own :class:`DueList`; their planned
+cohorts are disjoint slices of the one queue.
 """
 
 from __future__ import annotations
@@ -40,11 +45,13 @@ class DailyCounts:
 
     days: int
     values: dict[str, np.ndarray] = field(init=False)
-    paused: np.ndarray = field(init=False)
+    paused: np.ndarray = field(init=False)  # by the go/no-go gate or a risk
+    paused_by_risk: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.values = {name: np.zeros(self.days, dtype=np.int64) for name in DAILY_COUNTS}
         self.paused = np.zeros(self.days, dtype=bool)
+        self.paused_by_risk = np.zeros(self.days, dtype=bool)
 
     def add(self, name: str, day: int, count: int) -> None:
         if 0 <= day < self.days:
@@ -61,14 +68,28 @@ class MailboxState:
         self.waiting_since = np.zeros(queued, dtype=np.int32)  # day first due for this attempt
         self.ever_deferred = np.zeros(queued, dtype=bool)
         self.ever_slipped = np.zeros(queued, dtype=bool)
+        self.final_day = np.full(queued, -1, dtype=np.int32)  # migrated or sent to remediation
 
 
 class DueList:
-    """Who is due on each cutover day: planned cohorts and carried-over users."""
+    """Who is due on each cutover day (of one lane): planned cohorts and carried-over users.
 
-    def __init__(self, planned_day_by_position: np.ndarray) -> None:
-        self.planned = dict(_runs_of_equal_days(planned_day_by_position))
+    ``carried_first`` (``batches.carried_over = "first"``): carried-over users
+    come before the day's planned cohort; otherwise after it ("spare").
+    """
+
+    def __init__(
+        self,
+        planned_day_by_position: np.ndarray | None = None,
+        *,
+        planned: dict[int, tuple[int, int]] | None = None,
+        carried_first: bool = True,
+    ) -> None:
+        if planned is None:
+            planned = dict(_runs_of_equal_days(planned_day_by_position))
+        self.planned = planned
         self.carried: dict[int, list[np.ndarray]] = {}
+        self.carried_first = carried_first
 
     def any_on(self, day: int) -> bool:
         return day in self.planned or day in self.carried
@@ -77,7 +98,8 @@ class DueList:
         self.carried.setdefault(day, []).append(positions)
 
     def take(self, day: int, waiting_since: np.ndarray) -> np.ndarray:
-        """Everyone due on ``day``: carried over (longest waiting first), then planned."""
+        """Everyone due on ``day``: carried over (longest waiting first) and planned, in
+        the order of ``carried_first``."""
         parts = []
         carried = self.carried.pop(day, None)
         if carried:
@@ -86,10 +108,43 @@ class DueList:
             parts.append(positions[np.lexsort((positions, waiting_since[positions]))])
         if day in self.planned:
             first, end = self.planned.pop(day)
-            parts.append(np.arange(first, end))
+            planned = np.arange(first, end)
+            parts.append(planned) if self.carried_first else parts.insert(0, planned)
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def take_span(self, first: int, end: int, waiting_since: np.ndarray):
+        """(day, due) for every day in [first, end) on which someone is due, in day order."""
+        days = sorted(d for d in {*self.planned, *self.carried} if first <= d < end)
+        return [(day, self.take(day, waiting_since)) for day in days]
+
+
+def planned_by_lane(
+    planned_day_by_position: np.ndarray,
+    lane_by_position: np.ndarray | None,
+    lanes: int,
+    spans: tuple | None = None,
+) -> list[dict[int, tuple[int, int]]]:
+    """Each lane's planned cohorts: {day: (first, end)} slices of the queue.
+
+    The queue is sorted by day and, within a day, holds each lane's cohort as one block;
+    ``spans`` ((day, lane, first, end), as ``sim.model.lanes.plan_lanes`` gives them) saves
+    finding the blocks again.
+    """
+    if lane_by_position is None or lanes == 1:
+        return [dict(_runs_of_equal_days(planned_day_by_position))]
+    if spans is not None:
+        out_spans: list[dict[int, tuple[int, int]]] = [{} for _ in range(lanes)]
+        for day, lane, first, end in spans:
+            out_spans[lane][day] = (first, end)
+        return out_spans
+    key = planned_day_by_position.astype(np.int64) * lanes + lane_by_position
+    out: list[dict[int, tuple[int, int]]] = [{} for _ in range(lanes)]
+    for code, span in _runs_of_equal_days(key):
+        day, lane = divmod(code, lanes)
+        out[lane][day] = span
+    return out
 
 
 def _runs_of_equal_days(days: np.ndarray):

@@ -213,15 +213,7 @@ def build_calendar(scenario: Scenario) -> Calendar:
     for window in scenario.calendar.blackouts:
         blackout |= (dates >= pd.Timestamp(window.from_)) & (dates <= pd.Timestamp(window.to))
 
-    weekday_batch = np.full(days, batches.weekday)
-    weekend_batch = np.full(days, batches.weekend_day)
-    for phase in batches.phases:
-        from_phase = dates >= pd.Timestamp(phase.from_)
-        weekday_batch[from_phase] = batches.weekday if phase.weekday is None else phase.weekday
-        weekend_batch[from_phase] = (
-            batches.weekend_day if phase.weekend_day is None else phase.weekend_day
-        )
-    batch_size = np.where(weekend, weekend_batch, weekday_batch)
+    batch_size = _batch_sizes(dates, weekend, batches.weekday, batches.weekend_day, batches.phases)
     in_horizon = (np.arange(days) >= start_index) & (np.arange(days) <= last_cutover_index)
     batch_size = np.where(in_horizon & ~holiday & ~blackout, batch_size, 0)
 
@@ -235,6 +227,34 @@ def build_calendar(scenario: Scenario) -> Calendar:
         batch_size=batch_size.astype(np.int64),
         clock=LocalClock.build(first_day, days + 1, scenario.calendar.timezone),
     )
+
+
+def _batch_sizes(
+    dates: pd.DatetimeIndex, weekend: np.ndarray, weekday: int, weekend_day: int, phases
+) -> np.ndarray:
+    """Users planned per day by weekday/weekend and the latest phase (before any day is shut)."""
+    days = len(dates)
+    weekday_batch = np.full(days, weekday)
+    weekend_batch = np.full(days, weekend_day)
+    for phase in phases:
+        from_phase = dates >= pd.Timestamp(phase.from_)
+        weekday_batch[from_phase] = weekday if phase.weekday is None else phase.weekday
+        weekend_batch[from_phase] = weekend_day if phase.weekend_day is None else phase.weekend_day
+    return np.where(weekend, weekend_batch, weekday_batch)
+
+
+def lane_batch_size(
+    cal: Calendar, weekday: int, weekend_day: int, phases, first: dt.date
+) -> np.ndarray:
+    """Users planned per day in a lane (``[[lanes]]``) of its own batch sizes and phases,
+    from its first day ``first``: none before it, on holidays, in blackouts, or outside
+    the scenario's horizon (the calendar's cutover days bound every lane's)."""
+    batch = _batch_sizes(cal.dates, cal.weekend, weekday, weekend_day, phases)
+    index = np.arange(cal.days)
+    open_day = (index >= max(cal.start_index, cal.index_of(first))) & (
+        index <= cal.last_cutover_index
+    )
+    return np.where(open_day & ~cal.holiday & ~cal.blackout, batch, 0).astype(np.int64)
 
 
 def _holidays(spec: str, dates: pd.DatetimeIndex) -> np.ndarray:

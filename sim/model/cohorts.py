@@ -23,6 +23,8 @@ UNSCHEDULED = -1
 class Cohorts:
     planned_day: np.ndarray  # per mailbox: calendar day index of its first cutover, or -1
     queue: np.ndarray  # mailbox ids in initial-sync queue order (scheduled mailboxes only)
+    lane: np.ndarray | None = None  # by queue position: its lane (sim.model.lanes); None: "main"
+    lane_spans: tuple | None = None  # (day, lane, first, end): each lane's cohort of each day
 
 
 def plan_random(

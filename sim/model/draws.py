@@ -30,6 +30,7 @@ STREAMS = (
     "handle_times",
     "persistent",
     "initial_backlog",
+    "kinds",
 )
 
 

@@ -20,9 +20,9 @@ one of :func:`problems`. A new front end (``compare``, the app) should call
 
 The rules (each a function below; ``docs/model.md`` lists them for planners):
 
-- some cutover day lies within the horizon;
+- some cutover day lies within the horizon, for every lane;
 - the horizon holds at least as many places (batch sizes summed over its
-  cutover days) as there are mailboxes;
+  cutover days, across every lane) as there are mailboxes;
 - the throttle lets some data move, and the largest mailbox can sync within
   the horizon at the fastest pace the scenario allows;
 - the desk has agents and opening hours when tickets are expected;
@@ -334,21 +334,42 @@ def _cutover_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
 
 def _places(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
     """Fewer places on the evenings of the horizon than mailboxes: some never get a date."""
-    if getattr(scenario, "lanes", None):
-        return None  # lanes move their kinds on their own plans; not counted here yet
-    places = int(cal.batch_size[: cal.last_cutover_index + 1].sum())
+    from sim.model.lanes import compile_lanes
+
+    # With [[lanes]], every lane's places count: how the kinds split between lanes may be
+    # drawn, but no world can move more mailboxes than all lanes together have places.
+    within = slice(0, cal.last_cutover_index + 1)
+    lanes = compile_lanes(scenario, cal)
+    places = sum(int(lane.batch_size[within].sum()) for lane in lanes)
     mailboxes = scenario.population.mailboxes
     if not len(cal.cutover_days) or places >= mailboxes:
         return None
+    across = " across its lanes" if len(lanes) > 1 else ""
     return _error(
         scenario,
         "batches.weekday",
-        f"the {scenario.scenario.horizon_days}-day horizon has {places:,} places "
+        f"the {scenario.scenario.horizon_days}-day horizon has {places:,} places{across} "
         f"(batch sizes over its cutover days) for {mailboxes:,} mailboxes: "
         "raise the batch sizes, add phases or lengthen scenario.horizon_days",
         "population.mailboxes",
         "scenario.horizon_days",
     )
+
+
+def _lane_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
+    """A lane ([[lanes]]) without a cutover day within the horizon never moves its kinds."""
+    from sim.model.lanes import compile_lanes
+
+    for lane in compile_lanes(scenario, cal)[1:]:
+        if not len(lane.cutover_days):
+            key = f"lanes[{lane.index - 1}].from"
+            return _error(
+                scenario,
+                key,
+                f"lane {lane.name!r} has no cutover day within the "
+                f"{scenario.scenario.horizon_days}-day horizon from {scenario.scenario.start}",
+            )
+    return None
 
 
 def _throttle_capacity(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
@@ -457,6 +478,7 @@ def _size_limits(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
 
 RULES = (
     Rule(_cutover_days, BATCH_SIZES),
+    Rule(_lane_days, BATCH_SIZES),
     Rule(_places, PLACES),
     Rule(_throttle_capacity, THROTTLE),
     Rule(_sync_within_horizon, SYNC),

@@ -86,6 +86,14 @@ def _items(members: list[Any]) -> Any | None:
     return None
 
 
+def _mapping_values(members: list[Any]) -> Any | None:
+    """The value annotation of a ``dict[K, V]`` member, if any (``population.kinds``)."""
+    for member in members:
+        if get_origin(member) is dict and len(get_args(member)) == 2:
+            return get_args(member)[1]
+    return None
+
+
 def check_number(value: Any, annotation: Any, key: str) -> None:
     """Raise :class:`NumberError` if ``value`` is no number where ``annotation`` takes one."""
     members = _members(annotation)
@@ -109,6 +117,10 @@ def check_number(value: Any, annotation: Any, key: str) -> None:
     if item is not None and isinstance(value, list):
         for index, element in enumerate(value):
             check_number(element, item, f"{key}.{index}")
+    values = _mapping_values(members)
+    if values is not None and isinstance(value, Mapping):
+        for name, element in value.items():
+            check_number(element, values, f"{key}.{name}")
 
 
 def strict_numbers(model: type[BaseModel], data: Any) -> Any:

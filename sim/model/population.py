@@ -5,7 +5,9 @@ hospital trusts with tens of thousands of staff to GP practices with a dozen.
 Before the real list exists, mailbox sizes are drawn lognormal (mean about
 1.1 GB, a long tail of large ones, capped by the service's limit);
 organisation sizes are heavy-tailed too (lognormal weights); about a tenth of
-users still ran a legacy client. Once the list exists, ``population.inventory``
+users still ran a legacy client. Not every mailbox is a person: ``population.kinds``
+gives shares of kinds (user, shared, application, ...), default all users. Once the
+list exists, ``population.inventory``
 names it and the mailboxes come from the file (``sim.model.inventory``).
 """
 
@@ -18,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.model.inventory import load_inventory
-from sim.model.scenario import Population, Throttle
+from sim.model.scenario import DEFAULT_KIND, Population, Throttle
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,16 @@ class Mailboxes:
     item_count: np.ndarray | None = None  # int64
     ids: pa.Array | None = None  # strings; None: the ids are the indices
     organisation_names: np.ndarray | None = None  # None: the codes are the names
+    kind: np.ndarray | None = None  # int8 codes into ``kind_names``; None: all the first kind
+    kind_names: tuple[str, ...] = (DEFAULT_KIND,)
 
     def __len__(self) -> int:
         return len(self.size_gb)
+
+    def kind_column(self) -> pd.Categorical:
+        """The ``kind`` column of the mailbox table."""
+        codes = np.zeros(len(self), dtype=np.int8) if self.kind is None else self.kind
+        return pd.Categorical.from_codes(codes, categories=list(self.kind_names))
 
     def id_column(self) -> np.ndarray | pd.api.extensions.ExtensionArray:
         """The ``mailbox`` column of the mailbox table: real ids, else the indices."""
@@ -93,7 +102,27 @@ def draw_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) ->
     org_sizes = draw_organisation_sizes(spec, streams["organisations"])
     organisation = np.repeat(np.arange(len(org_sizes), dtype=np.int32), org_sizes)
     legacy = streams["legacy"].random(spec.mailboxes) < spec.legacy_client_share
-    return Mailboxes(draw_sizes_gb(spec, streams["sizes"]), organisation, legacy)
+    sizes = draw_sizes_gb(spec, streams["sizes"])
+    kind, kind_names = draw_kinds(spec, streams.get("kinds"))
+    return Mailboxes(sizes, organisation, legacy, kind=kind, kind_names=kind_names)
+
+
+def draw_kinds(
+    spec: Population, rng: np.random.Generator | None
+) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """Each mailbox's kind, drawn independently by ``population.kinds`` (its own stream)."""
+    shares = spec.kind_shares()
+    names = tuple(shares)
+    if len(names) == 1:
+        return None, names
+    edges = np.cumsum(list(shares.values()))
+    edges /= edges[-1]
+    uniform = rng.random(spec.mailboxes)
+    # The kind whose cumulative share first exceeds the uniform (few kinds: comparisons).
+    codes = np.zeros(spec.mailboxes, dtype=np.int8)
+    for edge in edges[:-1]:
+        codes += uniform >= edge
+    return codes, names
 
 
 def inventory_mailboxes(spec: Population, streams: dict[str, np.random.Generator]) -> Mailboxes:
@@ -102,6 +131,7 @@ def inventory_mailboxes(spec: Population, streams: dict[str, np.random.Generator
     legacy = inventory.legacy
     if legacy is None:
         legacy = streams["legacy"].random(len(inventory)) < spec.legacy_client_share
+    kind, kind_names = _inventory_kinds(getattr(inventory, "kind", None))
     return Mailboxes(
         size_gb=inventory.size_gb,
         organisation=inventory.organisation,
@@ -109,4 +139,16 @@ def inventory_mailboxes(spec: Population, streams: dict[str, np.random.Generator
         item_count=inventory.item_count,
         ids=inventory.mailbox,
         organisation_names=inventory.organisation_names,
+        kind=kind,
+        kind_names=kind_names,
     )
+
+
+def _inventory_kinds(kinds) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """Codes and names of an inventory's ``kind`` column (strings or a categorical)."""
+    if kinds is None:
+        return None, (DEFAULT_KIND,)
+    if isinstance(kinds, pa.ChunkedArray | pa.Array):
+        kinds = kinds.to_pandas()
+    codes, names = pd.factorize(pd.Series(kinds).fillna(DEFAULT_KIND).astype(str))
+    return codes.astype(np.int8), tuple(str(name) for name in names)

@@ -2,12 +2,16 @@
 
 The processes read like the plan:
 
-* ``cohort_day``: every cutover evening at ``cutover_time`` the day's users are
-  due: users carried over from earlier evenings (deferred, slipped, retrying;
-  longest waiting first), then the day's planned cohort.
-* ``go_no_go``: with more tickets open than ``pause_backlog``, or on a day the
-  world pauses (``World.paused_by_day``), there are no cutovers: every due user
-  slips to the next cutover day.
+* ``cohort_day``: every cutover evening at ``cutover_time`` each lane's users
+  are due (``sim.model.lanes``; without ``[[lanes]]`` one lane, "main"): users
+  carried over from earlier evenings (deferred, slipped, retrying; longest
+  waiting first), then the day's planned cohort (the other way round with
+  ``batches.carried_over = "spare"``).
+* ``go_no_go``: with more tickets open than ``pause_backlog`` there are no
+  cutovers: every due user slips to the next cutover day (nobody knows for how
+  long). A risk's pause (``World.paused_by_day``) has a known length:
+  ``rebook_pause`` rebooks everyone due inside it once, to the first cutover
+  day after it.
 * ``cutover``: users whose initial sync (``presync`` in the tenant throttle) has
   not finished are deferred (they take no place and keep syncing); the evening
   switches over at most its capacity, the day's batch x (1 + ``catch_up``), and
@@ -30,6 +34,7 @@ A phase with 0 has no cutovers at all, carried-over users included.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,11 +49,13 @@ from sim.model.bookkeeping import (
     DailyCounts,
     DueList,
     MailboxState,
+    planned_by_lane,
 )
 from sim.model.calendar import Calendar, build_calendar
-from sim.model.cohorts import Cohorts, plan_cohorts
+from sim.model.cohorts import Cohorts
 from sim.model.desk import ServiceDesk
 from sim.model.draws import STREAMS, stream_seeds
+from sim.model.lanes import LanePlan, compile_lanes, lane_of_kind, plan_lanes
 from sim.model.population import Mailboxes, draw_mailboxes
 from sim.model.scenario import Scenario
 from sim.model.throttle import Capacity, InitialSyncs, build_capacity, initial_syncs
@@ -77,10 +84,10 @@ class Model:
         self.capacity: Capacity = build_capacity(self.calendar, scenario.throttle)
         cal = self.calendar
         self.cutover_hours = cal.hours_at(np.arange(cal.days), scenario.batches.cutover_time)
-        # An evening's capacity: its batch x (1 + catch_up) users.
-        self.evening_capacity = np.floor(
-            cal.batch_size * (1.0 + scenario.batches.catch_up) + 1e-9
-        ).astype(np.int64)
+        # Each lane's evenings and their capacity: its batch x (1 + catch_up) users.
+        self.lanes = compile_lanes(scenario, cal)
+        self.evening_capacity = self.lanes[0].evening_capacity
+        self.evening_days = np.unique(np.concatenate([lane.cutover_days for lane in self.lanes]))
         self.desk_open = _desk_hours(cal, scenario)
         weights = np.asarray(scenario.support.arrival_hour_weights, dtype=float)
         self.arrival_hour_cdf = np.cumsum(weights) / weights.sum()
@@ -118,6 +125,23 @@ class Model:
         )
 
 
+def _planned_counts(planned: dict[int, tuple[int, int]], days: int) -> np.ndarray:
+    """Users planned on each day, from a lane's {day: (first, end)} cohorts."""
+    counts = np.zeros(days + 1, dtype=np.int64)
+    for day, (first, end) in planned.items():
+        counts[day] = end - first
+    return counts
+
+
+def _pause_ends(paused_by_day: np.ndarray | None, days: int) -> np.ndarray | None:
+    """For each day, the first day on or after it that no risk pauses (``days`` if none)."""
+    if paused_by_day is None:
+        return None
+    free = np.flatnonzero(~np.asarray(paused_by_day, dtype=bool))
+    k = np.searchsorted(free, np.arange(days), side="left")
+    return np.append(free, days)[k]
+
+
 def _desk_hours(cal: Calendar, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     hours = scenario.support.hours
     weekday_open = ~cal.weekend & (scenario.support.open_on_holidays | ~cal.holiday)
@@ -142,14 +166,18 @@ class _Run:
         self.sc = model.scenario
         self.cal = model.calendar
         self.world = world
+        self.lanes = model.lanes
         self.env = simpy.Environment(initial_time=0.0)
         self.pop: Mailboxes = draw_mailboxes(
-            self.sc.population, {name: np.random.default_rng(seeds[name]) for name in STREAMS[:3]}
+            self.sc.population,
+            {name: np.random.default_rng(seeds[name]) for name in (*STREAMS[:3], "kinds")},
         )
+        self.lane_of_mailbox = self._lane_of_mailbox()
         self.cohorts: Cohorts = self._plan(np.random.default_rng(seeds["selection"]))
         self.queue = self.cohorts.queue
         # Planned day by queue position: non-decreasing, cohort after cohort.
         self.planned_by_position = self.cohorts.planned_day[self.queue]
+        self.lane_by_position = self.cohorts.lane
         self.presync = self._presync()
         self.synced_at = self.presync.synced_hours
         n = len(self.pop)
@@ -159,21 +187,58 @@ class _Run:
         self.ticket_times_rng = np.random.default_rng(seeds["ticket_times"])
         self.handle_rng = np.random.default_rng(seeds["handle_times"])
         self.state = MailboxState(len(self.queue))
-        self.due = DueList(self.planned_by_position)
+        carried_first = self.sc.batches.carried_over == "first"
+        planned = planned_by_lane(
+            self.planned_by_position,
+            self.lane_by_position,
+            len(self.lanes),
+            self.cohorts.lane_spans,
+        )
+        self.due = [DueList(planned=p, carried_first=carried_first) for p in planned]
+        self.spare = not carried_first
+        if self.spare:
+            # Places already taken on each lane's evenings: its planned cohort, and the
+            # carried-over users due then (to book slipped users where a place is free).
+            self.taken = [_planned_counts(p, self.cal.days) for p in planned]
         self.counts = DailyCounts(self.cal.days)
         self.outstanding = n
+        self.lane_outstanding = self._lane_sizes()
+        self.lane_completion: list[int | None] = [None] * len(self.lanes)
+        self.lane_migrated = [0] * len(self.lanes)
         self.completion_day: int | None = None
-        self.paused_days = 0
+        self.paused_days_gate = 0
+        self.paused_days_risk = 0
+        self.date_changes = 0
+        self.pause_end = _pause_ends(world.paused_by_day, self.cal.days)
         self.desk = ServiceDesk(self.env, self.sc.support.agents, *model.desk_open)
         self._open_initial_backlog(np.random.default_rng(seeds["initial_backlog"]))
 
+    @property
+    def paused_days(self) -> int:
+        """Evenings without cutovers for a go/no-go or a risk: both together."""
+        return self.paused_days_gate + self.paused_days_risk
+
     # --- set-up -----------------------------------------------------------------------------
+
+    def _lane_of_mailbox(self) -> np.ndarray | None:
+        """Each mailbox's lane by its kind; None when every mailbox is in "main"."""
+        if len(self.lanes) == 1:
+            return None
+        by_kind = lane_of_kind(self.lanes, self.pop.kind_names)
+        kind = self.pop.kind
+        if kind is None:
+            kind = np.zeros(len(self.pop), dtype=np.int8)
+        return by_kind[kind]
+
+    def _lane_sizes(self) -> list[int]:
+        if self.lane_of_mailbox is None:
+            return [len(self.pop)]
+        return np.bincount(self.lane_of_mailbox, minlength=len(self.lanes)).tolist()
 
     def _plan(self, rng: np.random.Generator) -> Cohorts:
         """The cohorts, exactly as ``sim.plan`` hands them to the migration team."""
-        days = self.cal.cutover_days
-        return plan_cohorts(
-            self.sc.batches.selection, days, self.cal.batch_size[days], self.pop.organisation, rng
+        return plan_lanes(
+            self.lanes, self.sc.batches.selection, self.pop.organisation, self.lane_of_mailbox, rng
         )
 
     def _presync(self) -> InitialSyncs:
@@ -200,6 +265,9 @@ class _Run:
         support = self.sc.support
         legacy = self.pop.legacy
         rate = np.where(legacy, support.legacy_ticket_rate, support.ticket_rate)
+        for lane in self.lanes[1:]:
+            if lane.ticket_rate is not None:
+                rate = np.where(self.lane_of_mailbox == lane.index, lane.ticket_rate, rate)
         return (uniform_by_id < rate)[self.queue]
 
     def _open_initial_backlog(self, rng: np.random.Generator) -> None:
@@ -214,51 +282,86 @@ class _Run:
     # --- the processes ----------------------------------------------------------------------
 
     def simulate(self) -> None:
-        notice_days = self.sc.batches.notice_days
-        for day, (first, end) in self.due.planned.items():
-            self.state.waiting_since[first:end] = day
-            self.counts.add("notices_sent", max(day - notice_days, 0), end - first)
-            self.counts.add("reminders_sent", day - 1, end - first)
+        for lane, due in zip(self.lanes, self.due, strict=True):
+            for day, (first, end) in due.planned.items():
+                self.state.waiting_since[first:end] = day
+                if lane.notifies:
+                    self.counts.add("notices_sent", max(day - lane.notice_days, 0), end - first)
+                    self.counts.add("reminders_sent", day - 1, end - first)
         self.env.process(self.cohort_day())
         self.env.run(until=self.cal.clock.to_hours(self.cal.days * 24.0))
 
     def cohort_day(self):
-        """Every cutover evening: the go/no-go gate, then the cutover of those due."""
-        for day in self.cal.cutover_days:
+        """Every cutover evening: the go/no-go gate, then each lane's cutover of those due."""
+        skip_until = -1
+        for day in self.model.evening_days:
             if self.outstanding == 0:
                 return
-            if not self.due.any_on(day):
+            if day < skip_until:
+                continue  # inside a risk's pause whose users were rebooked when it struck
+            due_lanes = [lane for lane in self.lanes if self.due[lane.index].any_on(day)]
+            if not due_lanes:
                 continue
             yield self.env.timeout(self.model.cutover_hours[day] - self.env.now)
-            due = self.due.take(day, self.state.waiting_since)
-            self.counts.add("scheduled", day, len(due))
-            if self.go_no_go(day):
-                self.cutover(day, due)
-            else:
-                self.slip(day, due)
+            if self.paused_by_risk(day):
+                skip_until = self.rebook_pause(day)
+                continue
+            go = self.go_no_go(day)
+            for lane in due_lanes:
+                due = self.due[lane.index].take(day, self.state.waiting_since)
+                self.counts.add("scheduled", day, len(due))
+                if go:
+                    self.cutover(lane, day, due)
+                else:
+                    self.slip(lane, day, due)
             if self.outstanding == 0:
                 self.completion_day = day
 
+    def paused_by_risk(self, day: int) -> bool:
+        paused = self.world.paused_by_day
+        return paused is not None and bool(paused[day])
+
     def go_no_go(self, day: int) -> bool:
-        """Go, unless the world pauses the day or the desk has too many tickets open."""
-        paused_by_world = self.world.paused_by_day is not None and self.world.paused_by_day[day]
+        """Go, unless the desk has too many tickets open (a pause of unknown length)."""
         gate = self.sc.support.pause_backlog
-        if paused_by_world or (gate and self.desk.backlog > gate):
+        if gate and self.desk.backlog > gate:
             self.counts.paused[day] = True
-            self.paused_days += 1
+            self.paused_days_gate += 1
             return False
         return True
 
-    def cutover(self, day: int, due: np.ndarray) -> None:
+    def rebook_pause(self, day: int) -> int:
+        """A risk's pause strikes: its length is known, so everyone due on an evening inside
+        it is rebooked once, to their lane's first cutover day after it, with one notice
+        of the new date. Returns the first day after the pause."""
+        end = int(self.pause_end[day])
+        evenings = self.model.evening_days
+        inside = evenings[(evenings >= day) & (evenings < end)]
+        self.counts.paused[inside] = True
+        self.counts.paused_by_risk[inside] = True
+        self.paused_days_risk += len(inside)
+        for lane in self.lanes:
+            target = lane.next_cutover_day(end)
+            for due_day, due in self.due[lane.index].take_span(day, end, self.state.waiting_since):
+                self.counts.add("scheduled", due_day, len(due))
+                self.counts.add("slipped", due_day, len(due))
+                self.state.ever_slipped[due] = True
+                if due_day > day and lane.notifies:
+                    # They were to be reminded of an evening that will not happen.
+                    self.counts.add("reminders_sent", due_day - 1, -len(due))
+                self._rebook(lane, due, target)
+        return end
+
+    def cutover(self, lane: LanePlan, day: int, due: np.ndarray) -> None:
         """Defer the unsynced, switch over up to the evening's capacity, slip the rest."""
         synced = self.synced_at[due] <= self.model.cutover_hours[day]
         ready = due
         if not synced.all():
-            self.defer(day, due[~synced])
+            self.defer(lane, day, due[~synced])
             ready = due[synced]
-        capacity = int(self.model.evening_capacity[day])
+        capacity = int(lane.evening_capacity[day])
         if len(ready) > capacity:
-            self.slip(day, ready[capacity:])
+            self.slip(lane, day, ready[capacity:], evening_full=True)
             ready = ready[:capacity]
         tonight = ready
 
@@ -275,29 +378,46 @@ class _Run:
             ok, bad, bad_attempts = tonight, tonight[:0], attempts[:0]
         state.status[ok] = MIGRATED
         state.cutover_day[ok] = day
+        state.final_day[ok] = day
         self.counts.add("cutover_ok", day, len(ok))
-        self.counts.add("success_notices", day, len(ok))
+        if lane.notifies:
+            self.counts.add("success_notices", day, len(ok))
         self.counts.add("cutover_failed", day, len(bad))
         max_attempts = self.sc.failures.max_attempts
         given_up = bad[bad_attempts >= max_attempts]
         state.status[given_up] = REMEDIATION
-        self.outstanding -= len(ok) + len(given_up)
+        state.final_day[given_up] = day
+        done = len(ok) + len(given_up)
+        self.lane_migrated[lane.index] += len(ok)
+        self.outstanding -= done
+        self.lane_outstanding[lane.index] -= done
+        if done and self.lane_outstanding[lane.index] == 0:
+            self.lane_completion[lane.index] = day
         retry = bad[bad_attempts < max_attempts]
         state.waiting_since[retry] = day
-        self._carry(retry, self._next_cutover_day(day + max(1, self.sc.failures.retry_after_days)))
+        retry_day = lane.next_cutover_day(day + max(1, self.sc.failures.retry_after_days))
+        self._carry(lane, retry, retry_day)
         self.raise_tickets(day, ok, bad)
 
-    def defer(self, day: int, positions: np.ndarray) -> None:
-        """Not synced yet: due again on the next cutover day, still syncing."""
+    def defer(self, lane: LanePlan, day: int, positions: np.ndarray) -> None:
+        """Not synced yet: due again on the lane's next cutover day, still syncing."""
         self.state.ever_deferred[positions] = True
         self.counts.add("deferred", day, len(positions))
-        self._carry(positions, self._next_cutover_day(day + 1))
+        self._carry(lane, positions, lane.next_cutover_day(day + 1))
 
-    def slip(self, day: int, positions: np.ndarray) -> None:
-        """No place tonight (capacity or a pause): due again on the next cutover day."""
+    def slip(
+        self, lane: LanePlan, day: int, positions: np.ndarray, *, evening_full: bool = False
+    ) -> None:
+        """No place tonight (capacity or a go/no-go): due again on the lane's next cutover day;
+        with ``carried_over = "spare"`` a user the full evening turned away is booked on the
+        first evening with a place left instead (one notice, not one an evening)."""
         self.state.ever_slipped[positions] = True
         self.counts.add("slipped", day, len(positions))
-        self._carry(positions, self._next_cutover_day(day + 1))
+        next_day = lane.next_cutover_day(day + 1)
+        if evening_full:
+            self._rebook(lane, positions, next_day)
+        else:
+            self._carry(lane, positions, next_day)
 
     def raise_tickets(self, day: int, migrated: np.ndarray, failed: np.ndarray) -> None:
         """Tickets from migrated users, and from some failed switch-overs, next working day."""
@@ -318,15 +438,35 @@ class _Run:
 
     # --- bookkeeping ------------------------------------------------------------------------
 
-    def _next_cutover_day(self, day: int) -> int:
-        return int(self.cal.next_cutover_day[min(day, self.cal.days)])
+    def _rebook(self, lane: LanePlan, positions: np.ndarray, day: int) -> None:
+        """Give ``positions`` (longest waiting first) a new date from ``day`` on: ``day``
+        itself when carried-over users go first; with "spare", each the first evening from
+        ``day`` with a place its planned cohort and the users already due leave."""
+        if not self.spare or not len(positions):
+            self._carry(lane, positions, day)
+            return
+        days = lane.cutover_days[np.searchsorted(lane.cutover_days, day) :]
+        days = days[days <= self.cal.last_cutover_index]
+        free = lane.evening_capacity[days] - self.taken[lane.index][days]
+        np.maximum(free, 0, out=free)
+        # User j gets the evening whose cumulative free places first exceed j.
+        slot = np.searchsorted(np.cumsum(free), np.arange(len(positions)), side="right")
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(slot)) + 1, [len(slot)]])
+        for first, end in itertools.pairwise(edges):
+            if slot[first] < len(days):  # else no place within the horizon: not migrated
+                self._carry(lane, positions[first:end], int(days[slot[first]]))
 
-    def _carry(self, positions: np.ndarray, day: int) -> None:
-        """Make ``positions`` due on ``day``; a reminder goes out the day before."""
+    def _carry(self, lane: LanePlan, positions: np.ndarray, day: int) -> None:
+        """Make ``positions`` due on ``day``: a notice of the new date (counted in
+        ``date_changes``) and a reminder the day before, in a lane that tells its users."""
         if not len(positions) or day > self.cal.last_cutover_index:
             return  # beyond the horizon: they stay not migrated
-        self.due.carry(positions, day)
-        self.counts.add("reminders_sent", day - 1, len(positions))
+        self.due[lane.index].carry(positions, day)
+        if self.spare:
+            self.taken[lane.index][day] += len(positions)
+        if lane.notifies:
+            self.counts.add("reminders_sent", day - 1, len(positions))
+            self.date_changes += len(positions)
 
 
 def simulate(

@@ -156,7 +156,13 @@ class SizeGb(_Table):
 
 
 # Keys that describe a drawn population; an inventory lists the real one instead.
-DRAWN_POPULATION_KEYS = ("mailboxes", "organisations", "organisation_size_sigma", "size_gb")
+DRAWN_POPULATION_KEYS = (
+    "mailboxes",
+    "organisations",
+    "organisation_size_sigma",
+    "size_gb",
+    "kinds",
+)
 
 
 class Population(_Table):
@@ -175,6 +181,18 @@ class Population(_Table):
     size_gb: SizeGb = SizeGb()
     legacy_client_share: float = Field(default=0.10, ge=0, le=1)
     inventory: str | None = Field(default=None, min_length=1)
+    # Shares of drawn mailboxes by kind ("user", "shared", "application", ...); default all
+    # users. An inventory gives each mailbox's kind in its own `kind` column instead.
+    kinds: dict[str, float] | None = None
+
+    @field_validator("kinds")
+    @classmethod
+    def _kind_shares(cls, kinds: dict[str, float] | None) -> dict[str, float] | None:
+        return None if kinds is None else _check_kind_shares(kinds)
+
+    def kind_shares(self) -> dict[str, float]:
+        """The drawn population's kinds and their shares (default: all users)."""
+        return dict(self.kinds) if self.kinds is not None else {DEFAULT_KIND: 1.0}
 
     @model_validator(mode="before")
     @classmethod
@@ -263,14 +281,105 @@ class Batches(_Table):
     phases: list[Phase] = []
     # An evening may take this share above its batch (for carried-over users).
     catch_up: float = Field(default=0.0, ge=0)
+    # Who goes first on an evening: users carried over from earlier evenings ("first"),
+    # or the day's planned cohort, carried-over users taking only the places left ("spare").
+    carried_over: Literal["first", "spare"] = "first"
 
     @field_validator("phases")
     @classmethod
     def _phases_in_order(cls, phases: list[Phase]) -> list[Phase]:
-        for i in range(1, len(phases)):
-            if phases[i].from_ <= phases[i - 1].from_:
-                raise _KeyedError(f"{i}.from", "phases must be in increasing date order")
-        return phases
+        return _phases_in_order(phases)
+
+
+def _phases_in_order(phases: list[Phase]) -> list[Phase]:
+    for i in range(1, len(phases)):
+        if phases[i].from_ <= phases[i - 1].from_:
+            raise _KeyedError(f"{i}.from", "phases must be in increasing date order")
+    return phases
+
+
+# --- lanes and kinds of mailbox ---------------------------------------------------------------
+
+MAIN_LANE = "main"  # the lane of [batches]: every kind that no [[lanes]] names
+DEFAULT_KIND = "user"
+
+
+class Lane(_Table):
+    """A schedule of its own for some kinds of mailbox (``[[lanes]]``).
+
+    Shared, room and application mailboxes often move "gradually" beside the
+    users: a lane has its own first day, batch sizes (and phases, as in
+    ``[batches]``), notices and ticket rate; it shares the tenant throttle, the
+    failure rules and the service desk with the others.
+    """
+
+    name: str = Field(min_length=1)
+    kinds: list[str] = Field(min_length=1)
+    from_: dt.date = Field(alias="from")
+    weekday: int = Field(ge=0)
+    weekend_day: int = Field(default=0, ge=0)
+    phases: list[Phase] = []
+    # Days of warning; 0 = no user notices at all (nobody reads an application mailbox).
+    # Default: [batches].notice_days.
+    notice_days: int | None = Field(default=None, ge=0)
+    # Tickets per migrated mailbox of this lane; default: [support]'s rates.
+    ticket_rate: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("phases")
+    @classmethod
+    def _phases_in_order(cls, phases: list[Phase]) -> list[Phase]:
+        return _phases_in_order(phases)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds_once(cls, kinds: list[str]) -> list[str]:
+        for i, kind in enumerate(kinds):
+            if not kind:
+                raise _KeyedError(str(i), "a kind must not be empty")
+            if kind in kinds[:i]:
+                raise _KeyedError(str(i), f"names kind {kind!r} twice")
+        return kinds
+
+    @field_validator("name")
+    @classmethod
+    def _not_main(cls, name: str) -> str:
+        if name == MAIN_LANE:
+            raise ValueError(f"{MAIN_LANE!r} is the lane of [batches]; name this lane otherwise")
+        return name
+
+
+def _check_kind_shares(kinds: dict[str, float]) -> dict[str, float]:
+    for kind, share in kinds.items():
+        if not kind:
+            raise ValueError("a kind must not be empty")
+        if not 0 <= share <= 1:
+            raise _KeyedError(kind, f"must be a share between 0 and 1 (got {share!r})")
+    total = sum(kinds.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"the shares must add up to 1 (got {total:g})")
+    return kinds
+
+
+def check_lanes(lanes: list[Lane], population: Population) -> None:
+    """Every kind moves in one lane: no kind in two lanes, none that the population lacks."""
+    owner: dict[str, str] = {}
+    drawn_kinds = None if population.inventory is not None else population.kind_shares()
+    for i, lane in enumerate(lanes):
+        for j, kind in enumerate(lane.kinds):
+            if kind in owner:
+                raise _KeyedError(
+                    f"lanes.{i}.kinds.{j}",
+                    f"kind {kind!r} is already moved by lane {owner[kind]!r}",
+                )
+            if drawn_kinds is not None and kind not in drawn_kinds:
+                raise _KeyedError(
+                    f"lanes.{i}.kinds.{j}",
+                    f"no mailbox is of kind {kind!r}: population.kinds names "
+                    f"{', '.join(map(repr, drawn_kinds))}",
+                )
+            owner[kind] = lane.name
+        if any(lane.name == other.name for other in lanes[:i]):
+            raise _KeyedError(f"lanes.{i}.name", f"another lane is named {lane.name!r}")
 
 
 WindowDays = Literal["all", "weekdays", "weekend"] | list[DayName]
@@ -433,6 +542,7 @@ class Scenario(_Table):
     failures: Failures = Failures()
     support: Support = Support()
     risks: list[Risk] = []
+    lanes: list[Lane] = []
 
     # Where each value came from, to blame the right place: "" -> the file, key -> an override.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -455,6 +565,11 @@ class Scenario(_Table):
             if name in names[:i]:
                 raise _KeyedError(f"{i}.name", f"another risk is named {name!r}")
         return risks
+
+    @model_validator(mode="after")
+    def _lanes_move_known_kinds(self) -> Scenario:
+        check_lanes(self.lanes, self.population)
+        return self
 
     def source_of(self, key: str) -> str:
         """The file or option (``--set``) that gave ``key`` its value."""
@@ -698,6 +813,14 @@ def to_dict(scenario: Scenario) -> dict[str, Any]:
         population.pop("organisation_column", None)
     if data["throttle"].get("per_move_items_per_hour") is None:
         data["throttle"].pop("per_move_items_per_hour", None)
+    if population.get("kinds", 0) is None:
+        population.pop("kinds")
+    if not data.get("lanes"):
+        data.pop("lanes", None)
+    for lane in data.get("lanes", []):
+        for key in ("notice_days", "ticket_rate"):
+            if lane.get(key) is None:
+                lane.pop(key, None)
     for key, dist in scenario.uncertain.items():
         set_at(data, key_parts(key), dist.model_dump(by_alias=True))
     return data

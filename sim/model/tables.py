@@ -6,6 +6,7 @@ no simulation happens here. Column names are the SPEC's.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,10 +52,91 @@ def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
         "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
         "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
         "paused_days": run.paused_days,
+        "paused_days_gate": run.paused_days_gate,
+        "paused_days_risk": run.paused_days_risk,
         "cutover_failures": int(run.counts.values["cutover_failed"].sum()),
         "deferred_users": int(np.count_nonzero(state.ever_deferred)),
         "slipped_users": int(np.count_nonzero(state.ever_slipped)),
+        **lateness(run),
+        "sync_buffer_hours_p10": sync_buffer_hours_p10(run),
+        **lane_metrics(run),
     }
+
+
+def lateness(run: _Run) -> dict:
+    """Per-user lateness: a user is late when cut over (or sent to remediation) after the
+    first day they were told, their planned day. Over the users of lanes that tell them;
+    one still waiting at the horizon is late by the days to its end."""
+    final = run.state.final_day
+    unresolved = final < 0
+    if unresolved.any():
+        final = np.where(unresolved, run.cal.last_cutover_index + 1, final)
+    days_late = np.subtract(final, run.planned_by_position, dtype=np.int32)
+    np.maximum(days_late, 0, out=days_late)
+    told = _told(run)
+    users = len(days_late)
+    if told is not None:
+        days_late[~told] = 0  # not counted: taken off the zeros below
+        users = int(np.count_nonzero(told))
+    late = int(np.count_nonzero(days_late))
+    return {
+        "users_late": late,
+        "days_late_p90": _p90_of_days_late(days_late, late, users),
+        "date_changes": int(run.date_changes),
+    }
+
+
+def _told(run: _Run) -> np.ndarray | None:
+    """By queue position: in a lane that tells its users? None: every position is."""
+    silent = [lane.index for lane in run.lanes if not lane.notifies]
+    if not silent or run.lane_by_position is None:
+        return None
+    return ~np.isin(run.lane_by_position, silent)
+
+
+def _p90_of_days_late(days_late: np.ndarray, late: int, users: int) -> int:
+    """The 90th percentile (inverted CDF, as the summary's) of days late over ``users``
+    users, ``late`` of them late; ``days_late`` may hold extra zeros (users not counted)."""
+    if not users:
+        return 0
+    rank = max(math.ceil(0.9 * users - 1e-9) - 1, 0)  # metrics.quantile_rank
+    on_time = users - late
+    if rank < on_time:
+        return 0
+    counts = np.bincount(days_late)
+    counts[0] = on_time
+    return int(np.searchsorted(np.cumsum(counts), rank + 1))
+
+
+def sync_buffer_hours_p10(run: _Run) -> float:
+    """10th percentile over mailboxes of the hours from the end of a mailbox's initial
+    sync to its first due evening (its planned cutover): negative when it was deferred.
+    A sync that never ended counts as the whole calendar late."""
+    if not len(run.queue):
+        return 0.0
+    buffer = run.model.cutover_hours[run.planned_by_position]
+    np.subtract(buffer, run.synced_at, out=buffer)  # -inf: never synced
+    # The order statistic at the 10th percentile (inverted CDF): one partial sort.
+    rank = max(math.ceil(0.1 * len(buffer) - 1e-9) - 1, 0)
+    buffer.partition(rank)
+    value = float(buffer[rank])
+    return max(value, -24.0 * run.cal.days)
+
+
+def lane_metrics(run: _Run) -> dict:
+    """``lane.<name>.completion_date`` and ``lane.<name>.migrated`` for every lane ("main"
+    first): the day of the lane's last cutover attempt, and its mailboxes migrated."""
+    cal = run.cal
+    migrated = run.lane_migrated
+    completion = [run.completion_day] if len(run.lanes) == 1 else run.lane_completion
+    out = {}
+    for lane, day, moved in zip(run.lanes, completion, migrated, strict=True):
+        done = day is not None and (run.lane_outstanding[lane.index] == 0)
+        out[f"lane.{lane.name}.completion_date"] = (
+            pd.Timestamp(cal.date_of(day)) if done else pd.NaT
+        )
+        out[f"lane.{lane.name}.migrated"] = int(moved)
+    return out
 
 
 def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
@@ -87,6 +169,7 @@ def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
         "tickets_closed": closed[span],
         "ticket_backlog": np.cumsum(opened - closed)[span],
         "paused": run.counts.paused[span],
+        "paused_by_risk": run.counts.paused_by_risk[span],
     }
     return pd.DataFrame(frame)
 
@@ -112,6 +195,8 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
         {
             "mailbox": run.pop.id_column(),
             "organisation": run.pop.organisation_column(),
+            "kind": run.pop.kind_column(),
+            "lane": _lane_column(run, n),
             "size_gb": run.pop.size_gb,
             "legacy": run.pop.legacy,
             "scheduled_date": scheduled_date,
@@ -126,6 +211,13 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
         },
         copy=False,  # every column is a fresh array already
     )
+
+
+def _lane_column(run: _Run, n: int) -> pd.Categorical:
+    """Each mailbox's lane (by its kind, planned or not)."""
+    lane = run.lane_of_mailbox
+    codes = np.zeros(n, dtype=np.int8) if lane is None else lane
+    return pd.Categorical.from_codes(codes, categories=[lane.name for lane in run.lanes])
 
 
 def _cutover_timestamps(run: _Run, day: np.ndarray) -> pd.DatetimeIndex:

@@ -353,6 +353,7 @@ def _same_calendar(a: Scenario, b: Scenario) -> bool:
         a.scenario == b.scenario
         and a.calendar == b.calendar
         and a.batches == b.batches
+        and a.lanes == b.lanes
         and a.support.hours == b.support.hours
         and a.support.open_on_holidays == b.support.open_on_holidays
         and a.support.arrival_hour_weights == b.support.arrival_hour_weights

@@ -2,8 +2,8 @@
 
 ``write_plan(out_dir, frame)`` writes::
 
-    out_dir/plan.csv                   mailbox,organisation,size_gb,planned_date,notice_date
-    out_dir/batches/2024-03-04.csv     EmailAddress   (one file per cutover evening)
+    out_dir/plan.csv               mailbox,organisation,kind,lane,size_gb,planned_date,notice_date
+    out_dir/batches/2024-03-04.csv EmailAddress   (one file per cutover evening)
 
 The folder is written whole or not at all, by the one staged-folder writer of
 :mod:`sim.outputs.files`: a previous plan in ``out_dir`` is replaced as a

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiments.metrics import buffer_warning
 from sim.experiments.results import MONTE_CARLO_LEVEL, completion_at, wilson_interval
 
 INTERVAL_LEVEL = MONTE_CARLO_LEVEL
@@ -103,8 +104,15 @@ def headline(
         p_meet=p_meet,
         p_meet_interval=interval,
         done_by=done_by,
-        warnings=doubt_warnings(n, confidence, interval),
+        warnings=doubt_warnings(n, confidence, interval) + plan_warnings(summary),
     )
+
+
+def plan_warnings(summary: Mapping[str, Any]) -> tuple[str, ...]:
+    """Warnings about the plan a summary describes (not about the number of replications):
+    a median sync buffer under a day (the throttle binds; the date has not moved yet)."""
+    text = buffer_warning(summary)
+    return (text,) if text else ()
 
 
 def doubt_lines(
@@ -117,15 +125,16 @@ def doubt_lines(
     """
     n = int(summary.get("replications") or 0)
     p_meet = summary.get("p_meet_deadline")
+    plan = [f"warning: {text}" for text in plan_warnings(summary)]
     if p_meet is None or n == 0:
-        return []
+        return plan
     interval = _interval(summary, round(p_meet * n), n)
     lines = [
         f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
         f"{percent(interval[0])} to {percent(interval[1])} ({n:,} replications)"
     ]
     warnings = [f"warning: {text}" for text in doubt_warnings(n, confidence, interval)]
-    return (lines if interval_line else []) + warnings
+    return (lines if interval_line else []) + warnings + plan
 
 
 def replications_needed(confidence: float) -> int | None:

@@ -48,6 +48,7 @@ COLOUR_DEFERRED = "#f4a261"
 COLOUR_MAIN = "#1d4e89"
 COLOUR_DEADLINE = "#c1121f"
 COLOUR_PAUSED = "#6c757d"
+COLOUR_RISK_PAUSE = "#e76f51"
 COLOUR_SLIPPED = "#9c6644"
 COLOUR_BLACKOUT = "#495057"
 COLOUR_HOLIDAY = "#9d4edd"
@@ -220,10 +221,12 @@ def daily_cutovers(
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
 ) -> Axes:
-    """Draw the median mailboxes per day cut over, failed, deferred and slipped, stacked.
+    """Draw the median mailboxes per day cut over and failed (stacked bars), and the users
+    who were due but waited (deferred: sync not finished; slipped: evening full or paused)
+    as lines: the waiting queue is not stacked on the cutovers, which it never added to.
 
-    Days paused by the go/no-go gate in at least half of the replications are shaded; days
-    paused in fewer are counted in a note beside the chart.
+    Days paused (by the go/no-go gate or a risk) in at least half of the replications are
+    shaded; days paused in fewer are counted in a note beside the chart.
     """
     ax = _new_axes(ax)
     deadline = _deadline_of(deadline, timeline)
@@ -237,18 +240,10 @@ def daily_cutovers(
         return _no_data(ax, timeline, deadline)
 
     bottom = None
-    series = [
+    for column, label, colour in (
         ("cutover_ok", "cut over", COLOUR_OK),
         ("cutover_failed", "failed (retried later)", COLOUR_FAILED),
-    ]
-    if "slipped" in daily:
-        series += [
-            ("deferred", "deferred (sync not finished)", COLOUR_DEFERRED),
-            ("slipped", "slipped (evening full\nor day paused)", COLOUR_SLIPPED),
-        ]
-    else:  # older tables count a paused day's users as deferred
-        series.append(("deferred", "deferred (sync not finished\nor day paused)", COLOUR_DEFERRED))
-    for column, label, colour in series:
+    ):
         median = _per_date_quantiles(daily, column, fill="zero")[0.5]
         x = _to_num(median.index)
         ax.bar(
@@ -261,10 +256,27 @@ def daily_cutovers(
             gid=column,
         )
         bottom = median.to_numpy() if bottom is None else bottom + median.to_numpy()
+    top = float(np.nanmax(bottom))
+    waiting = daily.assign(waiting=daily["deferred"] + daily.get("slipped", 0))
+    for column, label, colour, style in (
+        ("waiting", "waiting: deferred or slipped\n(evening full or paused)", COLOUR_SLIPPED, "-"),
+        ("deferred", "of them deferred\n(sync not finished)", COLOUR_DEFERRED, "--"),
+    ):
+        median = _per_date_quantiles(waiting, column, fill="zero")[0.5]
+        ax.plot(
+            _to_num(median.index),
+            median.to_numpy(),
+            color=colour,
+            linestyle=style,
+            linewidth=1.2,
+            label=label,
+            gid=column,
+        )
+        top = max(top, float(np.nanmax(median.to_numpy())))
 
     # Zero-height segments stacked on the tallest bar pin autoscaling to it; leave headroom.
-    ax.set_ylim(0, max(float(np.nanmax(bottom)), 1.0) * 1.05)
-    _shade_paused(ax, _paused_share(daily))
+    ax.set_ylim(0, max(top, 1.0) * 1.05)
+    _shade_pauses(ax, daily)
     _finish(ax, timeline, deadline)
     return ax
 
@@ -717,7 +729,22 @@ def _paused_share(daily: pd.DataFrame) -> pd.Series:
     return wide.astype(float).mean(axis=1).fillna(0.0)
 
 
-def _shade_paused(ax: Axes, share: pd.Series) -> None:
+def _shade_pauses(ax: Axes, daily: pd.DataFrame) -> None:
+    """Shade the days paused by the go/no-go gate and those paused by a risk, each labelled
+    for what it is (a table without ``paused_by_risk`` cannot tell them apart)."""
+    if "paused_by_risk" not in daily:
+        _shade_paused(ax, _paused_share(daily), "paused (go/no-go or a risk)", "paused")
+        return
+    by_risk = daily["paused_by_risk"].astype(bool)
+    gate = daily.assign(paused=daily["paused"].astype(bool) & ~by_risk)
+    _shade_paused(ax, _paused_share(gate), "paused by go/no-go", "paused")
+    risk = daily.assign(paused=by_risk)
+    _shade_paused(ax, _paused_share(risk), "paused by risks", "paused_risk", COLOUR_RISK_PAUSE)
+
+
+def _shade_paused(
+    ax: Axes, share: pd.Series, label: str, gid: str, colour: str = COLOUR_PAUSED
+) -> None:
     if not (share > 0).any():
         return
     x = _to_num(share.index)
@@ -731,18 +758,19 @@ def _shade_paused(ax: Axes, share: pd.Series) -> None:
             ax.axvspan(
                 x[run[0]] - 0.5,
                 x[run[-1]] + 0.5,
-                color=COLOUR_PAUSED,
+                color=colour,
                 alpha=0.25,
                 linewidth=0,
-                label="paused by go/no-go\n(most replications)" if number == 0 else "_nolegend_",
-                gid="paused",
+                label=f"{label}\n(most replications)" if number == 0 else "_nolegend_",
+                gid=gid,
                 zorder=0,
             )
     # Scattered pauses in a minority of runs would grey out the whole chart; count them instead.
     some_days = int(((share > 0) & ~mostly_paused).sum())
     if some_days:
         days = "day" if some_days == 1 else "days"
-        _side_note(ax, f"{some_days:,} more {days} paused\nin some replications")
+        what = "paused" if label.startswith("paused (") else label
+        _side_note(ax, f"{some_days:,} more {days} {what}\nin some replications")
 
 
 def _completion_quantiles(finished_sorted: np.ndarray, n_runs: int) -> dict[str, float | None]:

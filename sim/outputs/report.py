@@ -71,8 +71,23 @@ METRIC_ROWS: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
     ("Need manual remediation", ("needs_remediation",), "mailboxes", "{:,.0f}", True),
     ("Not migrated within the horizon", ("not_migrated",), "mailboxes", "{:,.0f}", False),
     ("Failed cutover attempts", ("cutover_failures",), "attempts", "{:,.0f}", False),
-    ("Users deferred (sync not done)", ("deferred_users",), "users", "{:,.0f}", False),
-    ("Users slipped (evening full or paused)", ("slipped_users",), "users", "{:,.0f}", False),
+    # Lateness per user, not slip events: a user is late when cut over (or sent to
+    # remediation) after the day they were first told.
+    (
+        "Users late (after the day they were told)",
+        ("lateness", "users_late"),
+        "users",
+        "{:,.0f}",
+        False,
+    ),
+    (
+        "Days late, 90th percentile of users",
+        ("lateness", "days_late_p90"),
+        "days",
+        "{:,.0f}",
+        False,
+    ),
+    ("Notices of a new date", ("lateness", "date_changes"), "notices", "{:,.0f}", False),
     ("Data moved", ("data_tb",), "TB", "{:,.1f}", True),
     ("Service desk tickets", ("support", "tickets"), "tickets", "{:,.0f}", True),
     (
@@ -85,7 +100,15 @@ METRIC_ROWS: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
     ("Peak open tickets (at any moment)", ("support", "peak_backlog"), "tickets", "{:,.0f}", True),
     ("Ticket wait, 90th percentile", ("support", "wait_hours"), "hours", "{:,.1f}", True),
     ("Ticket wait, mean", ("support", "mean_wait_hours"), "hours", "{:,.1f}", False),
-    ("Days paused by go/no-go", ("paused_days",), "days", "{:,.0f}", True),
+    ("Days paused by go/no-go", ("paused_days_gate",), "days", "{:,.0f}", False),
+    ("Days paused by risks", ("paused_days_risk",), "days", "{:,.0f}", False),
+    (
+        "Sync buffer before the evening, 10th pct of mailboxes",
+        ("sync_buffer_hours",),
+        "hours",
+        "{:,.1f}",
+        False,
+    ),
 )
 QUANTILE_KEYS = ("p10", "p50", "p90")
 
@@ -131,8 +154,9 @@ def write_report(
             lambda: plots.progress_fan(daily, population, timeline=timeline),
         ),
         (
-            "Daily cutovers: mailboxes cut over, failed, deferred (sync not finished) and slipped "
-            "(evening full or day paused) per day (medians).",
+            "Daily cutovers: mailboxes cut over and failed per day (bars), and the users due "
+            "who waited (line): deferred (sync not finished) or slipped (evening full or day "
+            "paused) (medians).",
             lambda: plots.daily_cutovers(daily, timeline=timeline),
         ),
         (
@@ -155,6 +179,7 @@ def write_report(
         handle.write(_facts(summary, sc))
         handle.write(_verdict(head, pause_backlog))
         handle.write(_metrics_table(summary))
+        handle.write(_lanes_table(summary))
         handle.write(_uncertain_table(sc, runs))
         handle.write(_risks_table(sc, summary, runs))
         handle.write("<h2>Charts</h2>\n")
@@ -296,6 +321,25 @@ def _metrics_table(summary: Mapping[str, Any]) -> str:
         + "\n".join(rows)
         + "\n</tbody>\n</table>\n"
         + footer
+    )
+
+
+def _lanes_table(summary: Mapping[str, Any]) -> str:
+    """Each lane's completion P10/P50/P90 and median migrated, when there is more than one."""
+    lanes = summary.get("lanes") or {}
+    if len(lanes) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><td class='text'>{html.escape(name)}</td>"
+        + "".join(f"<td>{_text((lane.get('completion') or {}).get(q))}</td>" for q in QUANTILE_KEYS)
+        + f"<td>{_number((lane.get('migrated') or {}).get('p50'), '{:,.0f}')}</td></tr>\n"
+        for name, lane in lanes.items()
+    )
+    return (
+        "<h2>Lanes</h2>\n<p>Each lane moves its kinds of mailbox on its own schedule "
+        "(<code>[batches]</code> is <code>main</code>); the plan completes with the last.</p>\n"
+        "<table>\n<thead><tr><th class='text'>Lane</th><th>P10</th><th>P50</th><th>P90</th>"
+        "<th>Migrated (P50)</th></tr></thead>\n<tbody>\n" + rows + "</tbody>\n</table>\n"
     )
 
 
