@@ -249,9 +249,11 @@ def test_an_inventory_moves_own_pace_combines_item_counts_and_its_speed_factor(t
         spec["size_gb"] / DOMAIN_GB_PER_HOUR, spec["item_count"] / DOMAIN_ITEMS_PER_HOUR
     )
     assert not np.allclose(speed, 1.0)
-    np.testing.assert_allclose(
-        sync_hours(mb.set_index("mailbox"), sc), nominal_hours.to_numpy() / speed, atol=1e-4
-    )
+    # The exact system runs a faster move at its own pace; the model never counts a move
+    # faster than per_move_gb_per_hour (its reported data stays within active x p).
+    exact = nominal_hours.to_numpy() / speed
+    at_most_p = np.maximum(spec["size_gb"].to_numpy() / DOMAIN_GB_PER_HOUR, exact)
+    np.testing.assert_allclose(sync_hours(mb.set_index("mailbox"), sc), at_most_p, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -267,7 +269,7 @@ def test_the_batch_plan_is_replication_0s_also_when_numbers_are_uncertain(overri
     plan = sim.plan(sc, seed=7).set_index("mailbox")
     mb = sim.run(sc, replications=1, seed=7, workers=1).mailboxes.set_index("mailbox")
     plan = plan.loc[mb.index]
-    assert (plan["planned_date"] == mb["scheduled_date"]).all()
+    assert (plan["scheduled_date"] == mb["scheduled_date"]).all()
     np.testing.assert_array_equal(plan["size_gb"], mb["size_gb"])
 
 

@@ -162,7 +162,7 @@ def test_version_prints_the_package_version_anywhere_on_the_line(args):
 
 COMMANDS = (
     "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
-    "calibrate",
+    "calibrate", "compare", "app",
 )  # fmt: skip
 
 

@@ -227,11 +227,75 @@ def positive(value: int | None, name: str) -> int | None:
     return value
 
 
-def simulate_for_cli(sc: Scenario, options: RunOptions):
-    """``sim.run`` with a progress bar."""
+PrecisionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--precision",
+        metavar="DAYS",
+        help="Add replications until the deciding date's 95% interval is within +-DAYS.",
+    ),
+]
+MaxReplicationsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-replications",
+        metavar="N",
+        help="With --precision: stop at N replications (default 1,000).",
+    ),
+]
+
+
+def checked_precision(
+    precision: float | None, max_replications: int | None, replications: int
+) -> tuple[float | None, int | None]:
+    """``--precision`` and ``--max-replications`` after checking them (bad input: 2)."""
+    if precision is None:
+        if max_replications is not None:
+            raise BadInput("--max-replications: needs --precision DAYS")
+        return None, None
+    if not precision > 0:
+        raise BadInput(f"--precision: must be > 0 days (got {precision:g})")
+    if max_replications is not None and max_replications < replications:
+        raise BadInput(
+            f"--max-replications: must be >= the {replications:,} replications to start with "
+            f"(got {max_replications})"
+        )
+    return precision, max_replications
+
+
+def precision_line(summary: dict) -> str | None:
+    """What stopped ``--precision``: the interval was narrow enough, or the cap was reached."""
+    report = summary.get("precision")
+    if not report:
+        return None
+    width = report["half_width_days"]
+    known = "not yet known" if width is None else f"+-{width:g} days"
+    date = report["quantile"].upper()
+    if report["stopped_by"] == "precision":
+        return (
+            f"precision: the {date} date is within {known} (95% interval) after "
+            f"{report['replications']:,} replications: stopped because it is precise enough "
+            f"(+-{report['days']:g} days asked)"
+        )
+    return (
+        f"precision: stopped at --max-replications {report['max_replications']:,}: the "
+        f"{date} date is {known} (95% interval), not yet the +-{report['days']:g} days asked"
+    )
+
+
+def simulate_for_cli(
+    sc: Scenario,
+    options: RunOptions,
+    *,
+    precision: float | None = None,
+    max_replications: int | None = None,
+):
+    """``sim.run`` with a progress bar (``--precision``: up to the most it may run)."""
     replications = options.replications_of(sc)
-    expected = estimate(sc, replications, options.workers or default_workers()).seconds
-    with progress_bar(replications, "replications", expected_seconds=expected) as advance:
+    precision, max_replications = checked_precision(precision, max_replications, replications)
+    total = (max_replications or max(1000, replications)) if precision else replications
+    expected = estimate(sc, total, options.workers or default_workers()).seconds
+    with progress_bar(total, "replications", expected_seconds=expected) as advance:
         return run_replications(
             sc,
             replications,
@@ -240,6 +304,8 @@ def simulate_for_cli(sc: Scenario, options: RunOptions):
             dask=options.dask,
             progress=advance,
             max_memory_gb=options.max_memory,
+            precision_days=precision,
+            max_replications=max_replications,
         )
 
 

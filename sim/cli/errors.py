@@ -40,7 +40,7 @@ EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 COMMAND_ORDER = (
     "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
-    "calibrate",
+    "calibrate", "compare",
 )  # fmt: skip
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -12,15 +12,19 @@ from rich.table import Table
 
 from sim.cli.common import (
     EXIT_BAD_INPUT,
+    MaxReplicationsOpt,
+    PrecisionOpt,
     RunOptions,
     ScenarioArg,
     SetOpt,
     app,
     checked_confidence,
+    checked_precision,
     fmt_number,
     if_interrupted,
     load_scenario,
     out_option,
+    precision_line,
     simulate_for_cli,
     simulating_command,
     stderr,
@@ -29,6 +33,7 @@ from sim.cli.common import (
 )
 from sim.cli.errors import state as error_state
 from sim.experiments.metrics import METRICS, metric
+from sim.experiments.results import DEFAULT_PRECISION_DAYS, precision_advice
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
 from sim.model.feasibility import estimate, problems, warnings
@@ -48,11 +53,21 @@ def run(
         Path | None, out_option("Write summary.json, runs/daily/mailboxes.parquet here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    precision: PrecisionOpt = None,
+    max_replications: MaxReplicationsOpt = None,
 ) -> None:
-    """Simulate a scenario: completion date distribution, support load, and more."""
+    """Simulate a scenario: completion date distribution, support load, and more.
+
+    With --precision DAYS, replications are added in blocks of -n until the P90 date's
+    95% interval is within +-DAYS (or --max-replications have run)."""
     sc = options.load()
+    checked_precision(precision, max_replications, options.replications_of(sc))
+
+    def simulate():
+        return simulate_for_cli(sc, options, precision=precision, max_replications=max_replications)
+
     if out is None:
-        result = simulate_for_cli(sc, options)
+        result = simulate()
     else:
         # The folder is claimed before simulating (an unwritable --out fails at once) and
         # replaces any earlier results only when every file is written.
@@ -60,13 +75,20 @@ def run(
             if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the results"),
             staged_folder(out, RESULT_FILES) as staging,
         ):
-            result = simulate_for_cli(sc, options)
+            result = simulate()
             write_result(staging, result)
     if as_json:
         stdout.print_json(json.dumps(result.summary, default=str))
     else:
         print_summary(result.summary)
-        for line in doubt_lines(result.summary, sc.scenario.confidence, interval_line=False):
+        line = precision_line(result.summary)
+        if line:
+            stdout.print(line, markup=False)
+        confidence = sc.scenario.confidence
+        advice = precision_advice(
+            result.runs["completion_date"], confidence, days=precision or DEFAULT_PRECISION_DAYS
+        )
+        for line in doubt_lines(result.summary, confidence, interval_line=False, advice=advice):
             stdout.print(line, markup=False)
         if out is not None:
             stdout.print(f"results written to {out}/", markup=False)
@@ -168,6 +190,8 @@ def print_summary(summary: dict) -> None:
             continue  # not produced by this model
         if m.kind == "date":
             table.add_row(m.label, *(str(values[q] or "not done") for q in quantiles))
+            intervals = summary.get("completion_interval") or {}
+            table.add_row("  its 95% CI", *(_interval_cell(intervals.get(q)) for q in quantiles))
         else:
             table.add_row(m.label, *(fmt_number(values.get(q)) for q in quantiles))
     stdout.print(table)
@@ -190,3 +214,13 @@ def print_summary(summary: dict) -> None:
             + (f"; risks struck in: {risks}" if risks else ""),
             markup=False,
         )
+
+
+def _interval_cell(interval: list | None) -> str:
+    """A completion quantile's 95% interval, short: "2021-01-28 to 02-04"."""
+    if not interval:
+        return "too few reps"
+    low, high = interval
+    if high is None:
+        return f"{low} to beyond"
+    return f"{low} to {high[5:] if high[:4] == low[:4] else high}"

@@ -114,6 +114,7 @@ def solve(
             max_memory_gb=options.max_memory,
             progress=advance,
             source="--for",
+            names=solve_mod.CLI_NAMES,
         )
     if json_:
         stdout.print(json.dumps(solution.to_dict(), indent=2, default=str), markup=False)
@@ -126,8 +127,8 @@ def _evaluation_bound(sc, key, low, high, direction, tolerance) -> int:
     """The progress bar's length: the most evaluations the search can need."""
     spec = numeric_key(sc, key, "--for")
     direction = direction or ("smaller_helps" if key in solve_mod.SMALLER_HELPS else "larger_helps")
-    lo, hi = solve_mod._range(spec, low, high, direction)
-    step = 1 if spec.integer else solve_mod._tolerance(tolerance, lo, hi)
+    lo, hi = solve_mod._range(spec, low, high, direction, solve_mod.CLI_NAMES)
+    step = 1 if spec.integer else solve_mod._tolerance(tolerance, lo, hi, solve_mod.CLI_NAMES)
     return solve_mod.max_evaluations(lo, hi, step)
 
 

@@ -32,7 +32,12 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.metrics import buffer_warning, metric
-from sim.experiments.results import completion_at, p_meet_interval
+from sim.experiments.results import (
+    completion_at,
+    completion_interval_at,
+    p_meet_interval,
+    precision_advice,
+)
 from sim.experiments.runner import run
 from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
 from sim.outputs.files import append_text, write_text
@@ -58,6 +63,9 @@ class Verdict:
     wall_seconds: float
     file: str | None = None
     warnings: tuple[str, ...] = ()  # about the plan itself (e.g. a sync buffer under a day)
+    precision: dict[str, Any] | None = None  # summary["precision"] when precision_days was asked
+    done_by_interval: list[str | None] | None = None  # 95% interval of done_by
+    advice: str | None = None  # how many more replications would make done_by precise
 
     @property
     def p_meet_deadline(self) -> float:
@@ -154,10 +162,14 @@ def check(
     progress: Callable[[int], None] | None = None,
     source: str = "<scenario>",
     max_memory_gb: float | None = None,
+    precision_days: float | None = None,
+    max_replications: int | None = None,
 ) -> Verdict:
     """Simulate ``scenario`` and judge it against ``deadline`` (default: the scenario's).
 
-    ``confidence`` defaults to ``scenario.confidence``. Raises
+    ``confidence`` defaults to ``scenario.confidence``. With ``precision_days``,
+    replications are added until the date at that confidence is known to
+    +-``precision_days`` (95%), or ``max_replications`` have run (see :func:`sim.run`). Raises
     :class:`ScenarioError` when there is no deadline, an option is invalid or
     the plan can never finish (as :func:`sim.run` does).
     """
@@ -173,6 +185,9 @@ def check(
         keep_mailboxes=False,
         progress=progress,
         max_memory_gb=max_memory_gb,
+        precision_days=precision_days,
+        max_replications=max_replications,
+        precision_quantile=confidence,
     )
     return verdict_for(scenario, result.runs, confidence, result.summary, source)
 
@@ -213,6 +228,7 @@ def verdict_for(
 ) -> Verdict:
     """Judge the per-replication table of a run against the scenario's deadline."""
     sc = scenario.scenario
+    completion = runs[metric("completion_date").name]
     return Verdict(
         scenario=sc.name,
         deadline=sc.deadline,
@@ -227,6 +243,9 @@ def verdict_for(
         wall_seconds=summary["wall_seconds"],
         file=file,
         warnings=tuple(w for w in (buffer_warning(summary),) if w),
+        precision=summary.get("precision"),
+        done_by_interval=completion_interval_at(completion, confidence),
+        advice=precision_advice(completion, confidence),
     )
 
 

@@ -29,8 +29,10 @@ from scipy import stats
 from sim.experiments.actuals import Actuals
 from sim.experiments.posteriors import (
     TICKET_KEYS,
+    FailureSplit,
     Posterior,
     Yardstick,
+    failure_split,
     number,
     prior_moments,
     ticket_means,
@@ -59,6 +61,9 @@ class StartingState:
     tickets_to_come: float  # expected from users migrated on the last evenings, not yet raised
     ticket_backlog: int  # open on the as-of evening (estimated)
     last_activity: dt.date | None  # last day with a cutover attempt
+    attempted: float = 0.0  # mailboxes with a first attempt by as-of (estimated)
+    persistent_waiting: float = 0.0  # persistent mailboxes tried, not yet out (estimated)
+    persistent_waiting_failed: float = 0.0  # the failures those have made already
 
 
 def starting_state(
@@ -72,7 +77,8 @@ def starting_state(
     n = scenario.population.mailboxes
     migrated = int(observed.migrated.sum())
     failed = int(observed.failed.sum()) if observed.failed is not None else None
-    remediation = min(n - migrated, _remediation_estimate(scenario, failed, learned))
+    split = failure_split(scenario, model.calendar, observed)
+    remediation = min(n - migrated, _remediation_estimate(scenario, split, learned))
     activity = observed.migrated + (observed.failed if observed.failed is not None else 0)
     active_days = np.flatnonzero(activity)
     last_activity = (
@@ -105,6 +111,9 @@ def starting_state(
         tickets_to_come=still_to_come,
         ticket_backlog=round(open_now + still_to_come),
         last_activity=last_activity,
+        attempted=split.attempted_mailboxes if split else float(migrated),
+        persistent_waiting=split.persistent_waiting if split else 0.0,
+        persistent_waiting_failed=split.persistent_waiting_failed if split else 0.0,
     )
 
 
@@ -141,19 +150,21 @@ def head_start_factor(model: Model, synced_waiting_gb: float) -> np.ndarray | No
 
 
 def _remediation_estimate(
-    scenario: Scenario, failed: int | None, learned: Mapping[str, Posterior]
+    scenario: Scenario, split: FailureSplit | None, learned: Mapping[str, Posterior]
 ) -> int:
-    """Failed attempts F of users who fail independently at rate r, up to m attempts:
-    F = users x (r + ... + r^m) and r^m of them end in remediation."""
-    if not failed:
+    """Mailboxes already out to remediation: of those whose last allowed attempt was due
+    by as-of, the persistent share, and of the others those that failed all ``m``
+    attempts at rate ``r`` (``r^m``)."""
+    if split is None:
         return 0
     rate = (
         float(learned["failures.rate"].posterior.mean())
         if "failures.rate" in learned
         else prior_moments(scenario, "failures.rate")[0]
     )
-    m = round(number(scenario, "failures.max_attempts"))
-    return round(failed * rate ** (m - 1) * (1 - rate) / (1 - rate**m))
+    share = number(scenario, "failures.persistent_share")
+    m = max(1, round(number(scenario, "failures.max_attempts")))
+    return round(split.at_last_attempt * (share + (1 - share) * rate**m))
 
 
 def _ticket_rate_mean(scenario: Scenario, learned: Mapping[str, Posterior]) -> float:
@@ -206,6 +217,15 @@ def remaining_raw(scenario: Scenario, state: StartingState, cal: Calendar) -> di
         table["deadline"] = None  # already passed: met_deadline is set from the dates
     raw["risks"] = _risks_after(scenario, cal, table["start"], raw.get("risks") or [])
     population = raw["population"]
+    failures = raw.setdefault("failures", {})
+    persistent = failures.get("persistent_share", 0.0)
+    if isinstance(persistent, int | float) and persistent > 0:
+        # The persistent among the remaining: the share of those never tried, and the
+        # persistent tried and still to fail out (the remaining plan tries them afresh).
+        untried = max(0.0, state.population - state.attempted)
+        failures["persistent_share"] = min(
+            1.0, (persistent * untried + state.persistent_waiting) / state.remaining
+        )
     share = state.remaining / state.population
     population["mailboxes"] = state.remaining
     population["organisations"] = int(

@@ -2,8 +2,12 @@
 
 Three quantities are updated by Bayes' rule, each from the scenario's own belief:
 
-* ``failures.rate`` -- a Beta prior, updated with ``failed`` of ``attempted`` cutovers
-  (conjugate: Beta(a + failed, b + attempted - failed)).
+* ``failures.rate`` -- a Beta prior, updated with the failed of the attempted cutovers
+  of mailboxes that are not persistent (conjugate: Beta(a + failed, b + attempted -
+  failed)). The ``failures.persistent_share`` fail every attempt; the failures they
+  are expected to have made by as-of (:func:`failure_split`, from the first attempts
+  of each day and the retry calendar) are taken out of both counts, so the rate is
+  not inflated by failures the model adds again through the share.
 * ``tickets_per_migrated_user`` -- a Gamma prior on the rate, updated with the tickets
   opened against the tickets the scenario's rates predict for the users migrated
   (Gamma-Poisson: Gamma(a + tickets, b + exposure)). Drawn values multiply every
@@ -176,18 +180,84 @@ def pace(actual_by_day: np.ndarray, expected_by_day: np.ndarray) -> Posterior:
 # --- from the scenario and the actuals -------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FailureSplit:
+    """The actuals' cutover attempts by who made them (expected counts, by as-of).
+
+    From each day's first attempts (attempts less the retries of earlier failures,
+    due ``retry_after_days`` later, on the next cutover day) and the retry calendar:
+    a persistent mailbox first tried on day ``d`` fails on ``d`` and on each retry
+    day up to ``max_attempts``, then needs remediation.
+    """
+
+    attempted_mailboxes: float  # mailboxes with a first attempt by as-of
+    persistent_failed: float  # failed attempts of persistent mailboxes
+    persistent_waiting: float  # persistent mailboxes tried, their last attempt still to come
+    persistent_waiting_failed: float  # the failed attempts those have made already
+    at_last_attempt: float  # mailboxes whose last allowed attempt is due by as-of
+
+
+def failure_split(scenario: Scenario, cal: Calendar, observed: Actuals) -> FailureSplit | None:
+    """Split the observed attempts (None without a ``failed`` column)."""
+    if observed.failed is None:
+        return None
+    share = number(scenario, "failures.persistent_share")
+    attempts_allowed = max(1, round(number(scenario, "failures.max_attempts")))
+    retry_after = max(1, round(number(scenario, "failures.retry_after_days")))
+    first = cal.index_of(observed.start)
+    last = first + observed.days - 1
+    days = np.arange(first, last + 1)
+
+    def retried_on(day: np.ndarray) -> np.ndarray:  # cal.days: never (beyond the calendar)
+        return cal.next_cutover_day[np.minimum(day + retry_after, cal.days)]
+
+    failed = observed.failed.astype(float)
+    retry = retried_on(days)
+    inside = retry <= last
+    retries = np.bincount(retry[inside] - first, weights=failed[inside], minlength=len(days))
+    first_attempts = np.clip(observed.migrated + failed - retries, 0.0, None)
+    day, tries = days.copy(), np.zeros(len(days))
+    for attempt in range(attempts_allowed):
+        tries += day <= last
+        if attempt < attempts_allowed - 1:
+            day = retried_on(day)
+    out = day <= last  # the last attempt is due by as-of
+    return FailureSplit(
+        attempted_mailboxes=float(first_attempts.sum()),
+        persistent_failed=share * float(first_attempts @ tries),
+        persistent_waiting=share * float(first_attempts[~out].sum()),
+        persistent_waiting_failed=share * float(first_attempts[~out] @ tries[~out]),
+        at_last_attempt=float(first_attempts[out].sum()),
+    )
+
+
 def learn_rates(
     scenario: Scenario, model: Model, observed: Actuals, expected: np.ndarray
 ) -> dict[str, Posterior]:
     """The posteriors the actuals support (a quantity the file says nothing of is left out)."""
     out: dict[str, Posterior] = {}
     failed = observed.failed
-    if failed is not None:
+    split = failure_split(scenario, model.calendar, observed)
+    if failed is not None and split is not None:
         mean, variance = prior_moments(scenario, "failures.rate")
-        attempted = int(observed.migrated.sum() + failed.sum())
+        persistent = min(round(split.persistent_failed), int(failed.sum()))
+        not_persistent = int(failed.sum()) - persistent
         out["failures.rate"] = failure_rate(
-            mean, int(failed.sum()), attempted, prior_variance=variance
+            mean,
+            not_persistent,
+            int(observed.migrated.sum()) + not_persistent,
+            prior_variance=variance,
         )
+        if persistent:
+            posterior = out["failures.rate"]
+            out["failures.rate"] = Posterior(
+                posterior.key,
+                posterior.posterior,
+                posterior.prior_mean,
+                posterior.observed,
+                f"{posterior.evidence}, after {persistent:,} failures expected from "
+                "persistent mailboxes (failures.persistent_share)",
+            )
     if observed.tickets_opened is not None:
         exposed, expected_tickets = _ticket_exposure(scenario, model.calendar, observed)
         if exposed > 0 and expected_tickets > 0:

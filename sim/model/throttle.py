@@ -9,33 +9,47 @@ concurrent moves, and a per-move speed. The plan's numbers look like::
     concurrent_moves = 1_000        # at most this many moves active
     per_move_gb_per_hour = 0.7      # each move at most this fast
 
-The model is a first-come-first-served fluid queue, work-conserving:
+The system (SPEC): at most ``C`` moves active, slots given first come, first
+served once a mailbox is eligible (``presync_lead_days`` before its cutover),
+each active move at ``min(own pace, window / active)``. Computing that event by
+event (``tests/exact_throttle.py``) is a loop over two million completions, far
+too slow, so the model computes a **schedule that is never earlier** than it:
 
-* A mailbox joins the queue when its cohort's initial sync becomes eligible
-  (``presync_lead_days`` before its cutover); the queue is in eligibility order.
-* While data waits, the tenant moves it at the *flow capacity*
-  ``min(window x scale, C x p)`` GB an hour (``C`` concurrent moves at ``p``
-  GB/h each): the queue is served in order, so mailbox ``i`` has all its data
-  once the cumulative flow passes ``S[i]``, the queue's cumulative size up to
-  and including it.
-* A single move never goes faster than its share of the window: mailbox ``i``
-  gets a move slot when it is eligible and the mailbox ``C`` places ahead of it
-  is done, and from then needs its own size at ``min(p, window / n)``, ``n`` the
-  mailboxes waiting in the fluid queue (within ``[1, C]``). So a 100 GB mailbox
-  needs at least 100 / 0.7 = 143 hours of open window, however idle the tenant is.
+* **One clock.** While ``n <= C`` moves are active each gets at least
+  ``window / C``, so a move of own pace ``p_i`` moves at least ``min(p_i,
+  window / C)`` GB an hour. Counting a mailbox's *work* as ``max(size,
+  own_pace_gb)`` (its size at the nominal pace ``p``, more where its own pace
+  is slower), every active move does work at least at ``r(t) = min(p, window /
+  C)``: a single clock ``L(t) = integral of r`` bounds every move's progress.
+* **Slots in clock time.** In units of ``L`` a move needs its work, whatever
+  the hour, so first come first served over ``C`` slots is a list schedule:
+  mailbox ``i`` gets the earliest slot freed by its predecessors. That is
+  sequential, but in blocks of ``C`` mailboxes it is a few sorts per block: the
+  block takes the ``C`` latest finish levels of everything before it in order,
+  then (refinements) also the slots its own short moves free. Leaving out a
+  slot that the exact schedule would reuse only makes a start later. The
+  finishes handed on to later blocks credit each move its real speed in the
+  first two stretches of constant window it runs in (:class:`_Segments`): a
+  move slower than ``p`` is held by its own pace at night but is as fast as any
+  other in business hours, and a queue that lasts weeks adds up any bias.
+* **Sharing when few are active.** The clock's ``window / C`` is the share when
+  all slots are busy; with fewer waiting, each move gets more. The first
+  schedule's finishes bound the moves waiting in every hour from above (it is
+  never early), so a second clock ``min(p, window / n(t))`` with that ``n(t)``
+  is still never faster than the exact system; each mailbox keeps the earlier
+  of its two finishes.
 
-Mailbox ``i`` is synced at ``max(T_flow(i), T_own_pace(i))``. With ``K(t)`` the
-cumulative flow capacity and ``a_j`` the eligibility times, the fluid queue
-empties mailbox ``i`` when ``K`` reaches ``S[i] + max_{j <= i} (K(a_j) - S[j-1])``
-(the busy-period formula of a fluid FCFS queue), vectorised over all mailboxes;
-one move's progress curve then follows from the fluid's waiting count. A larger
-window or a faster move can only make syncs earlier. The data the outputs report
-is held to what the active moves could carry (:func:`reported_flow`). See
-docs/model.md for how this compares with an exact event-by-event simulation.
+Every step only delays a start or slows a move, so no mailbox is synced before
+the exact system could sync it (``tests/test_throttle_exact.py`` checks it by
+hypothesis against the event-by-event simulation). The data the outputs report
+is each mailbox's progress along that schedule: it adds up to exactly the data
+synced, and per hour it stays within the window and the active moves' speed.
+docs/model.md states how late the schedule is against the exact system.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,32 +144,22 @@ def build_capacity(
 
 @dataclass(frozen=True)
 class InitialSyncs:
-    """When each queued mailbox finished its initial sync, and the flow of data."""
+    """When each queued mailbox started and finished its initial sync, and the data moved."""
 
     synced_hours: np.ndarray  # per queue position; inf if not within the calendar
-    backlog_start_gb: np.ndarray  # per queue position: K(a_j) - S[j-1], running max taken
+    start_hours: np.ndarray  # when its move got a slot
     eligible_hours: np.ndarray
-    cumulative_gb: np.ndarray
     capacity: Capacity
-    report_hours: np.ndarray  # the reporting grid (hours and window changes)
-    reported_gb: np.ndarray  # cumulative data reported moved at report_hours
+    report_hours: np.ndarray  # the reporting grid (whole hours and window changes)
+    reported_gb: np.ndarray  # cumulative data moved at report_hours
 
     def moved_by(self, hours: np.ndarray) -> np.ndarray:
-        """Cumulative data moved by each time, as reported (see :func:`reported_flow`)."""
+        """Cumulative data moved by each time (linear between the grid's points)."""
         return np.interp(np.asarray(hours, dtype=float), self.report_hours, self.reported_gb)
 
     def moved_between(self, edges_hours: np.ndarray) -> np.ndarray:
         """Data moved between consecutive ``edges_hours``."""
         return np.diff(self.moved_by(edges_hours))
-
-    def fluid_moved_by(self, hours: np.ndarray) -> np.ndarray:
-        """Cumulative departures of the fluid FCFS queue (rate ``min(window, C x p)``)."""
-        hours = np.asarray(hours, dtype=float)
-        arrived = np.searchsorted(self.eligible_hours, hours, side="right")
-        arrived_gb = np.where(arrived > 0, self.cumulative_gb[np.maximum(arrived - 1, 0)], 0.0)
-        offset = np.where(arrived > 0, self.backlog_start_gb[np.maximum(arrived - 1, 0)], 0.0)
-        served = self.capacity.flow_at(hours) - offset
-        return np.clip(served, 0.0, arrived_gb)
 
 
 def initial_syncs(
@@ -165,163 +169,341 @@ def initial_syncs(
     concurrent_moves: int,
     *,
     own_pace_gb: np.ndarray | None = None,
+    refinements: int = 3,
+    passes: int = 1,
 ) -> InitialSyncs:
-    """Sync-finish times of mailboxes in queue order (see the module docstring).
+    """Sync start and finish times of mailboxes in queue order (see the module docstring).
 
     ``eligible_hours`` must be non-decreasing (the queue is in eligibility order).
     ``own_pace_gb`` is, per mailbox, the work one move must do at the nominal
     per-move rate (default ``sizes_gb``): a mailbox of many small items, or one
     whose move runs slow, needs more hours of a slot than its size alone says,
-    while the tenant's flow still carries only its ``sizes_gb``.
+    while the tenant's window still carries only its ``sizes_gb``.
+    ``refinements`` is how many times a block of ``C`` reuses the slots of its
+    own short moves (more is tighter and slower; any number is never early).
     """
     eligible = np.asarray(eligible_hours, dtype=float)
     sizes = np.asarray(sizes_gb, dtype=float)
-    own_pace = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
+    own = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
     if not len(eligible):
-        eligible = sizes = np.zeros(0)
-    steps = np.diff(eligible)
-    if len(steps) and steps.min() < 0:
+        eligible = sizes = own = np.zeros(0)
+    if len(eligible) > 1 and np.diff(eligible).min() < 0:
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
-    cumulative = np.cumsum(sizes)
-    # Capacity level at which each busy period started, carried forward: the running max
-    # of K(a_j) - S[j-1]. Mailboxes become eligible cohort by cohort, and within a cohort
-    # K(a_j) is constant while S[j-1] grows, so the max is taken at cohort starts only.
-    cohort_first = np.flatnonzero(np.concatenate([[True], steps != 0]))
-    cohort_sizes = np.diff(np.append(cohort_first, len(eligible)))
-    before_cohort = cumulative[cohort_first] - sizes[cohort_first]
-    cohort_backlog = np.maximum.accumulate(capacity.flow_at(eligible[cohort_first]) - before_cohort)
-    backlog_start = np.repeat(cohort_backlog, cohort_sizes)
-    flow_done = _first_time_reaching(capacity.times, capacity.flow_gb, cumulative + backlog_start)
-
-    # A slot: when eligible, and the mailbox ``concurrent_moves`` places ahead is done.
-    start = eligible.copy()
-    if concurrent_moves < len(start):
-        np.maximum(
-            start[concurrent_moves:], flow_done[:-concurrent_moves], out=start[concurrent_moves:]
-        )
-    # Own pace matters only where one move could not have moved the mailbox by flow_done.
-    grid, move_gb = _one_move_progress(capacity, eligible, flow_done)
-    own_progress_gb = np.interp(start, grid, move_gb)
-    own_progress_gb += own_pace
-    synced = _first_time_reaching(grid, move_gb, own_progress_gb)
-    np.maximum(synced, flow_done, out=synced)
-    partial = InitialSyncs(
-        synced, backlog_start, eligible, cumulative, capacity, np.zeros(1), np.zeros(1)
-    )
-    grid, reported = reported_flow(partial)
-    return InitialSyncs(synced, backlog_start, eligible, cumulative, capacity, grid, reported)
-
-
-def _one_move_progress(
-    capacity: Capacity, eligible: np.ndarray, flow_done: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative progress of one move, on a grid of whole hours and window changes.
-
-    The active moves share the window equally, each at ``min(p, window / n)``,
-    ``n`` the moves active. The fluid queue tells how many mailboxes wait at the
-    start of each hour (eligible, not yet through the fluid); ``n`` is that count
-    within ``[1, C]``. While ``C`` moves are busy and the window binds (business
-    hours of the reference: 600 GB/h over 2,500 moves) a move gets
-    ``window / C``, not ``min(p, window)``: large mailboxes no longer finish a
-    day early. With few waiting, each gets up to ``p``.
-    """
-    grid = capacity.grid_hours
-    waiting = np.searchsorted(eligible, grid[:-1], side="right") - np.searchsorted(
-        flow_done, grid[:-1], side="right"
-    )
-    active = np.clip(waiting, 1, capacity.concurrent_moves)
-    rate = np.minimum(capacity.per_move_gb_per_hour, capacity.grid_gb_per_hour / active)
-    return grid, np.concatenate([[0.0], np.cumsum(rate * np.diff(grid))])
-
-
-def reported_flow(syncs: InitialSyncs) -> tuple[np.ndarray, np.ndarray]:
-    """The data flow the outputs report: the fluid's departures, held to what moves could do.
-
-    The fluid queue moves data at ``min(window, C x p)`` whenever any waits, which
-    is right while ``C`` moves are busy but too fast when only a few mailboxes
-    are left syncing (10 mailboxes cannot move 500 GB in 4 hours at 0.7 GB/h
-    each). The report is the largest cumulative curve below the fluid's whose
-    increase over each interval of a grid (whole hours and window changes) is at
-    most the integral of ``f(w) = min(window, C x p, w x p)`` over it, ``w(t)``
-    being the mailboxes eligible and not yet synced. Within an interval ``w``
-    stays between ``lo`` (waiting at its start less those synced in it) and
-    ``hi`` (plus those arriving in it); ``f`` is concave, so the chord from
-    ``f(lo)`` to ``f(hi)`` applied to the exact integral of ``w`` is a lower
-    bound of the integral of ``f``, exact when the window and ``C`` do not bind.
-    The shaping itself is a running minimum (network calculus:
-    ``R = A + min_{s<=t}(D(s) - A(s))``, ``A`` the cumulative allowance).
-    Returns ``(grid_hours, reported_gb)``.
-    """
-    capacity = syncs.capacity
-    grid = capacity.grid_hours
+    moves = max(int(concurrent_moves), 1)
+    # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
+    work = np.maximum(sizes, own) * moves
+    grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
-    window = capacity.grid_gb_per_hour
-    whole_hours = bool(np.all(grid == np.round(grid)))
+    pace = capacity.per_move_gb_per_hour
 
-    def per_interval(hours: np.ndarray, weights: np.ndarray | None = None):
-        """Count, and summed time to the interval's end, of events in each (t_k, t_k+1]."""
-        if whole_hours:  # the interval of an event is its hour rounded up: no search
-            k = np.ceil(hours).astype(np.int64) - (int(grid[0]) + 1)
-        else:
-            k = np.searchsorted(grid, hours, side="left") - 1
-        if len(k) and (k.min() < 0 or k.max() >= len(length)):
-            inside = (k >= 0) & (k < len(length))
-            k, hours = k[inside], hours[inside]
-            weights = None if weights is None else weights[inside]
-        count = np.bincount(k, weights=weights, minlength=len(length))
-        summed = np.bincount(
-            k, weights=hours if weights is None else hours * weights, minlength=len(length)
-        )
-        return count, count * grid[1:] - summed
+    # Pass 1: every slot busy, each move at least min(p, window / C).
+    busy = _Clock(grid, np.minimum(pace * moves, window) * length)
+    ratio = np.divide(sizes, own, out=np.ones(len(sizes)), where=own > 0)  # own pace / p
+    finish = None
+    if own_pace_gb is not None and np.any(ratio != 1.0):
+        segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
 
-    eligible = syncs.eligible_hours
-    synced = syncs.synced_hours
-    if len(synced) and not synced.max() < np.inf:
-        synced = synced[np.isfinite(synced)]
-    # Eligibility comes in cohorts: a few hundred distinct times.
-    starts = np.flatnonzero(np.diff(eligible, prepend=-np.inf))
-    cohort_sizes = np.diff(np.append(starts, len(eligible))).astype(float)
-    arrived, arrived_to_end = per_interval(eligible[starts], cohort_sizes)
-    done, done_to_end = per_interval(synced)
-    waiting_at_start = (
-        np.searchsorted(eligible, grid[0], side="right")
-        - np.count_nonzero(synced <= grid[0])
-        + np.concatenate([[0], np.cumsum(arrived - done)[:-1]])
-    )
-    waiting_integral = waiting_at_start * length + arrived_to_end - done_to_end
-    lo = np.maximum(waiting_at_start - done, 0)
-    hi = waiting_at_start + arrived
-    cap = np.minimum(window, capacity.concurrent_moves * capacity.per_move_gb_per_hour)
-    f_lo = np.minimum(cap, lo * capacity.per_move_gb_per_hour)
-    f_hi = np.minimum(cap, hi * capacity.per_move_gb_per_hour)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        chord = np.where(hi > lo, (f_hi - f_lo) / (hi - lo), 0.0)
-    allowed = f_lo * length + chord * np.maximum(waiting_integral - lo * length, 0.0)
-    allowance = np.concatenate([[0.0], np.cumsum(allowed)])
-    fluid = syncs.fluid_moved_by(grid)
-    reported = allowance + np.minimum.accumulate(fluid - allowance)
-    return grid, reported
+        def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
+            return segments.finish(at, sizes[first:last] * moves, first, last)
+
+    # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
+    times, cohort = np.unique(eligible, return_inverse=True)
+    eligible_level = busy.level(times)[cohort]
+    start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
+    start = np.maximum(eligible, busy.time_sorted(start_level))
+    if finish is not None:  # long moves: their real speed in every stretch, not the slowest
+        done_level = segments.walk(start_level, sizes * moves, done_level)
+    synced, synced_bin, top = busy.time_after(done_level)
+    clock, level = busy, start_level  # (the start is a time at that level)
+    # These finishes bound from above the mailboxes waiting in each interval, so each
+    # active move gets at least window / min(C, waiting): a faster clock, on which the
+    # same starts finish no later, hence fewer waiting, and so on; never early.
+    arrived = np.searchsorted(eligible, grid[1:], side="left")  # before each interval ends
+    waiting = arrived - _count_by(synced_bin, len(grid))
+    for _ in range(passes):
+        # (Where none waits, none is active: any rate will do; the busy one keeps the scale.)
+        share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
+        faster = _Clock(grid, np.minimum(pace * moves, share) * length)
+        at = faster.level(start)
+        done, done_bin, done_top = faster.time_after(at + work)
+        # The earlier finish, as a level of the faster clock.
+        kept = np.flatnonzero(synced < done)
+        top = done_top
+        top[kept] = faster.level_at(synced[kept], synced_bin[kept])
+        np.minimum(synced, done, out=synced)
+        np.minimum(synced_bin, done_bin, out=synced_bin)
+        clock, level = faster, at
+        fewer = arrived - _count_by(synced_bin, len(grid))
+        if np.array_equal(fewer, waiting):
+            break
+        waiting = fewer
+    empty = work <= 0
+    synced[empty], top[empty] = start[empty], level[empty]
+    synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
+    reported = _reported(clock, start, level, synced_bin, top, sizes)
+    return InitialSyncs(synced, start, eligible, capacity, grid, reported)
 
 
-def _first_time_reaching(times: np.ndarray, curve: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """First time a non-decreasing piecewise-linear curve reaches each level (inf if never).
+class _Clock:
+    """A non-decreasing piecewise-linear clock on the capacity grid, and its inverses.
 
-    The inverse of the curve is itself piecewise linear once each flat stretch is
-    reduced to its two ends, so ``np.interp`` evaluates it (fast for sorted levels).
-    At (or a rounding error above) a flat stretch's value, the level is reached
-    where the stretch starts, not where it ends.
+    ``level(t)`` is the clock at real times. The way back is *never early*. For a
+    few levels it is exact (a binary search each); for millions, searched in random
+    order, a binary search each would miss the cache at every step, so a level is
+    taken as reached when the clock reaches the top of its bucket, in a uniform
+    partition of the levels fine enough that a bucket lasts at most ``TOLERANCE_HOURS``
+    at the clock's slowest positive rate (or, capped at ``MAX_BUCKETS``, a little more).
     """
-    levels = np.asarray(levels, dtype=float)
-    flat = curve[1:] == curve[:-1]
-    keep = np.ones(len(curve), dtype=bool)
-    keep[1:-1] = ~(flat[:-1] & flat[1:])
-    at = np.interp(levels, curve[keep], times[keep], right=np.inf)
-    if flat.any():
-        starts = np.flatnonzero(flat & ~np.concatenate([[False], flat[:-1]]))
-        values, start_times = curve[starts], times[starts]
-        slack = 1e-12 * max(float(curve[-1]), 1.0)
-        k = np.searchsorted(values, levels - slack, side="left")
-        hit = np.flatnonzero(values[np.minimum(k, len(values) - 1)] <= levels)
-        hit = hit[k[hit] < len(values)]
-        at[hit] = np.minimum(at[hit], start_times[k[hit]])
-    return at
+
+    EXACT_BELOW = 200_000
+    MAX_BUCKETS = 1 << 18
+    TOLERANCE_HOURS = 0.1
+
+    def __init__(self, grid: np.ndarray, increments: np.ndarray):
+        self.grid = grid
+        self.curve = np.concatenate([[0.0], np.cumsum(increments)])
+        top = float(self.curve[-1])
+        rate = increments / np.diff(grid)
+        slowest = rate[rate > 0].min() if np.any(rate > 0) else 1.0
+        with np.errstate(all="ignore"):
+            wanted = np.ceil(top / (slowest * self.TOLERANCE_HOURS))
+        self.buckets = int(min(self.MAX_BUCKETS, wanted)) if wanted >= 1 else 1
+        self.width = top / self.buckets if top > 0 else 1.0
+        self._bucket_end: np.ndarray | None = None
+        # For the first grid index k at or above (or above) a level: the segment
+        # (k - 1, k) it lies on, as base time + (level - base level) x hours per unit.
+        rise, hours = np.diff(self.curve), np.diff(grid)
+        with np.errstate(all="ignore"):  # a vanishing rise: its segment's end (never early)
+            per_unit = np.where(rise > 0, np.minimum(hours / rise, 1e300), 0.0)
+        self._base_time = np.concatenate([[grid[0]], grid[:-1], [np.inf]])
+        self._base_level = np.concatenate([[0.0], self.curve[:-1], [0.0]])
+        self._per_unit = np.concatenate([[0.0], per_unit, [0.0]])
+        self._hours = np.concatenate([[0.0], hours, [0.0]])
+
+    def _on_segment(self, levels: np.ndarray, k: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):  # an infinite level: inf x 0, then never
+            out = levels - self._base_level[k]
+            out *= self._per_unit[k]
+        np.fmin(out, self._hours[k], out=out)
+        out += self._base_time[k]
+        return out
+
+    def level(self, hours: np.ndarray) -> np.ndarray:
+        return np.interp(hours, self.grid, self.curve)
+
+    def level_at(self, hours: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """The clock at ``hours``, given the first grid index at or after each (any order)."""
+        k = np.minimum(first, len(self.grid) - 1)
+        before = np.maximum(k - 1, 0)
+        span = self.grid[k] - self.grid[before]
+        with np.errstate(invalid="ignore"):  # never reached (inf): set below
+            frac = np.divide(hours - self.grid[before], span, out=np.ones(len(k)), where=span > 0)
+            out = self.curve[before] + frac * (self.curve[k] - self.curve[before])
+        out[first >= len(self.grid)] = np.inf
+        return out
+
+    def _bucket(self, levels: np.ndarray) -> np.ndarray:
+        index = np.ceil(levels * (1.0 / self.width))
+        np.clip(index, 0, self.buckets + 1, out=index)
+        return index.astype(np.intp)
+
+    def count_reached(self, levels: np.ndarray) -> np.ndarray:
+        """Per grid time, how many of ``levels`` the clock has surely reached by then."""
+        levels = levels[np.isfinite(levels)]
+        if len(levels) <= self.EXACT_BELOW:
+            first = np.searchsorted(self.curve, levels, side="left")  # first grid at or above
+            return np.cumsum(np.bincount(first, minlength=len(self.curve) + 1))[: len(self.curve)]
+        # A level counts from the first grid time whose clock reaches its bucket's top.
+        reached = np.cumsum(np.bincount(self._bucket(levels), minlength=self.buckets + 2))
+        full = np.floor(self.curve * (1.0 / self.width)).astype(np.intp)
+        return reached[np.clip(full, 0, self.buckets + 1)]
+
+    def time_sorted(self, levels: np.ndarray) -> np.ndarray:
+        """The last time the clock is at each level (non-decreasing levels; inf beyond)."""
+        return self._on_segment(levels, np.searchsorted(self.curve, levels, side="right"))
+
+    def _first_times(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First time the clock reaches each level (inf if never), and that grid index."""
+        first = np.searchsorted(self.curve, levels, side="left")
+        return self._on_segment(levels, first), first
+
+    def time_after(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """When the clock reaches each level, never before: time, grid index, level used.
+
+        The grid index is the first at or after that time; the level used is the
+        level itself (exact) or its bucket's top.
+        """
+        if len(levels) <= self.EXACT_BELOW:
+            times, first = self._first_times(levels)
+            return times, first, levels.copy()
+        if self._bucket_end is None:
+            tops = self.width * np.arange(self.buckets + 2)
+            self._bucket_end, self._bucket_bin = self._first_times(tops)
+        index = self._bucket(levels)
+        return self._bucket_end[index], self._bucket_bin[index], index * self.width
+
+
+def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
+    """Per grid interval, how many of ``bins`` (first grid index at or after a finish)
+    are at or before its start."""
+    return np.cumsum(np.bincount(bins, minlength=points + 1))[: points - 1]
+
+
+def _slot_levels(
+    arrive: np.ndarray,
+    work: np.ndarray,
+    moves: int,
+    refinements: int,
+    finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
+
+    Exactly, mailbox ``i`` starts at ``max(arrive_i, (i - C + 1)-th smallest finish
+    of its predecessors)``. In blocks of ``C``: the block's ``k``-th member takes the
+    ``k``-th smallest of the ``C`` latest finishes before the block (the others all
+    finished earlier), then, ``refinements`` times, the ``k``-th smallest of those and
+    the block's own finishes. Every finish used is one the exact schedule has by then
+    (a later member's finish is no earlier than this member's exact start), so a
+    start is never earlier than the exact one. Within a block a finish is the start
+    plus the work; the finishes handed on to later blocks are ``finish(first, last,
+    starts)`` when given (tighter: :class:`_Segments`).
+    """
+    n = len(arrive)
+    start = arrive.copy()
+    done = np.empty(n)
+    pool = np.full(min(moves, n), -np.inf)  # sorted finish levels of the slots
+    for first in range(0, n, moves):
+        last = min(first + moves, n)
+        w = work[first:last]
+        m = last - first
+        a = arrive[first:last]
+        if first:  # first come, first served: never before the mailbox ahead
+            a = np.maximum(a, start[first - 1])
+        s = np.maximum(a, pool[:m])
+        for _ in range(refinements):  # reuse the slots of the block's own short moves
+            own = s + w
+            if own.min() >= s[-1]:  # none frees before the last member starts
+                break
+            merged = np.sort(np.concatenate([pool, own]))
+            s = np.maximum(a, merged[:m])
+        start[first:last] = s
+        done[first:last] = s + w if finish is None else finish(first, last, s)
+        pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
+    return start, done
+
+
+class _Segments:
+    """Finish levels on the busy clock, crediting each move its real speed in the first
+    two stretches of constant window it runs in.
+
+    On the busy clock (``min(p, window / C)`` an hour) a move of own pace ``p_i``
+    moves ``c = min(p_i, window / C) / min(p, window / C)`` GB per unit, at least
+    ``min(1, p_i / p)`` (the slowest, which :func:`initial_syncs` counts as work
+    ``max(size, own_pace_gb)``), and here held to at most 1: a move is never counted
+    faster than ``p``, so what the outputs report stays within ``active x p``. A
+    move slower than ``p`` is held back by its own pace at night and by its share
+    in business hours, where it moves as fast as any other: counted at its slowest
+    rate throughout, a slot would be busy too long and the queue would drain too
+    late. Exact within the two stretches, at the slowest rate after them: never
+    early.
+    """
+
+    def __init__(
+        self, grid: np.ndarray, share: np.ndarray, pace: float, curve: np.ndarray, ratio: np.ndarray
+    ):
+        keep = np.diff(curve) > 0
+        changes = np.concatenate([[True], (share[1:] != share[:-1]) | ~keep[:-1]])
+        new = np.flatnonzero(keep & changes)  # first grid interval of each stretch
+        # A stretch ends where the next begins (closed intervals between add no level).
+        self.end_level = np.append(curve[np.append(new[1:], len(keep))], [np.inf, np.inf])
+        last = share[new[-1]] if len(new) else 1.0
+        self.share = np.append(share[new], [last, last])
+        self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
+        self.own = ratio * pace  # each mailbox's own pace
+        self.slowest = np.minimum(1.0, ratio)
+
+    def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
+        """GB per clock unit in stretch ``j``, between the slowest and 1."""
+        credit = np.minimum(own, self.share[j]) / self.move[j]
+        return np.clip(credit, slowest, 1.0)
+
+    def walk(self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Finish levels of every mailbox, crediting its real speed in every stretch.
+
+        ``done`` are finishes already found (:meth:`finish`); only those past their
+        second stretch can improve, and they are walked stretch by stretch.
+        """
+        j = np.searchsorted(self.end_level, start, side="right")
+        later = np.flatnonzero(done > self.end_level[np.minimum(j + 1, len(self.end_level) - 1)])
+        out = done.copy()
+        at, left, j = start[later], sizes[later], j[later]
+        own, slowest = self.own[later], self.slowest[later]
+        while len(later):
+            credit = self._credit(j, own, slowest)
+            with np.errstate(invalid="ignore"):
+                room = (self.end_level[j] - at) * credit
+            end = left <= room
+            out[later[end]] = np.minimum(out[later[end]], at[end] + left[end] / credit[end])
+            go = ~end
+            later, left, own, slowest = later[go], (left - room)[go], own[go], slowest[go]
+            j = np.minimum(j[go] + 1, len(self.share) - 1)
+            at = self.end_level[j - 1]
+        return out
+
+    def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
+        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``
+        (non-decreasing: a block's starts)."""
+        own, slowest = self.own[first:last], self.slowest[first:last]
+        lo, hi = np.searchsorted(self.end_level, start[[0, -1]], side="right")
+        if lo == hi:  # the whole block starts within one stretch
+            j = np.intp(lo)
+        else:
+            j = lo + np.searchsorted(self.end_level[lo : hi + 1], start, side="right")
+        j2 = np.minimum(j + 1, len(self.end_level) - 1)
+        credit1 = self._credit(j, own, slowest)
+        credit2 = self._credit(j2, own, slowest)
+        end1, end2 = self.end_level[j], self.end_level[j2]
+        with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
+            left = sizes - (end1 - start) * credit1  # data left after the first stretch
+            second = (end2 - end1) * credit2
+            out = end2 + (left - second) / slowest
+            out = np.where(left <= second, end1 + left / credit2, out)
+        return np.where(left <= 0, start + sizes / credit1, out)
+
+
+def _reported(
+    clock: _Clock,
+    start: np.ndarray,
+    start_level: np.ndarray,
+    synced_bin: np.ndarray,
+    synced_level: np.ndarray,
+    sizes: np.ndarray,
+) -> np.ndarray:
+    """Cumulative data moved at each grid time: every mailbox's progress on its schedule.
+
+    Between its start and its finish a mailbox moves its size in proportion to the
+    clock's progress (at most its own pace, held to its share: never faster than
+    the limit), so it has exactly its size when synced. At a grid time ``g`` the
+    total is the data of the mailboxes synced by ``g`` plus, over those in flight,
+    ``clock(g) x A - B``: ``A`` the sum of their size per clock unit, ``B`` that
+    times the clock at their start.
+    """
+    grid = clock.grid
+    g = len(grid)
+    span = synced_level - start_level
+    ratio = np.divide(sizes, span, out=np.zeros(len(span)), where=span > 0)
+    ends = np.minimum(synced_bin, g)
+    # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
+    begun = np.searchsorted(start, grid, side="right")  # started at or before each time
+
+    def net(weights: np.ndarray) -> np.ndarray:
+        started = np.concatenate([[0.0], np.cumsum(weights)])[begun]
+        return started - np.cumsum(np.bincount(ends, weights, g + 1))[:g]
+
+    in_flight = net(ratio)
+    at_start = net(start_level * ratio)
+    done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
+    moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
+    # None in flight: exactly the data synced (not a rounding error of two large sums).
+    moving[net(np.ones(len(sizes))) < 0.5] = 0.0
+    return done + moving
