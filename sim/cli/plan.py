@@ -20,6 +20,7 @@ from sim.cli.common import (
 )
 from sim.experiments.batch_plan import plan as batch_plan
 from sim.experiments.results import provenance
+from sim.experiments.runner import check_before_running
 from sim.outputs.batch_plan import write_plan
 
 
@@ -35,6 +36,7 @@ def plan(
     """Write the batch plan of replication 0: who is planned to cut over on which evening."""
     options = RunOptions(scenario, set_=set_, seed=seed)
     sc = options.load()
+    check_before_running(sc, 1, None, None, replications=1)  # what validate refuses, plan does
     started = time.perf_counter()
     frame = batch_plan(sc, seed=options.seed)
     made = provenance(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    EXIT_BAD_INPUT,
     MaxReplicationsOpt,
     PrecisionOpt,
     RunOptions,
@@ -25,15 +27,18 @@ from sim.cli.common import (
     precision_line,
     simulate_for_cli,
     simulating_command,
+    stderr,
     stdout,
     was_there,
 )
+from sim.cli.errors import state as error_state
 from sim.experiments.metrics import METRICS, metric
 from sim.experiments.results import DEFAULT_PRECISION_DAYS, precision_advice
 from sim.experiments.runner import default_workers
 from sim.model.calendar import build_calendar
-from sim.model.feasibility import check_feasible, memory_needed_gb, warnings
+from sim.model.feasibility import estimate, problems, warnings
 from sim.model.lanes import compile_lanes
+from sim.model.scenario import ScenarioError
 from sim.outputs.files import RESULT_FILES, staged_folder, write_result
 from sim.outputs.headline import doubt_lines
 
@@ -91,28 +96,31 @@ def run(
 
 @app.command(short_help="Check a scenario file and describe the plan it makes.")
 def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
-    """Check a scenario file and describe the plan it makes (exit 2 if it can never finish)."""
-    sc = load_scenario(scenario, set_)
+    """Check a scenario file and describe the plan it makes (exit 2 if it can never finish).
+
+    Every problem is listed, one line each on stderr: a plan passes validate
+    exactly when run, check, sweep, solve, sensitivity and forecast accept it.
+    """
+    try:
+        sc = load_scenario(scenario, set_)
+    except ScenarioError as error:
+        _refuse(error.problems)
     cal = build_calendar(sc)
-    check_feasible(sc, cal)
+    found = problems(sc, cal, workers=default_workers(), replications=sc.scenario.replications)
+    if found:
+        _refuse(found)
     days = cal.cutover_days
     capacity = sum(int(lane.batch_size.sum()) for lane in compile_lanes(sc, cal))
     mailboxes = sc.population.mailboxes
-    memory_gb = memory_needed_gb(mailboxes, default_workers())
+    sized = estimate(sc, sc.scenario.replications, default_workers())
     stdout.print(f"{scenario}: ok: {sc.name!r}", markup=False)
     stdout.print(
         f"  {mailboxes:,} mailboxes; {len(days)} cutover days from "
         f"{cal.date_of(days[0])} within the {sc.scenario.horizon_days}-day horizon; "
-        f"planned capacity {capacity:,} users; about {memory_gb:,.1f} GB of memory "
-        f"on {default_workers()} workers",
+        f"planned capacity {capacity:,} users; {sc.scenario.replications:,} replications "
+        f"need {sized.describe()} on {default_workers()} workers",
         markup=False,
     )
-    if capacity < mailboxes:
-        stdout.print(
-            f"  warning: the plan schedules only {capacity:,} of "
-            f"{mailboxes:,} mailboxes within the horizon",
-            markup=False,
-        )
     if sc.uncertain or sc.risks:
         stdout.print(
             f"  uncertain: {', '.join(sc.uncertain) or 'none'}; "
@@ -151,6 +159,19 @@ def report(
         overrides = dict(parse_override(a, source="--set") for a in options.set_ or [])
         write_report(staging, result, confidence=confidence, overrides=overrides)
     stdout.print(f"report written to {out / 'report.html'}", markup=False)
+
+
+def _refuse(found: list[ScenarioError]) -> typing.NoReturn:
+    """Every problem, one line each on stderr (the first for each key); exit 2.
+
+    ``--debug``: the first, raised.
+    """
+    if error_state.debug:
+        raise found[0]
+    found = list({(error.source, error.key): error for error in reversed(found)}.values())[::-1]
+    for error in found:
+        stderr.print(getattr(error, "cli", str(error)), markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def print_summary(summary: dict) -> None:

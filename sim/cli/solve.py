@@ -15,10 +15,12 @@ from sim.cli.common import (
     DeadlineOpt,
     RunOptions,
     app,
+    checked_confidence,
     progress_bar,
     simulating_command,
     stdout,
 )
+from sim.experiments import check as check_mod
 from sim.experiments import solve as solve_mod
 from sim.experiments.keys import numeric_key
 
@@ -80,6 +82,9 @@ def solve(
 ) -> None:
     """Find the smallest value of a key that meets the deadline at the confidence (exit 1: none)."""
     sc = options.load()
+    checked_confidence(confidence)  # errors name the option, not the Python argument
+    if deadline is not None:
+        check_mod.deadline_applied(sc, deadline, str(options.scenario), option="--deadline")
     if direction is not None and direction not in ("larger_helps", "smaller_helps"):
         raise BadInput(f"--direction: must be larger_helps or smaller_helps (got {direction!r})")
     if deadline is None and wait_hours_p90 is None and sc.scenario.deadline is None:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model.calendar import Calendar
-from sim.model.scenario import Scenario, ScenarioError
+from sim.model.scenario import Scenario, ScenarioError, refuse_non_table
 
 REQUIRED = ("date", "migrated")
 OPTIONAL = ("failed", "tickets_opened")
@@ -78,6 +78,7 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     A move report is recognised by its header and turned into the daily counts.
     """
     path = Path(path)
+    refuse_non_table(path, str(path))  # a folder or a workbook says what it is
     if _is_move_report(path):
         from sim.experiments.move_report import daily_counts, read_move_report
 

@@ -22,6 +22,7 @@ is a ``<failure>``) and a Markdown table for a GitHub Actions step summary.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -282,9 +283,24 @@ def junit_xml(verdict: Verdict) -> ET.ElementTree:
         failure = ET.SubElement(case, "failure", message=verdict.headline(), type="DeadlineMissed")
         failure.text = verdict.paragraph()
     ET.SubElement(case, "system-out").text = verdict.paragraph()
+    for element in suites.iter():
+        element.text = _xml_safe(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, _xml_safe(value))
     tree = ET.ElementTree(suites)
     ET.indent(tree)
     return tree
+
+
+# Characters XML 1.0 cannot hold at all, not even escaped (most C0 controls, lone surrogates).
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str | None) -> str | None:
+    """``text`` with XML-invalid characters shown as ``\\xNN``, so the report stays valid XML."""
+    if text is None:
+        return None
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def write_junit(path: str | Path, verdict: Verdict) -> Path:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.results import Result, provenance, rectangular_daily, summarise
-from sim.model.feasibility import check_feasible, check_memory
+from sim.model.feasibility import check_feasible
 from sim.model.replication import Model, Replication
 from sim.model.scenario import Scenario
 
@@ -141,7 +141,7 @@ def run(
         precision_days, max_replications, replications, precision_quantile
     )
     most = precision.max_replications if precision else replications
-    check_before_running(scenario, min(workers, most), dask, max_memory_gb)
+    check_before_running(scenario, min(workers, most), dask, max_memory_gb, replications=most)
     progress = progress or notebook_progress(most)
     started = time.perf_counter()
     job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
@@ -276,12 +276,27 @@ def next_block(
 
 
 def check_before_running(
-    scenario: Scenario, workers: int, dask: str | None, max_memory_gb: float | None
+    scenario: Scenario,
+    workers: int,
+    dask: str | None,
+    max_memory_gb: float | None,
+    replications: int | None = None,
 ) -> None:
-    """Refuse a plan that can never finish, or that would not fit in memory here."""
-    check_feasible(scenario)
-    # On a cluster the workers have their own memory; this machine holds one table.
-    check_memory(scenario, 1 if dask and dask != "local" else workers, max_memory_gb)
+    """Refuse a plan that can never finish, or that would not fit in memory here.
+
+    The one check every command makes before simulating (``run``, ``check``,
+    ``report``, ``sweep``, ``solve``, ``sensitivity``, ``forecast``; ``compare``
+    and the app should call it too): :func:`sim.model.feasibility.check_feasible`
+    over the whole support of the uncertain numbers, then memory for ``workers``
+    (one table on a remote ``dask`` cluster) and ``replications``.
+    """
+    check_feasible(
+        scenario,
+        workers=workers,
+        replications=replications,
+        max_memory_gb=max_memory_gb,
+        remote=bool(dask and dask != "local"),
+    )
 
 
 def execute(
