@@ -53,7 +53,7 @@ def test_each_evening_holds_its_planned_batch(tmp_path, inventory_sc):
     write_plan(tmp_path / "plan", frame)
     batches = read_batches(tmp_path / "plan")
     plan_csv = pd.read_csv(tmp_path / "plan" / "plan.csv")
-    planned = plan_csv.groupby("planned_date").size()
+    planned = plan_csv.groupby("scheduled_date").size()
     assert {day: len(ids) for day, ids in batches.items()} == planned.to_dict()
     # Random selection fills every evening to its batch size but the last.
     cal = build_calendar(sc)
@@ -63,10 +63,11 @@ def test_each_evening_holds_its_planned_batch(tmp_path, inventory_sc):
     assert planned.iloc[-1] == len(frame) - cal.batch_size[days][:-1].sum()
 
 
-def test_notice_dates_are_notice_days_before_the_planned_date(inventory_sc):
+def test_notice_dates_are_notice_days_before_the_scheduled_date(inventory_sc):
     sc, _ = inventory_sc
     frame = sim.plan(sc)
-    gap = (frame["planned_date"] - frame["notice_date"]).dt.days
+    local = frame[["scheduled_date", "notice_date"]].apply(lambda d: d.dt.tz_localize(None))
+    gap = (local["scheduled_date"] - local["notice_date"]).dt.days  # whole local days
     assert (gap == sc.batches.notice_days).all()
 
 
@@ -77,24 +78,25 @@ def test_the_plan_is_the_one_replication_0_follows(inventory_sc, selection):
     frame = sim.plan(sc).set_index("mailbox")
     seed = replication_seeds(sc.scenario.seed, 5)[0]
     mb = simulate(sc, seed).mailboxes.set_index("mailbox")
-    planned = frame["planned_date"].to_numpy(dtype="datetime64[D]")
-    simulated = mb.loc[frame.index, "scheduled_date"].to_numpy(dtype="datetime64[D]")
+    planned = frame["scheduled_date"].dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    simulated = mb.loc[frame.index, "scheduled_date"].dt.tz_localize(None)
+    simulated = simulated.to_numpy(dtype="datetime64[D]")
     np.testing.assert_array_equal(planned, simulated)
 
 
 def test_a_drawn_population_has_a_plan_too(make_scenario):
     frame = sim.plan(make_scenario())
     assert sorted(frame["mailbox"]) == list(range(1000))
-    assert frame["planned_date"].notna().all()
+    assert frame["scheduled_date"].notna().all()
 
 
 def test_mailboxes_beyond_the_horizon_are_listed_without_a_date(tmp_path, make_scenario):
     sc = make_scenario(scenario={"horizon_days": 7})  # 5 weekdays of 100: 500 of 1,000
     frame = sim.plan(sc)
-    assert frame["planned_date"].notna().sum() == 500
+    assert frame["scheduled_date"].notna().sum() == 500
     write_plan(tmp_path / "plan", frame)
     plan_csv = pd.read_csv(tmp_path / "plan" / "plan.csv")
-    assert len(plan_csv) == 1000 and plan_csv["planned_date"].isna().sum() == 500
+    assert len(plan_csv) == 1000 and plan_csv["scheduled_date"].isna().sum() == 500
     assert sum(len(ids) for ids in read_batches(tmp_path / "plan").values()) == 500
 
 

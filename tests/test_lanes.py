@@ -97,10 +97,11 @@ def test_the_batch_plan_names_each_mailbox_kind_and_lane():
     plan = sim.plan(sc)
     accounts = plan[plan["lane"] == "accounts"]
     assert (accounts["kind"] == "shared").all()
-    assert accounts["planned_date"].min() == pd.Timestamp(LANE_FROM)
+    assert accounts["scheduled_date"].dt.tz_localize(None).min() == pd.Timestamp(LANE_FROM)
     assert accounts["notice_date"].isna().all()  # notice_days = 0: nobody is told
     users = plan[plan["lane"] == "main"]
-    assert (users["planned_date"] - users["notice_date"] == pd.Timedelta(days=14)).all()
+    local = users[["scheduled_date", "notice_date"]].apply(lambda d: d.dt.tz_localize(None))
+    assert (local["scheduled_date"] - local["notice_date"] == pd.Timedelta(days=14)).all()
 
 
 @pytest.mark.parametrize(

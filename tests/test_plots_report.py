@@ -119,7 +119,7 @@ def _results(n_replications: int = 3, days: int = DAYS) -> tuple[pd.DataFrame, p
             "data_tb": 1.5,
             "users_needing_support_pct": 0.8,
             "wait_hours_mean": 2.0,
-            "wait_hours_p90": 6.0,
+            "wait_hours_90th_pct": 6.0,
         }
     )
     return runs, daily

@@ -7,19 +7,26 @@ stderr with no traceback unless ``--debug``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import stat
 import subprocess
 import sys
+import threading
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
+from sim.cli.progress import progress_lines
 from sim.experiments import runner as runner_mod
 from sim.model import feasibility
 from sim.model.scenario import ScenarioError
@@ -155,7 +162,7 @@ def test_version_prints_the_package_version_anywhere_on_the_line(args):
 
 COMMANDS = (
     "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
-    "calibrate",
+    "calibrate", "compare", "app",
 )  # fmt: skip
 
 
@@ -379,6 +386,7 @@ def test_a_run_too_big_for_memory_is_refused_with_an_override(monkeypatch):
 def test_fifty_million_mailboxes_are_refused_on_an_ordinary_machine(monkeypatch):
     monkeypatch.setattr(feasibility, "memory_limit_gb", lambda: 8.0)
     huge = ["--set", "population.mailboxes=50000000", "--set", "population.organisations=1"]
+    huge += ["--set", "batches.weekday=1000000", "--set", "batches.phases=[]"]
     result = invoke("run", SMALL, *huge)
     assert result.exit_code == 2
     assert "50,000,000 mailboxes need about" in one_line(result)
@@ -504,3 +512,240 @@ def test_max_memory_on_the_command_line_reaches_solve_sensitivity_and_forecast(m
     result = invoke(*args, "-n", "2", "-w", "1", "--max-memory", "0.000001")
     assert result.exit_code == 2, result.output
     assert "--max-memory GB" in one_line(result)
+
+
+# --- one feasibility check, over the whole support -------------------------------------------
+
+TICKETS = {"ticket_rate": 0.01}
+
+
+def test_an_agents_distribution_that_can_draw_0_is_refused_like_agents_0():
+    fixed = feasibility.problems(scenario(support={**TICKETS, "agents": 0}))
+    drawn = feasibility.problems(
+        scenario(support={**TICKETS, "agents": {"dist": "uniform", "low": 0, "high": 4}})
+    )
+    assert [e.key for e in fixed] == [e.key for e in drawn] == ["support.agents"]
+    assert "in a world its distributions can draw (support.agents = 0)" in str(drawn[0])
+    with pytest.raises(ScenarioError, match=r"support\.agents = 0"):
+        sim.run(scenario(support={**TICKETS, "agents": {"dist": "uniform", "low": 0, "high": 4}}))
+
+
+@settings(max_examples=25, deadline=None)
+@given(low=st.floats(0, 3), width=st.floats(0, 5))
+def test_an_agents_distribution_is_refused_exactly_when_its_draws_can_round_to_0(low, width):
+    # Draws are rounded to whole agents: a uniform from `low` can give 0 iff low < 0.5
+    # (0.5 itself is a tie, left out).
+    assume(abs(low - 0.5) > 1e-6)
+    dist = {"dist": "uniform", "low": low, "high": low + width}
+    found = feasibility.problems(scenario(support={**TICKETS, "agents": dist}))
+    assert bool(found) == (low < 0.5)
+
+
+def test_a_schema_rule_is_checked_at_each_end_of_a_distribution():
+    organisations = {"dist": "uniform", "low": 5, "high": 1500}  # 1,000 mailboxes
+    found = feasibility.problems(scenario(population={"organisations": organisations}))
+    assert [e.key for e in found] == ["population.organisations"]
+    assert "must be <= population.mailboxes (1000)" in str(found[0])
+    assert "population.organisations draws 1,500" in str(found[0])
+
+
+def _weekdays_in_horizon(days: int) -> int:
+    start = np.datetime64("2024-01-08")
+    return int(np.busday_count(start, start + np.timedelta64(days, "D")))
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_fewer_places_within_the_horizon_than_mailboxes_is_refused(extra):
+    places = _weekdays_in_horizon(120) * 100  # 100 a weekday, no weekend batches, no holidays
+    sc = scenario({"population.mailboxes": places + extra})
+    found = feasibility.problems(sc)
+    if extra == 0:
+        assert found == []
+    else:
+        assert [e.key for e in found] == ["batches.weekday"]
+        assert f"has {places:,} places" in str(found[0])
+        assert f"for {places + 1:,} mailboxes" in str(found[0])
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_with_lanes_the_places_of_every_lane_count(extra):
+    # main: 100 a weekday from 8 Jan; the lane: 30 a weekday from 22 Jan (two weeks later).
+    lane = {"name": "accounts", "kinds": ["application"], "from": dt.date(2024, 1, 22)}
+    lane |= {"weekday": 30, "weekend_day": 0, "notice_days": 0}
+    places = _weekdays_in_horizon(120) * 100 + (_weekdays_in_horizon(120) - 10) * 30
+    sc = scenario(
+        {"population.mailboxes": places + extra, "lanes": [lane]},
+        population={"kinds": {"user": 0.8, "application": 0.2}},
+    )
+    found = feasibility.problems(sc)
+    assert [e.key for e in found] == ([] if extra == 0 else ["batches.weekday"])
+    assert extra == 0 or "places across its lanes" in str(found[0])
+
+
+@pytest.mark.parametrize(("gb_per_hour", "refused"), [(0.5, False), (0.49, True)])
+def test_a_mailbox_that_cannot_sync_within_the_horizon_at_its_fastest_is_refused(
+    gb_per_hour, refused
+):
+    # 1,524 GB at 0.5 GB/h is 3,048 hours: exactly the 120-day horizon plus 7 days of lead.
+    sc = scenario(
+        {"throttle.per_move_gb_per_hour": gb_per_hour},
+        population={"size_gb": {"mean": 1524.0, "sigma": 0, "max": 2000.0}},
+    )
+    found = feasibility.problems(sc)
+    assert [e.key for e in found] == (["throttle.per_move_gb_per_hour"] if refused else [])
+
+
+@pytest.mark.parametrize(("low", "refused"), [(0.0, True), (1000.0, False)])
+def test_every_world_a_speed_distribution_can_draw_must_let_the_largest_mailbox_sync(low, refused):
+    window = {"days": "all", "from": "00:00", "to": "24:00"}
+    rate = {"dist": "uniform", "low": low, "high": 2000.0}
+    sc = scenario({"throttle.windows": [{**window, "gb_per_hour": rate}]})
+    found = feasibility.problems(sc)
+    assert [e.key for e in found] == (["throttle.windows"] if refused else [])
+    if refused:
+        assert "in a world its distributions can draw (throttle.windows[0].gb_per_hour" in (
+            str(found[0])
+        )
+
+
+def test_a_failure_wave_at_its_worst_must_keep_the_failure_rate_below_1():
+    # failures.rate x failure_factor: 0.01 x 60 = 0.6 is a wave; 0.02 x 60 = 1.2 fails everything.
+    wave = {"name": "wave", "per_week": 0.1, "days": 2}
+    factor = {"dist": "uniform", "low": 1, "high": 60}
+    ok = scenario({"failures.rate": 0.01, "risks": [{**wave, "failure_factor": factor}]})
+    assert feasibility.problems(ok) == []
+    bad = scenario({"failures.rate": 0.02, "risks": [{**wave, "failure_factor": factor}]})
+    found = feasibility.problems(bad)
+    assert [e.key for e in found] == ["risks[0].failure_factor"]
+    assert "0.02 x 60 = 1.2" in str(found[0])
+
+
+def _pause(high: int) -> dict:
+    return {"pause_days": {"dist": "triangular", "low": 5, "mode": 10, "high": high}}
+
+
+@pytest.mark.parametrize(
+    ("within", "whole", "key"),
+    [
+        (_pause(119), _pause(120), "pause_days"),
+        ({"throttle_factor": 0, "days": 119}, {"throttle_factor": 0, "days": 120}, "days"),
+    ],
+)
+def test_a_risk_that_at_its_worst_lasts_the_whole_horizon_is_refused(within, whole, key):
+    base = {"name": "x", "probability": 0.1}  # BASE's horizon: 120 days
+    assert feasibility.problems(scenario({"risks": [{**base, **within}]})) == []
+    found = feasibility.problems(scenario({"risks": [{**base, **whole}]}))
+    assert [e.key for e in found] == [f"risks[0].{key}"]
+
+
+def test_validate_lists_every_problem_one_line_each():
+    result = invoke("validate", SMALL, "--set", "support.agents=0", "--set", "throttle.scale=0")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(": ")[1] for line in lines] == ["throttle.scale", "support.agents"]
+    assert all(line.startswith("--set: ") for line in lines)
+
+
+def test_memory_says_how_many_replications_fit_and_that_many_do(monkeypatch):
+    sc = sim.load(SMALL)
+    monkeypatch.setattr(feasibility, "memory_limit_gb", lambda: 2.0)
+    with pytest.raises(feasibility.MemoryLimitError) as caught:
+        feasibility.check_memory(sc, 1, replications=10**9)
+    fit = caught.value.fit
+    assert caught.value.key == "scenario.replications" and fit > 0
+    assert f"at most {fit:,} replications fit" in caught.value.cli
+    feasibility.check_memory(sc, 1, replications=fit)
+    with pytest.raises(feasibility.MemoryLimitError):
+        feasibility.check_memory(sc, 1, replications=fit + 1)
+
+
+def test_validate_states_the_memory_and_time_a_run_needs():
+    result = invoke("validate", SMALL)
+    assert result.exit_code == 0
+    assert "replications need about" in result.stdout and "GB of memory and" in result.stdout
+
+
+# --- progress without a terminal -------------------------------------------------------------
+
+
+def test_long_work_without_a_terminal_says_where_it_stands_at_a_steady_pace():
+    lines: list[str] = []
+    with progress_lines(10, "replications", every=0.01, say=lines.append) as advance:
+        advance(4)
+        for _ in range(1000):  # wait for the reporting thread, without timing anything
+            if any("4 of 10" in line for line in lines):
+                break
+            threading.Event().wait(0.01)
+    assert any(line.startswith("replications: 4 of 10 (40%) after") for line in lines)
+    assert all("left" in line for line in lines if " 4 of " in line)
+    count = len(lines)
+    threading.Event().wait(0.05)
+    assert len(lines) == count  # nothing more once the work is done
+
+
+def test_short_work_without_a_terminal_says_nothing():
+    lines: list[str] = []
+    with progress_lines(10, "replications", every=60, say=lines.append) as advance:
+        advance(10)
+    assert lines == []
+
+
+# --- outputs through symbolic links ----------------------------------------------------------
+
+
+def test_out_through_a_link_writes_into_its_target_and_leaves_the_link(tmp_path):
+    shared = tmp_path / "shared"
+    (shared / "results").mkdir(parents=True)
+    (shared / "results" / "summary.json").write_text("{}")  # last week's
+    local = tmp_path / "local"
+    local.mkdir()
+    link = local / "results"
+    link.symlink_to(shared / "results", target_is_directory=True)
+    result = invoke("run", SMALL, *FAST, "--out", str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == (shared / "results").resolve()
+    assert json.loads((shared / "results" / "summary.json").read_text())["replications"] == 2
+    assert sorted(p.name for p in local.iterdir()) == ["results"]
+    assert sorted(p.name for p in shared.iterdir()) == ["results"]
+
+
+def test_a_junit_report_through_a_link_is_written_where_it_points(tmp_path):
+    target = tmp_path / "ci" / "report.xml"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "report.xml"
+    link.symlink_to(target)
+    result = invoke("check", SMALL, *FAST, "--junit", str(link))
+    assert result.exit_code in (0, 1), result.output
+    assert link.is_symlink()
+    assert target.read_text().startswith("<?xml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ci", "report.xml"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.xml"]
+
+
+def test_a_link_to_a_folder_that_does_not_exist_yet_is_created_there(tmp_path):
+    link = tmp_path / "results"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with files.staged_folder(link) as staging:
+        (staging / "summary.json").write_text("{}")
+    assert link.is_symlink() and (tmp_path / "elsewhere" / "summary.json").exists()
+
+
+# --- smaller items ---------------------------------------------------------------------------
+
+
+def test_junit_xml_is_valid_when_the_scenario_name_holds_control_characters(tmp_path):
+    report = tmp_path / "report.xml"
+    name = 'plan "A" \x07 & <b>\x00\x1b'
+    result = invoke(
+        "check", SMALL, *FAST, "--set", f"scenario.name={name!r}", "--junit", str(report)
+    )
+    assert result.exit_code in (0, 1), result.output
+    root = ET.parse(report).getroot()  # raises if not well-formed XML
+    case = root.find("testsuite/testcase")
+    assert case.get("name") == 'plan "A" \\x07 & <b>\\x00\\x1b'
+
+
+def test_the_readme_lists_130_for_an_interrupt():
+    readme = Path("README.md").read_text()
+    assert "| 130 |" in readme and "Ctrl-C" in readme

@@ -40,7 +40,7 @@ def grid(small):
 
 
 def without_wall(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k != "wall_seconds"}
+    return {k: v for k, v in summary.items() if k not in ("wall_seconds", "provenance")}
 
 
 # -- the grid ----------------------------------------------------------------------------------
@@ -238,9 +238,11 @@ def test_out_writes_the_table_as_parquet_and_csv(small, grid, tmp_path):
     assert list(csv["completion_p50"]) == [
         d.date().isoformat() for d in grid.table["completion_p50"]
     ]
-    assert sorted(p.name for p in (tmp_path / "points").iterdir()) == [
-        f"point-{i:05d}.json" for i in range(6)
-    ]
+    assert sorted(p.name for p in (tmp_path / "points").iterdir()) == sorted(
+        [f"point-{i:05d}.json" for i in range(6)]
+        + [f"point-{i:05d}.runs.parquet" for i in range(6)]
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "runs.parquet"), grid.runs)
 
 
 def test_resume_recomputes_only_the_missing_points(small, grid, tmp_path):
@@ -255,6 +257,9 @@ def test_resume_recomputes_only_the_missing_points(small, grid, tmp_path):
     assert {f: f.stat().st_mtime_ns for f in kept} == kept
     pd.testing.assert_frame_equal(resumed.table, grid.table)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sweep.parquet"), grid.table)
+    # The resumed points' replications are read back: the runs are the whole sweep's.
+    pd.testing.assert_frame_equal(resumed.runs, grid.runs)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "runs.parquet"), grid.runs)
 
 
 def test_resuming_a_different_sweep_is_an_error_and_changes_nothing(small, tmp_path):
@@ -370,6 +375,11 @@ def test_cli_sweep_prints_the_points_and_writes_the_table(tmp_path):
     assert result.exit_code == 0, result.output
     assert "support.agents" in result.stdout and "done P50" in result.stdout
     assert len(pd.read_parquet(tmp_path / "sweep.parquet")) == 2
+    runs = pd.read_parquet(tmp_path / "runs.parquet")  # 2 points x 3 replications
+    assert list(zip(runs["support.agents"], runs["replication"], strict=True)) == [
+        (2, 0), (2, 1), (2, 2), (3, 0), (3, 1), (3, 2)
+    ]  # fmt: skip
+    assert "runs.parquet" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -390,3 +400,130 @@ def test_cli_sweep_bad_input_is_one_line_and_exit_2(extra, words):
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+# -- every replication, and the charts ---------------------------------------------------------
+
+
+def test_runs_has_every_replication_of_every_point_with_its_parameters(small, grid):
+    runs = grid.runs
+    assert len(runs) == REPLICATIONS * len(grid.table)
+    assert list(runs.columns[:4]) == ["point", "batches.weekday", "support.agents", "replication"]
+    for point, rows in runs.groupby("point"):
+        parameters = grid.plan.points[point]
+        assert (rows["batches.weekday"] == parameters["batches.weekday"]).all()
+        assert (rows["support.agents"] == parameters["support.agents"]).all()
+        assert list(rows["replication"]) == list(range(REPLICATIONS))
+    # A point's replications are a plain run of that point's scenario, with the same seeds.
+    point = runs[runs["point"] == 4].drop(columns=["point", "batches.weekday", "support.agents"])
+    plain = sim.run(grid.plan.scenarios[4], replications=REPLICATIONS, seed=3, workers=1).runs
+    pd.testing.assert_frame_equal(
+        point.reset_index(drop=True), plain[point.columns], check_dtype=False
+    )  # the sweep's dates are in milliseconds, as Parquet keeps them
+    # And the table's P50 is the summary's quantile of those replications.
+    table = grid.table.set_index("point")
+    for point, rows in runs.groupby("point"):
+        finish = np.sort(rows["completion_date"].to_numpy(dtype="datetime64[D]"))
+        assert finish[(REPLICATIONS + 1) // 2 - 1] == np.datetime64(
+            table.loc[point, "completion_p50"], "D"
+        )
+
+
+def series(figure) -> int:
+    """The error-bar series drawn on the figure's first Axes."""
+    from matplotlib.container import ErrorbarContainer
+
+    return sum(isinstance(c, ErrorbarContainer) for c in figure.axes[0].containers)
+
+
+def test_plot_draws_one_series_per_hue_value_with_p10_p90_bars(grid):
+    from matplotlib.figure import Figure
+
+    figure = grid.plot(x="batches.weekday", hue="support.agents")
+    assert isinstance(figure, Figure)
+    assert series(figure) == 3  # agents 2, 3 and 4
+    assert series(grid.plot(x="support.agents", hue="batches.weekday")) == 2
+    ax = figure.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert [label for label in labels if label.startswith("support.agents")] == [
+        "support.agents = 2",
+        "support.agents = 3",
+        "support.agents = 4",
+    ]
+    # Each series' middle point is the table's P50, its bar ends the P10 and the P90.
+    import matplotlib.dates as mdates
+
+    container = ax.containers[0]
+    rows = grid.table[grid.table["support.agents"] == 2].sort_values("batches.weekday")
+    p50 = mdates.date2num(rows["completion_p50"].to_numpy())
+    np.testing.assert_allclose(container.lines[0].get_ydata(), p50)
+
+
+def test_plot_of_a_sweep_over_two_keys_is_a_p_meet_heatmap(grid):
+    figure = grid.plot()
+    ax = figure.axes[0]
+    (image,) = ax.images
+    shares = grid.table.pivot(
+        index="support.agents", columns="batches.weekday", values="p_meet_deadline"
+    )
+    np.testing.assert_array_equal(image.get_array(), shares.to_numpy(dtype=float))
+    assert "deadline" in ax.get_title()
+    assert len(ax.texts) == len(grid.table)  # every cell says its share
+    same = grid.plot(x="batches.weekday", y="support.agents", kind="heatmap")
+    np.testing.assert_array_equal(same.axes[0].images[0].get_array(), image.get_array())
+
+
+def test_plot_draws_into_a_given_axes_and_refuses_unknown_keys(grid):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    left, right = figure.subplots(1, 2)
+    assert grid.plot(x="batches.weekday", hue="support.agents", ax=left) is figure
+    assert grid.plot(ax=right) is figure
+    assert series(figure) == 3 and right.images
+    with pytest.raises(ValueError, match=r"^x: 'support\.ticket_rate' is not a key this sweep"):
+        grid.plot(x="support.ticket_rate")
+    with pytest.raises(ValueError, match=r"^metric: "):
+        grid.plot(x="batches.weekday", hue="support.agents", metric="no_such_metric")
+
+
+def test_plot_of_another_metric_reads_its_quantile_columns(grid):
+    figure = grid.plot(x="support.agents", hue="batches.weekday", metric="peak_backlog")
+    rows = grid.table[grid.table["batches.weekday"] == 300].sort_values("support.agents")
+    ydata = figure.axes[0].containers[0].lines[0].get_ydata()
+    np.testing.assert_allclose(ydata, rows["peak_backlog_p50"].to_numpy(dtype=float))
+
+
+def test_plot_of_one_key_is_one_series_and_of_a_latin_hypercube_a_scatter(small):
+    one = sweep(small, {"support.agents": [2, 3]}, replications=2, seed=3, workers=1)
+    assert series(one.plot()) == 1
+    lhs = sweep(
+        small,
+        {"batches.weekday": "300:500", "support.agents": "2:4"},
+        method="lhs",
+        samples=4,
+        replications=2,
+        seed=3,
+        workers=1,
+    )
+    ax = lhs.plot().axes[0]
+    (dots,) = ax.collections  # one coloured dot per point: no grid to fill
+    np.testing.assert_array_equal(dots.get_array(), lhs.table["p_meet_deadline"].to_numpy())
+
+
+def test_where_slices_a_bigger_grid_and_more_keys_without_it_are_refused(small):
+    three = sweep(
+        small,
+        {"batches.weekday": [300, 500], "support.agents": [2, 3], "support.ticket_rate": [0.01]},
+        replications=2,
+        seed=3,
+        workers=1,
+    )
+    with pytest.raises(ValueError, match=r"^hue: .*where=\{key: value\}"):
+        three.plot(x="batches.weekday")
+    fixed = {"support.ticket_rate": 0.01}
+    figure = three.plot(x="batches.weekday", hue="support.agents", where=fixed)
+    assert series(figure) == 2
+    assert three.plot(where=fixed).axes[0].images  # two keys left: the heatmap
+    with pytest.raises(ValueError, match=r"^where: support\.agents: 7 is not one of its values"):
+        three.plot(where={"support.agents": 7})

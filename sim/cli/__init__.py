@@ -8,7 +8,8 @@ every command; ``--debug`` (anywhere) shows the traceback instead.
 Each command lives in its own module and registers itself on :data:`app`.
 """
 
-from sim.cli import calibrate, check, forecast, plan, run, sensitivity, solve, sweep  # noqa: F401  (registers the commands)
+from sim.cli import app as _app  # noqa: F401  (registers `migsim app`)
+from sim.cli import calibrate, check, compare, forecast, plan, run, sensitivity, solve, sweep  # noqa: F401  (registers the commands)
 from sim.cli.common import EXIT_BAD_INPUT, EXIT_COULD_NOT_FINISH, EXIT_MISSED, EXIT_OK, app
 
 

@@ -14,10 +14,14 @@ from sim.cli.common import (
     BadInput,
     ConfidenceOpt,
     DeadlineOpt,
+    MaxReplicationsOpt,
+    PrecisionOpt,
     RunOptions,
     app,
     checked_confidence,
+    checked_precision,
     if_interrupted,
+    precision_line,
     progress_bar,
     simulating_command,
     stdout,
@@ -37,9 +41,13 @@ def check(
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report to this file."),
     ] = None,
+    precision: PrecisionOpt = None,
+    max_replications: MaxReplicationsOpt = None,
 ) -> None:
     """Exit 0 if the plan meets its deadline at the required confidence, 1 if not.
 
+    With --precision DAYS, replications are added until the date at the required
+    confidence is known to +-DAYS (95%), or --max-replications have run.
     2: bad input (found before simulating); 3: the check could not finish.
     """
     sc = options.load()
@@ -59,7 +67,9 @@ def check(
             except OutputError as error:
                 raise BadInput(f"{option}: {error}") from None
     replications = options.replications_of(sc)
-    with progress_bar(replications, "replications") as advance:
+    precision, max_replications = checked_precision(precision, max_replications, replications)
+    total = (max_replications or max(1000, replications)) if precision else replications
+    with progress_bar(total, "replications") as advance:
         verdict = check_mod.check(
             sc,
             confidence=confidence,
@@ -70,9 +80,23 @@ def check(
             progress=advance,
             source=str(options.scenario),
             max_memory_gb=options.max_memory,
+            precision_days=precision,
+            max_replications=max_replications,
         )
     stdout.print(verdict.paragraph(), markup=False)
-    for text in doubt_warnings(verdict.replications, verdict.confidence, verdict.p_meet_interval):
+    if verdict.done_by_interval:
+        low, high = verdict.done_by_interval
+        stdout.print(
+            f"95% interval of the date at {verdict.confidence:.0%} confidence: "
+            f"{low} to {high or 'beyond the horizon'}",
+            markup=False,
+        )
+    line = precision_line({"precision": verdict.precision})
+    if line:
+        stdout.print(line, markup=False)
+    for text in doubt_warnings(
+        verdict.replications, verdict.confidence, verdict.p_meet_interval, advice=verdict.advice
+    ):
         stdout.print(f"warning: {text}", markup=False)
     for text in verdict.warnings:
         stdout.print(f"warning: {text}", markup=False)

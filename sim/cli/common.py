@@ -1,4 +1,4 @@
-"""What every ``migsim`` command shares: the app, its options and progress bars.
+"""What every ``migsim`` command shares: the app, its options, progress (``sim.cli.progress``).
 
 A command that simulates declares only its own options and is decorated with
 :func:`simulating_command`, which adds SCENARIO, ``--set``, ``-n``,
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import sys
 import typing
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +19,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sim.cli.errors import (  # noqa: F401  (re-exported: every command imports from here)
     EXIT_BAD_INPUT,
@@ -35,8 +31,12 @@ from sim.cli.errors import (  # noqa: F401  (re-exported: every command imports 
     if_interrupted,
     stderr,
 )
+from sim.cli.progress import progress_bar, progress_lines, show_progress  # noqa: F401
+from sim.experiments.runner import default_workers
 from sim.experiments.runner import run as run_replications
 from sim.model import scenario as scenario_mod
+from sim.model.feasibility import estimate
+from sim.model.numbers import MAX_INT
 from sim.model.scenario import Scenario
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -132,6 +132,8 @@ class RunOptions:
         positive(self.workers, "--workers")
         if self.seed is not None and self.seed < 0:
             raise BadInput(f"--seed: must be >= 0 (got {self.seed})")
+        if self.seed is not None and self.seed > MAX_INT:
+            raise BadInput(f"--seed: must be at most {MAX_INT:,} (got {self.seed:,})")
         if self.max_memory is not None and not self.max_memory > 0:
             raise BadInput(f"--max-memory: must be > 0 GB (got {self.max_memory})")
         return load_scenario(self.scenario, self.set_)
@@ -225,27 +227,75 @@ def positive(value: int | None, name: str) -> int | None:
     return value
 
 
-def show_progress() -> bool:
-    """A progress bar only for a person at a terminal."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+PrecisionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--precision",
+        metavar="DAYS",
+        help="Add replications until the deciding date's 95% interval is within +-DAYS.",
+    ),
+]
+MaxReplicationsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-replications",
+        metavar="N",
+        help="With --precision: stop at N replications (default 1,000).",
+    ),
+]
 
 
-@contextmanager
-def progress_bar(total: int, label: str):
-    """Yield a callback advancing a rich progress bar by n (a no-op when not on a TTY)."""
-    if not show_progress():
-        yield lambda n: None
-        return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+def checked_precision(
+    precision: float | None, max_replications: int | None, replications: int
+) -> tuple[float | None, int | None]:
+    """``--precision`` and ``--max-replications`` after checking them (bad input: 2)."""
+    if precision is None:
+        if max_replications is not None:
+            raise BadInput("--max-replications: needs --precision DAYS")
+        return None, None
+    if not precision > 0:
+        raise BadInput(f"--precision: must be > 0 days (got {precision:g})")
+    if max_replications is not None and max_replications < replications:
+        raise BadInput(
+            f"--max-replications: must be >= the {replications:,} replications to start with "
+            f"(got {max_replications})"
+        )
+    return precision, max_replications
 
 
-def simulate_for_cli(sc: Scenario, options: RunOptions):
-    """``sim.run`` with a progress bar."""
+def precision_line(summary: dict) -> str | None:
+    """What stopped ``--precision``: the interval was narrow enough, or the cap was reached."""
+    report = summary.get("precision")
+    if not report:
+        return None
+    width = report["half_width_days"]
+    known = "not yet known" if width is None else f"+-{width:g} days"
+    date = report["quantile"].upper()
+    if report["stopped_by"] == "precision":
+        return (
+            f"precision: the {date} date is within {known} (95% interval) after "
+            f"{report['replications']:,} replications: stopped because it is precise enough "
+            f"(+-{report['days']:g} days asked)"
+        )
+    return (
+        f"precision: stopped at --max-replications {report['max_replications']:,}: the "
+        f"{date} date is {known} (95% interval), not yet the +-{report['days']:g} days asked"
+    )
+
+
+def simulate_for_cli(
+    sc: Scenario,
+    options: RunOptions,
+    *,
+    precision: float | None = None,
+    max_replications: int | None = None,
+):
+    """``sim.run`` with a progress bar (``--precision``: up to the most it may run)."""
     replications = options.replications_of(sc)
-    with progress_bar(replications, "replications") as advance:
+    precision, max_replications = checked_precision(precision, max_replications, replications)
+    total = (max_replications or max(1000, replications)) if precision else replications
+    expected = estimate(sc, total, options.workers or default_workers()).seconds
+    with progress_bar(total, "replications", expected_seconds=expected) as advance:
         return run_replications(
             sc,
             replications,
@@ -254,6 +304,8 @@ def simulate_for_cli(sc: Scenario, options: RunOptions):
             dask=options.dask,
             progress=advance,
             max_memory_gb=options.max_memory,
+            precision_days=precision,
+            max_replications=max_replications,
         )
 
 

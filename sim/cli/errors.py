@@ -40,7 +40,7 @@ EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 COMMAND_ORDER = (
     "run", "sweep", "check", "validate", "report", "plan", "solve", "sensitivity", "forecast",
-    "calibrate",
+    "calibrate", "compare", "app",
 )  # fmt: skip
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -78,7 +78,13 @@ class MigsimGroup(TyperGroup):
         if "--version" in args[:cut] and "--help" not in args[:cut]:
             # Anywhere, like --debug: `migsim run --version` answers rather than failing.
             args = ["--version"]
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as error:  # `migsim --bogus`: one line, not click's usage block
+            if state.debug or isinstance(error, NoArgsIsHelpError):
+                raise
+            _say(f"{ctx.command_path}: {error.format_message()} (see {ctx.command_path} --help)")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     def list_commands(self, ctx: click_core.Context) -> list[str]:
         """The commands in the order SPEC's "Command line" lists them, then any others."""

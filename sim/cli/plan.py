@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from sim.cli.common import (
     was_there,
 )
 from sim.experiments.batch_plan import plan as batch_plan
+from sim.experiments.results import provenance
+from sim.experiments.runner import check_before_running
 from sim.outputs.batch_plan import write_plan
 
 
@@ -33,11 +36,19 @@ def plan(
     """Write the batch plan of replication 0: who is planned to cut over on which evening."""
     options = RunOptions(scenario, set_=set_, seed=seed)
     sc = options.load()
+    check_before_running(sc, 1, None, None, replications=1)  # what validate refuses, plan does
+    started = time.perf_counter()
     frame = batch_plan(sc, seed=options.seed)
+    made = provenance(
+        sc,
+        seed=sc.scenario.seed if options.seed is None else options.seed,
+        replications=1,  # the plan is replication 0's
+        wall_seconds=time.perf_counter() - started,
+    )
     with if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the plan"):
-        written = write_plan(out, frame)
-    evenings = len(written) - 1
-    planned = int(frame["planned_date"].notna().sum())
+        written = write_plan(out, frame, provenance=made)
+    evenings = sum(1 for path in written if path.parent.name == "batches")
+    planned = int(frame["scheduled_date"].notna().sum())
     stdout.print(
         f"{planned:,} of {len(frame):,} mailboxes planned over {evenings} evenings: "
         f"{out}/plan.csv and {out}/batches/",

@@ -15,10 +15,12 @@ from sim.cli.common import (
     DeadlineOpt,
     RunOptions,
     app,
+    checked_confidence,
     progress_bar,
     simulating_command,
     stdout,
 )
+from sim.experiments import check as check_mod
 from sim.experiments import solve as solve_mod
 from sim.experiments.keys import numeric_key
 
@@ -80,6 +82,9 @@ def solve(
 ) -> None:
     """Find the smallest value of a key that meets the deadline at the confidence (exit 1: none)."""
     sc = options.load()
+    checked_confidence(confidence)  # errors name the option, not the Python argument
+    if deadline is not None:
+        check_mod.deadline_applied(sc, deadline, str(options.scenario), option="--deadline")
     if direction is not None and direction not in ("larger_helps", "smaller_helps"):
         raise BadInput(f"--direction: must be larger_helps or smaller_helps (got {direction!r})")
     if deadline is None and wait_hours_p90 is None and sc.scenario.deadline is None:
@@ -109,6 +114,7 @@ def solve(
             max_memory_gb=options.max_memory,
             progress=advance,
             source="--for",
+            names=solve_mod.CLI_NAMES,
         )
     if json_:
         stdout.print(json.dumps(solution.to_dict(), indent=2, default=str), markup=False)
@@ -121,8 +127,8 @@ def _evaluation_bound(sc, key, low, high, direction, tolerance) -> int:
     """The progress bar's length: the most evaluations the search can need."""
     spec = numeric_key(sc, key, "--for")
     direction = direction or ("smaller_helps" if key in solve_mod.SMALLER_HELPS else "larger_helps")
-    lo, hi = solve_mod._range(spec, low, high, direction)
-    step = 1 if spec.integer else solve_mod._tolerance(tolerance, lo, hi)
+    lo, hi = solve_mod._range(spec, low, high, direction, solve_mod.CLI_NAMES)
+    step = 1 if spec.integer else solve_mod._tolerance(tolerance, lo, hi, solve_mod.CLI_NAMES)
     return solve_mod.max_evaluations(lo, hi, step)
 
 

@@ -51,7 +51,8 @@ def sweep(
         typer.Option("--samples", metavar="N", help="Points for --method lhs (ranges LO:HI)."),
     ] = None,
     out: Annotated[
-        Path | None, out_option("Write sweep.parquet, sweep.csv and per-point files here.")
+        Path | None,
+        out_option("Write sweep.parquet, sweep.csv, runs.parquet and per-point files here."),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the sweep in --out: simulate missing points.")
@@ -128,7 +129,8 @@ def print_sweep(result) -> None:
     )
     if result.out is not None:
         stdout.print(
-            f"table written to {result.out / 'sweep.parquet'} and {result.out / 'sweep.csv'}",
+            f"table written to {result.out / 'sweep.parquet'} and {result.out / 'sweep.csv'}; "
+            f"every replication to {result.out / 'runs.parquet'}",
             markup=False,
         )
 

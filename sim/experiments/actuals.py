@@ -36,12 +36,13 @@ import numpy as np
 import pandas as pd
 
 from sim.model.calendar import Calendar
-from sim.model.scenario import Scenario, ScenarioError
+from sim.model.scenario import Scenario, ScenarioError, refuse_non_table
 
 REQUIRED = ("date", "migrated")
 OPTIONAL = ("failed", "tickets_opened")
 COUNTS = ("migrated", *OPTIONAL)
-FIRST_DATA_ROW = 2  # the header is row 1
+FIRST_DATA_ROW = 2  # in a file the header is row 1
+FIRST_ROW_ATTR = "migsim_first_row"  # read_actuals marks its frames: rows counted as in the file
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,13 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     A move report is recognised by its header and turned into the daily counts.
     """
     path = Path(path)
+    refuse_non_table(path, str(path))  # a folder or a workbook says what it is
     if _is_move_report(path):
         from sim.experiments.move_report import daily_counts, read_move_report
 
         return daily_counts(read_move_report(path))
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
         raise ScenarioError(str(path), "", "no such file") from None
     except pd.errors.EmptyDataError:
@@ -92,6 +94,8 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
         message = str(error).strip().splitlines()[-1]
         raise ScenarioError(str(path), "", f"not a readable CSV: {message}") from None
+    frame.attrs[FIRST_ROW_ATTR] = FIRST_DATA_ROW
+    return frame
 
 
 def _is_move_report(path: Path) -> bool:
@@ -108,11 +112,18 @@ def _is_move_report(path: Path) -> bool:
 def validate_actuals(
     frame: pd.DataFrame, scenario: Scenario, calendar: Calendar, *, source: str = "actuals"
 ) -> Actuals:
-    """Check the actuals against the scenario and put them on the calendar's days."""
+    """Check the actuals against the scenario and put them on the calendar's days.
+
+    A bad row is named as a person would find it: in a file read by :func:`read_actuals`,
+    counted as a spreadsheet does (the header is row 1); in a DataFrame, by position
+    (row 0 is the first row of data).
+    """
+    first = int(frame.attrs.get(FIRST_ROW_ATTR, 0))
     frame = frame.rename(columns=lambda c: str(c).strip())
     _check_columns(frame, source)
     if frame.empty:
         raise ScenarioError(source, "", "has no rows (expected one row per day up to as-of)")
+    source = _Rows(source, first)
     dates = _dates(frame["date"], source)
     _check_order(dates, source)
     start = scenario.scenario.start
@@ -149,8 +160,20 @@ def validate_actuals(
     )
 
 
-def _where(position: int, column: str) -> str:
-    return f"row {position + FIRST_DATA_ROW}, {column}"
+class _Rows(str):
+    """The source's name, knowing how it numbers rows (``first``: the first data row's number)."""
+
+    first: int
+
+    def __new__(cls, source: str, first: int) -> _Rows:
+        text = super().__new__(cls, source)
+        text.first = first
+        return text
+
+
+def _where(position: int, column: str, source: str = "") -> str:
+    first = getattr(source, "first", FIRST_DATA_ROW)
+    return f"row {position + first}, {column}"
 
 
 def _refuse_first(bad: np.ndarray, source: str, column: str, message: Callable[[int], str]) -> None:
@@ -162,7 +185,7 @@ def _refuse_first(bad: np.ndarray, source: str, column: str, message: Callable[[
     rows = np.flatnonzero(bad)
     if len(rows):
         row = int(rows[0])
-        raise ScenarioError(source, _where(row, column), message(row))
+        raise ScenarioError(str(source), _where(row, column, source), message(row))
 
 
 def _check_columns(frame: pd.DataFrame, source: str) -> None:
@@ -207,8 +230,8 @@ def _check_order(dates: pd.DatetimeIndex, source: str) -> None:
         row = int(bad[0]) + 1
         what = "repeats" if steps[bad[0]] == 0 else "comes before"
         raise ScenarioError(
-            source,
-            _where(row, "date"),
+            str(source),
+            _where(row, "date", source),
             f"{dates[row].date()} {what} the previous row's {dates[row - 1].date()} "
             "(one row per day, in order)",
         )

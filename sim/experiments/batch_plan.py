@@ -7,7 +7,7 @@ as a distribution is the one replication 0 drew). It needs only the population a
 cohorts, not a simulation::
 
     >>> frame = sim.plan(sim.load("scenarios/inventory-example.toml"))
-    >>> frame.groupby("planned_date").size()   # each evening's batch
+    >>> frame.groupby("scheduled_date").size()   # each evening's batch
 
 One row per mailbox in initial-sync order, evening by evening (mailboxes the
 horizon has no room for come last, with no dates).
@@ -33,18 +33,19 @@ PLAN_COLUMNS = (
     "kind",
     "lane",
     "size_gb",
-    "planned_date",
+    "scheduled_date",
     "notice_date",
 )
 
 
 def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
     """The batch plan of replication 0: mailbox, organisation, kind, lane, size_gb,
-    planned_date, notice_date (NaT in a lane that sends no notices).
+    scheduled_date, notice_date (NaT in a lane that sends no notices).
 
     ``seed`` defaults to the scenario's; the plan is the one ``sim.run`` with
-    that seed gives replication 0. Dates are ``datetime64[s]`` days (NaT for a
-    mailbox not planned within the horizon).
+    that seed gives replication 0. Dates are local midnights in the scenario's time
+    zone, as ``res.mailboxes.scheduled_date`` (NaT for a mailbox not planned within the
+    horizon).
     """
     seed = scenario.scenario.seed if seed is None else seed
     first = replication_seeds(seed, 1)[0]
@@ -66,6 +67,12 @@ def plan(scenario: Scenario, *, seed: int | None = None) -> pd.DataFrame:
         streams["selection"],
     )
     return plan_table(calendar, mailboxes, cohorts, lanes, lane_of_mailbox)
+
+
+def _local_midnight(days: np.ndarray, timezone: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(days.astype("datetime64[ns]")).tz_localize(
+        timezone, nonexistent="shift_forward", ambiguous=False
+    )
 
 
 def plan_table(
@@ -97,7 +104,7 @@ def plan_table(
             "kind": mailboxes.kind_column()[order],
             "lane": pd.Categorical.from_codes(codes, categories=[x.name for x in lanes]),
             "size_gb": mailboxes.size_gb[order],
-            "planned_date": dates.astype("datetime64[s]"),
-            "notice_date": notice.astype("datetime64[s]"),
+            "scheduled_date": _local_midnight(dates, calendar.clock.timezone),
+            "notice_date": _local_midnight(notice, calendar.clock.timezone),
         }
     )

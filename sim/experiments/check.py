@@ -22,6 +22,7 @@ is a ``<failure>``) and a Markdown table for a GitHub Actions step summary.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,12 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.metrics import buffer_warning, metric
-from sim.experiments.results import completion_at, p_meet_interval
+from sim.experiments.results import (
+    completion_at,
+    completion_interval_at,
+    p_meet_interval,
+    precision_advice,
+)
 from sim.experiments.runner import run
 from sim.model.scenario import Scenario, ScenarioError, parse_value, with_overrides
 from sim.outputs.files import append_text, write_text
@@ -57,6 +63,9 @@ class Verdict:
     wall_seconds: float
     file: str | None = None
     warnings: tuple[str, ...] = ()  # about the plan itself (e.g. a sync buffer under a day)
+    precision: dict[str, Any] | None = None  # summary["precision"] when precision_days was asked
+    done_by_interval: list[str | None] | None = None  # 95% interval of done_by
+    advice: str | None = None  # how many more replications would make done_by precise
 
     @property
     def p_meet_deadline(self) -> float:
@@ -153,10 +162,14 @@ def check(
     progress: Callable[[int], None] | None = None,
     source: str = "<scenario>",
     max_memory_gb: float | None = None,
+    precision_days: float | None = None,
+    max_replications: int | None = None,
 ) -> Verdict:
     """Simulate ``scenario`` and judge it against ``deadline`` (default: the scenario's).
 
-    ``confidence`` defaults to ``scenario.confidence``. Raises
+    ``confidence`` defaults to ``scenario.confidence``. With ``precision_days``,
+    replications are added until the date at that confidence is known to
+    +-``precision_days`` (95%), or ``max_replications`` have run (see :func:`sim.run`). Raises
     :class:`ScenarioError` when there is no deadline, an option is invalid or
     the plan can never finish (as :func:`sim.run` does).
     """
@@ -172,6 +185,9 @@ def check(
         keep_mailboxes=False,
         progress=progress,
         max_memory_gb=max_memory_gb,
+        precision_days=precision_days,
+        max_replications=max_replications,
+        precision_quantile=confidence,
     )
     return verdict_for(scenario, result.runs, confidence, result.summary, source)
 
@@ -212,6 +228,7 @@ def verdict_for(
 ) -> Verdict:
     """Judge the per-replication table of a run against the scenario's deadline."""
     sc = scenario.scenario
+    completion = runs[metric("completion_date").name]
     return Verdict(
         scenario=sc.name,
         deadline=sc.deadline,
@@ -226,6 +243,9 @@ def verdict_for(
         wall_seconds=summary["wall_seconds"],
         file=file,
         warnings=tuple(w for w in (buffer_warning(summary),) if w),
+        precision=summary.get("precision"),
+        done_by_interval=completion_interval_at(completion, confidence),
+        advice=precision_advice(completion, confidence),
     )
 
 
@@ -263,9 +283,24 @@ def junit_xml(verdict: Verdict) -> ET.ElementTree:
         failure = ET.SubElement(case, "failure", message=verdict.headline(), type="DeadlineMissed")
         failure.text = verdict.paragraph()
     ET.SubElement(case, "system-out").text = verdict.paragraph()
+    for element in suites.iter():
+        element.text = _xml_safe(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, _xml_safe(value))
     tree = ET.ElementTree(suites)
     ET.indent(tree)
     return tree
+
+
+# Characters XML 1.0 cannot hold at all, not even escaped (most C0 controls, lone surrogates).
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str | None) -> str | None:
+    """``text`` with XML-invalid characters shown as ``\\xNN``, so the report stays valid XML."""
+    if text is None:
+        return None
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def write_junit(path: str | Path, verdict: Verdict) -> Path:

@@ -28,6 +28,7 @@ an ordinary run:
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import zlib
 from collections.abc import Mapping
@@ -48,13 +49,13 @@ from sim.experiments.midflight import (
     starting_state,
 )
 from sim.experiments.posteriors import learn_rates, plan_yardstick, ticket_means
-from sim.experiments.results import Result, summarise
+from sim.experiments.results import Result, provenance, rectangular_daily, summarise
 from sim.experiments.runner import (
     ProgressCallback,
     backend,
     check_before_running,
+    checked_arguments,
     chunks_for,
-    default_workers,
     replication_seeds,
 )
 from sim.experiments.runner import run as run_plan
@@ -69,7 +70,7 @@ UNKNOWN_WHEN_UNSIMULATED = (
     "data_tb",
     "users_needing_support_pct",
     "wait_hours_mean",
-    "wait_hours_p90",
+    "wait_hours_90th_pct",
 )
 
 
@@ -77,12 +78,33 @@ UNKNOWN_WHEN_UNSIMULATED = (
 class ForecastResult(Result):
     """A :class:`Result` whose replications continue from the actuals.
 
-    ``actuals`` are the validated daily counts; ``plan`` the original plan's run, when
-    one was made (``forecast(..., plan=True)``), for the picture.
+    ``actuals`` are the daily counts (a DataFrame, one row per calendar day to ``as_of``);
+    ``plan`` the original plan's run, when one was made (``forecast(..., plan=True)``),
+    for the picture.
     """
 
-    actuals: Actuals | None = field(default=None, repr=False)
+    observed_actuals: Actuals | None = field(default=None, repr=False)
     plan: Result | None = field(default=None, repr=False)
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """The last day of the actuals: the forecast starts from the state on that day."""
+        return self.observed_actuals.as_of if self.observed_actuals is not None else None
+
+    @property
+    def actuals(self) -> pd.DataFrame | None:
+        """The actuals per calendar day from the start to as-of (days not given are 0):
+        date, migrated, failed, tickets_opened (where given) and cumulative_migrated."""
+        observed = self.observed_actuals
+        if observed is None:
+            return None
+        frame = pd.DataFrame({"date": observed.dates, "migrated": observed.migrated})
+        for name in ("failed", "tickets_opened"):
+            values = getattr(observed, name)
+            if values is not None:
+                frame[name] = values
+        frame["cumulative_migrated"] = np.cumsum(observed.migrated)
+        return frame
 
 
 def forecast(
@@ -112,11 +134,7 @@ def forecast(
     started = time.perf_counter()
     if isinstance(actuals, str | Path):
         source, actuals = str(actuals), read_actuals(actuals)
-    replications = replications or scenario.scenario.replications
-    seed = scenario.scenario.seed if seed is None else seed
-    workers = workers or default_workers()
-    if replications < 1 or workers < 1:
-        raise ValueError("replications and workers must be >= 1")
+    replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
     check_before_running(scenario, workers, dask, max_memory_gb)
     model = Model(scenario)
     observed = validate_actuals(actuals, scenario, model.calendar, source=source)
@@ -299,7 +317,7 @@ def _result(
     sc, state = job.scenario, job.state
     runs = pd.DataFrame([r[0] for r in reps])
     frames = [r[1] for r in reps if not r[1].empty]
-    daily = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    daily = rectangular_daily(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
     mailboxes = next((r[2] for r in reps if r[2] is not None), None)
     summary = summarise(
         runs,
@@ -311,13 +329,14 @@ def _result(
     )
     summary["as_of"] = state.as_of.isoformat()
     summary["observed"] = observed_summary(state, learned)
+    summary["provenance"] = provenance(sc, seed=job.seed, replications=len(runs), wall_seconds=wall)
     return ForecastResult(
         summary=summary,
         runs=runs,
         daily=daily,
         mailboxes=mailboxes,
         scenario=sc,
-        actuals=observed,
+        observed_actuals=observed,
         plan=plan,
     )
 

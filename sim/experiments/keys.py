@@ -55,7 +55,7 @@ def _inside(bound: float, integer: bool, sign: int) -> float:
     return bound + sign * max(abs(bound), 1.0) * 1e-9
 
 
-def numeric_key(scenario: Scenario, key: str, source: str = "--for") -> NumericKey:
+def numeric_key(scenario: Scenario, key: str, source: str = "key") -> NumericKey:
     """Describe ``key``; :class:`ScenarioError` if it is unknown, not numeric or not the plan's."""
     parts = key.split(".")
     if not key or parts[0] in NOT_PLAN:

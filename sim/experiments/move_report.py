@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from sim.model.exchange import GB, ExportError, bytes_of, sniff_csv, whole_numbers
-from sim.model.scenario import ScenarioError
+from sim.model.scenario import ScenarioError, refuse_non_table
 
 NAME_COLUMNS = ("DisplayName", "Identity")
 REQUIRED = ("Status", "BytesTransferred", "TotalInProgressDuration")
@@ -107,6 +107,7 @@ def read_move_report(path: str | Path | pd.DataFrame, *, display: str | None = N
         return _from_frame(path, display or "moves")
     path = Path(path)
     source = display or str(path)
+    refuse_non_table(path, source)  # a folder or a workbook says what it is
     if not path.is_file():
         raise ScenarioError(source, "", "no such file")
     try:

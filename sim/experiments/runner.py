@@ -10,19 +10,20 @@ except replication 0, which keeps its per-mailbox table.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.experiments.results import Result, summarise
-from sim.model.feasibility import check_feasible, check_memory
+from sim.experiments.results import Result, provenance, rectangular_daily, summarise
+from sim.model.feasibility import check_feasible
 from sim.model.replication import Model, Replication
 from sim.model.scenario import Scenario
 
@@ -82,8 +83,24 @@ def chunks_for(replications: int, workers: int) -> list[Chunk]:
     return [Chunk(i, min(size, replications - i)) for i in range(0, replications, size)]
 
 
+DEFAULT_MAX_REPLICATIONS = 1000  # where --precision stops when not told
+
+
+@dataclass(frozen=True)
+class Precision:
+    """``precision_days=``: add replications until the deciding date is this precise."""
+
+    days: float
+    max_replications: int
+    quantile: float = 0.9  # the date that decides: P90 for run, the confidence for check
+
+    @property
+    def name(self) -> str:
+        return f"p{round(self.quantile * 100, 4):g}"
+
+
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike,
     replications: int | None = None,
     seed: int | None = None,
     workers: int | None = None,
@@ -93,54 +110,210 @@ def run(
     keep_mailboxes: bool = True,
     progress: ProgressCallback | None = None,
     max_memory_gb: float | None = None,
+    precision_days: float | None = None,
+    max_replications: int | None = None,
+    precision_quantile: float = 0.9,
 ) -> Result:
     """Run ``replications`` replications of ``scenario`` and summarise them.
 
-    ``workers`` defaults to the machine's cores; ``dask`` is a scheduler
-    address or ``"local"`` for a LocalCluster. ``keep_daily`` and
-    ``keep_mailboxes`` drop tables a caller does not need (the summary never
-    needs them). ``progress`` is called with the number of replications
-    finished each time a chunk finishes.
+    ``scenario`` is a :class:`Scenario` or the path of a scenario file.
+    ``replications`` defaults to the scenario's, ``workers`` to the machine's
+    cores; ``dask`` is a scheduler address or ``"local"`` for a LocalCluster.
+    ``keep_daily`` and ``keep_mailboxes`` drop tables a caller does not need
+    (the summary never needs them). ``progress`` is called with the number of
+    replications finished each time a chunk finishes.
+
+    With ``precision_days``, replications are added in blocks of
+    ``replications`` until the 95% interval of the ``precision_quantile``
+    completion date (P90) reaches no further than that many days from the date,
+    or ``max_replications`` (default 1,000) have run; ``summary["precision"]``
+    says which stopped it. Replication ``i`` always has the same seed, so the
+    answer is the same on any number of workers.
 
     A plan that can never finish raises :class:`~sim.model.scenario.ScenarioError`
     before anything is simulated (``sim.model.feasibility``), and so does one
     whose replications would need more than ``max_memory_gb`` (default: this
     machine's memory). An unreachable ``dask`` scheduler raises :class:`ClusterError`.
     """
-    replications = replications or scenario.scenario.replications
-    seed = scenario.scenario.seed if seed is None else seed
-    workers = workers or default_workers()
-    if replications < 1 or workers < 1:
-        raise ValueError("replications and workers must be >= 1")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0 (got {seed})")
-    check_before_running(scenario, min(workers, replications), dask, max_memory_gb)
+    scenario = scenario_argument(scenario)
+    replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
+    precision = checked_precision(
+        precision_days, max_replications, replications, precision_quantile
+    )
+    most = precision.max_replications if precision else replications
+    check_before_running(scenario, min(workers, most), dask, max_memory_gb, replications=most)
+    progress = progress or notebook_progress(most)
     started = time.perf_counter()
     job = Job(scenario, seed, replications, keep_daily, keep_mailboxes)
+    with backend(min(workers, most), dask) as pool:
+        reps, report = _replicate(pool, job, precision, progress)
+    result = result_of(scenario, seed, reps, time.perf_counter() - started)
+    if report is not None:
+        result.summary = {**result.summary, "precision": report}
+    return result
+
+
+def _replicate(
+    pool: Backend, job: Job, precision: Precision | None, progress: ProgressCallback | None
+) -> tuple[list[Replication], dict[str, Any] | None]:
+    """The job's replications in order; with ``precision``, block after block of
+    ``job.replications`` until the deciding date is precise, and the report of what stopped."""
+    block = job.replications
     reps: list[Replication] = []
-    for done in _execute(job, workers, dask):
-        reps.extend(done)
-        if progress:
-            progress(len(done))
-    reps.sort(key=lambda r: r.metrics["replication"])
-    return _result(scenario, seed, reps, time.perf_counter() - started)
+    history: list[dict[str, Any]] = []  # each block's replications and width
+    done, target = 0, block
+    while True:
+        job = replace(job, replications=target)  # child i of the seed whatever the total
+        for _, finished in _execute(pool, [job], first=done):
+            reps.extend(finished)
+            if progress:
+                progress(len(finished))
+        done = target
+        reps.sort(key=lambda r: r.metrics["replication"])
+        if precision is None:
+            return reps, None
+        target, report, width = next_block(precision, reps, block)
+        history.append({"replications": done, "half_width_days": width})
+        if report is not None:
+            return reps, {**report, "blocks": history}
+
+
+def notebook_progress(total: int, label: str = "replications") -> ProgressCallback | None:
+    """In Jupyter, a text progress bar for a run that takes a while; elsewhere none (the CLI
+    draws its own)."""
+    from sim.outputs.notebook import TextProgress, in_notebook
+
+    return TextProgress(total, label) if in_notebook() else None
+
+
+def scenario_argument(scenario: Any) -> Scenario:
+    """A :class:`Scenario`, or one loaded from a path; anything else is a TypeError."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, str | os.PathLike):
+        from sim.model.scenario import load
+
+        return load(scenario)
+    raise TypeError(
+        f"scenario must be a sim.Scenario (from sim.load) or the path of a scenario file, "
+        f"not {type(scenario).__name__}"
+    )
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def checked_arguments(
+    scenario: Scenario, replications: Any, seed: Any, workers: Any
+) -> tuple[int, int, int]:
+    """``replications``, ``seed`` and ``workers`` with their defaults, or a ValueError naming
+    the argument: 0 replications or 0 workers is a mistake, not a request for the default."""
+    if replications is None:
+        replications = scenario.scenario.replications
+    if not _whole(replications) or replications < 1:
+        raise ValueError(f"replications must be a whole number >= 1 (got {replications!r})")
+    if workers is None:
+        workers = default_workers()
+    if not _whole(workers) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1 (got {workers!r})")
+    seed = scenario.scenario.seed if seed is None else seed
+    if not _whole(seed) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0 (got {seed!r})")
+    return int(replications), int(seed), int(workers)
+
+
+def checked_precision(
+    days: Any, max_replications: Any, replications: int, quantile: float
+) -> Precision | None:
+    """The precision asked for, or None; a ValueError naming the argument when it is wrong."""
+    if days is None:
+        if max_replications is not None:
+            raise ValueError("max_replications needs precision_days")
+        return None
+    if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
+        raise ValueError(f"precision_days must be > 0 days (got {days!r})")
+    if max_replications is None:
+        max_replications = max(DEFAULT_MAX_REPLICATIONS, replications)
+    if not _whole(max_replications) or max_replications < replications:
+        raise ValueError(
+            f"max_replications must be a whole number >= replications ({replications}) "
+            f"(got {max_replications!r})"
+        )
+    return Precision(float(days), int(max_replications), quantile)
+
+
+def next_block(
+    precision: Precision, reps: list[Replication], block: int
+) -> tuple[int, dict[str, Any] | None, float | None]:
+    """How many replications to have after the next block, or the report that says stop,
+    and how far the deciding date's interval reaches now (None: not yet known).
+
+    The estimate of what is needed uses only the replications run, in order, so
+    the blocks (and the answer) are the same on any backend.
+    """
+    from sim.experiments.results import half_width_days, replications_for_precision
+
+    n = len(reps)
+    completion = pd.Series([r.metrics["completion_date"] for r in reps])
+    width = half_width_days(completion, precision.quantile)
+    report = {
+        "days": precision.days,
+        "quantile": precision.name,
+        "half_width_days": width if math.isfinite(width) else None,
+        "replications": n,
+        "max_replications": precision.max_replications,
+    }
+    known = report["half_width_days"]
+    if width <= precision.days:
+        return n, {**report, "stopped_by": "precision"}, known
+    if n >= precision.max_replications:
+        return n, {**report, "stopped_by": "max_replications"}, known
+    needed = replications_for_precision(completion, precision.quantile, precision.days)
+    wanted = 2 * n if needed is None else needed
+    wanted = -(-wanted // block) * block  # whole blocks
+    return min(precision.max_replications, max(wanted, n + block)), None, known
 
 
 def check_before_running(
-    scenario: Scenario, workers: int, dask: str | None, max_memory_gb: float | None
+    scenario: Scenario,
+    workers: int,
+    dask: str | None,
+    max_memory_gb: float | None,
+    replications: int | None = None,
 ) -> None:
-    """Refuse a plan that can never finish, or that would not fit in memory here."""
-    check_feasible(scenario)
-    # On a cluster the workers have their own memory; this machine holds one table.
-    check_memory(scenario, 1 if dask and dask != "local" else workers, max_memory_gb)
+    """Refuse a plan that can never finish, or that would not fit in memory here.
+
+    The one check every command makes before simulating (``run``, ``check``,
+    ``report``, ``sweep``, ``solve``, ``sensitivity``, ``forecast``; ``compare``
+    and the app should call it too): :func:`sim.model.feasibility.check_feasible`
+    over the whole support of the uncertain numbers, then memory for ``workers``
+    (one table on a remote ``dask`` cluster) and ``replications``.
+    """
+    check_feasible(
+        scenario,
+        workers=workers,
+        replications=replications,
+        max_memory_gb=max_memory_gb,
+        remote=bool(dask and dask != "local"),
+    )
 
 
-def _execute(job: Job, workers: int, dask: str | None) -> Iterator[list[Replication]]:
-    local_workers = min(workers, job.replications)  # one replication needs no pool
-    with backend(local_workers, dask) as pool:
-        chunks = chunks_for(job.replications, pool.workers)
-        for _, replications in pool.completed([(run_chunk, job, chunk) for chunk in chunks]):
-            yield replications
+def execute(
+    pool: Backend, jobs: list[Job], first: int = 0
+) -> Iterator[tuple[int, list[Replication]]]:
+    """Run replications ``first ..`` of every job on ``pool``: ``(job index, replications)``
+    as each chunk finishes. Jobs share the pool, so several plans cost one start-up."""
+    calls = []
+    for index, job in enumerate(jobs):
+        count = job.replications - first
+        for chunk in chunks_for(count, pool.workers):
+            calls.append((index, (run_chunk, job, Chunk(first + chunk.first, chunk.count))))
+    for task, replications in pool.completed([call for _, call in calls]):
+        yield calls[task][0], replications
+
+
+_execute = execute  # where simulating starts (tests replace it to see nothing ran)
 
 
 # --- where calls run: this process, a process pool, or a dask cluster -------------------------
@@ -196,7 +369,7 @@ def backend(workers: int | None, dask: str | None) -> Iterator[Backend]:
         with dask_client(dask) as client:
             yield DaskBackend(client)
         return
-    workers = workers or default_workers()
+    workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1 (got {workers})")
     if workers == 1:
@@ -229,9 +402,20 @@ def dask_client(address: str):
             yield client
 
 
-def _result(scenario: Scenario, seed: int, reps: list[Replication], wall: float) -> Result:
-    runs = pd.DataFrame([r.metrics for r in reps])
-    daily = pd.concat([r.daily for r in reps], ignore_index=True)
+def _dates_in_ns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Naive dates as datetime64[ns], the unit Parquet keeps, so a saved result reads back
+    with the dtypes it had."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "M" and dtype != np.dtype("M8[ns]"):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
+
+
+def result_of(scenario: Scenario, seed: int, reps: list[Replication], wall: float) -> Result:
+    """The :class:`Result` of replications (in order): summary with provenance, tables."""
+    runs = _dates_in_ns(pd.DataFrame([r.metrics for r in reps]))
+    daily = _dates_in_ns(rectangular_daily(pd.concat([r.daily for r in reps], ignore_index=True)))
     mailboxes = next((r.mailboxes for r in reps if r.mailboxes is not None), None)
     sc = scenario.scenario
     summary = summarise(
@@ -241,5 +425,8 @@ def _result(scenario: Scenario, seed: int, reps: list[Replication], wall: float)
         start=sc.start,
         deadline=sc.deadline,
         wall_seconds=wall,
+    )
+    summary["provenance"] = provenance(
+        scenario, seed=seed, replications=len(runs), wall_seconds=wall
     )
     return Result(summary=summary, runs=runs, daily=daily, mailboxes=mailboxes, scenario=scenario)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -53,7 +53,7 @@ import pandas as pd
 
 from sim.experiments.check import TOLERANCE, _confidence, deadline_applied
 from sim.experiments.keys import NumericKey, numeric_key
-from sim.experiments.runner import check_before_running, default_workers
+from sim.experiments.runner import check_before_running, checked_arguments, default_workers
 from sim.experiments.variants import Variants, completion_days, outcome
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
 
@@ -139,8 +139,12 @@ class Solution:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Every candidate tried, in the order tried."""
-        return pd.DataFrame([asdict(t) for t in self.trials])
+        """Every candidate tried, in the order tried (completion dates as datetime64)."""
+        table = pd.DataFrame([asdict(t) for t in self.trials])
+        for column in ("completion_p50", "completion_p90"):
+            if column in table:
+                table[column] = pd.to_datetime(table[column])
+        return table
 
     def to_dict(self) -> dict[str, Any]:
         """The SPEC's JSON: key, value, p_meet_deadline, completion, evaluations, and the rest."""
@@ -195,8 +199,9 @@ def solve(
     workers: int | None = None,
     dask: str | None = None,
     progress: Callable[[int], None] | None = None,
-    source: str = "--for",
+    source: str = "key",
     max_memory_gb: float | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Solution:
     """The smallest (or largest tolerable) value of ``key`` in [low, high] meeting the target.
 
@@ -207,26 +212,30 @@ def solve(
     :class:`ScenarioError` for an unknown or non-numeric key, an empty range or
     any other bad input, before simulating; like :func:`sim.run`, a plan that
     can never finish or needs more than ``max_memory_gb`` is refused.
+    Errors name the Python arguments (``low``, ``tolerance``); ``names`` renames them
+    (the command line passes ``{"low": "--low", ...}``).
     """
     started = time.perf_counter()
+    names = {**ARGUMENT_NAMES, **(names or {})}
     spec = numeric_key(scenario, key, source)
     if wait_hours_p90 is not None and not (
         isinstance(wait_hours_p90, int | float) and wait_hours_p90 >= 0
     ):
-        raise ScenarioError("--wait-hours-p90", "", f"must be >= 0 hours (got {wait_hours_p90})")
+        raise ScenarioError(
+            names["wait_hours_p90"], "", f"must be >= 0 hours (got {wait_hours_p90})"
+        )
     if wait_hours_p90 is None or deadline is not None or scenario.scenario.deadline is not None:
         scenario = deadline_applied(scenario, deadline, "<scenario>")
     confidence = _confidence(scenario, confidence)
     direction = direction or ("smaller_helps" if key in SMALLER_HELPS else "larger_helps")
     if direction not in ("larger_helps", "smaller_helps"):
         raise ValueError(f"direction must be 'larger_helps' or 'smaller_helps' (got {direction!r})")
-    low, high = _range(spec, low, high, direction)
-    step = 1 if spec.integer else _tolerance(tolerance, low, high)
+    low, high = _range(spec, low, high, direction, names)
+    step = 1 if spec.integer else _tolerance(tolerance, low, high, names)
     # Both ends are validated now, so a bad bound is an error before any simulating.
-    for bound, name in ((low, "--low"), (high, "--high")):
+    for bound, name in ((low, names["low"]), (high, names["high"])):
         with_overrides(scenario, {key: bound}, source=name)
-    replications = replications or scenario.scenario.replications
-    seed = scenario.scenario.seed if seed is None else seed
+    replications, seed, workers = checked_arguments(scenario, replications, seed, workers)
     solution = Solution(
         key=key,
         value=None,
@@ -243,7 +252,7 @@ def solve(
     )
     check_before_running(scenario, workers or default_workers(), dask, max_memory_gb)
     with Variants(seed, replications, workers, dask) as variants:
-        search = _Search(scenario, key, variants, confidence, wait_hours_p90)
+        search = _Search(scenario, key, variants, confidence, wait_hours_p90, source)
 
         def evaluate(value: float | int) -> Trial:
             trial = search.evaluate(value)
@@ -379,8 +388,10 @@ class _Search:
         variants: Variants,
         confidence: float,
         wait_limit: float | None,
+        source: str = "key",
     ) -> None:
         self.scenario, self.key, self.variants = scenario, key, variants
+        self.source = source
         self.confidence, self.wait_limit = confidence, wait_limit
         self.n = variants.replications
         self.required = math.ceil(confidence * self.n - TOLERANCE)
@@ -389,7 +400,7 @@ class _Search:
 
     def evaluate(self, value: float | int) -> Trial:
         started = time.perf_counter()
-        candidate = with_overrides(self.scenario, {self.key: value}, source="--for")
+        candidate = with_overrides(self.scenario, {self.key: value}, source=self.source)
         runs, remaining = self.variants.runs_until(candidate, self._decided)
         if remaining:
             self.partial[value] = (candidate, runs, remaining)
@@ -446,10 +457,30 @@ class _Search:
         )
 
 
+ARGUMENT_NAMES = {
+    "low": "low",
+    "high": "high",
+    "tolerance": "tolerance",
+    "wait_hours_p90": "wait_hours_p90",
+    "key": "key",
+}
+CLI_NAMES = {
+    "low": "--low",
+    "high": "--high",
+    "tolerance": "--tolerance",
+    "wait_hours_p90": "--wait-hours-p90",
+    "key": "--for",
+}
+
+
 def _range(
-    spec: NumericKey, low: float | None, high: float | None, direction: Direction
+    spec: NumericKey,
+    low: float | None,
+    high: float | None,
+    direction: Direction,
+    names: Mapping[str, str] = ARGUMENT_NAMES,
 ) -> tuple[float | int, float | int]:
-    for bound, name in ((low, "--low"), (high, "--high")):
+    for bound, name in ((low, names["low"]), (high, names["high"])):
         if bound is not None and (
             not isinstance(bound, int | float)
             or isinstance(bound, bool)
@@ -471,14 +502,16 @@ def _range(
     if spec.integer:
         low, high = int(low), int(high)
     if high < low:
-        blame = "--low" if given_low else "--high"
+        blame = names["low"] if given_low else names["high"]
         raise ScenarioError(blame, spec.key, f"the range [{low}, {high}] is empty")
     return low, high
 
 
-def _tolerance(tolerance: float | None, low: float, high: float) -> float:
+def _tolerance(
+    tolerance: float | None, low: float, high: float, names: Mapping[str, str] = ARGUMENT_NAMES
+) -> float:
     if tolerance is None:
         return (high - low) * DEFAULT_TOLERANCE_SHARE or 1e-12
     if not tolerance > 0:
-        raise ScenarioError("--tolerance", "", f"must be > 0 (got {tolerance})")
+        raise ScenarioError(names["tolerance"], "", f"must be > 0 (got {tolerance})")
     return float(tolerance)

@@ -6,6 +6,9 @@ weekday, and 20 or 40 agents on the desk?"::
     sw = sim.sweep(sc, {"batches.weekday": [15000, 22000, 30000],
                         "support.agents": [20, 40]}, replications=50)
     sw.table    # 6 rows: point, batches.weekday, support.agents, completion_p10, ...
+    sw.runs     # 6 x 50 rows: point, its parameters, then one replication's metrics
+    sw.plot(x="batches.weekday", hue="support.agents")   # P50 completion, bars P10-P90
+    sw.plot()   # two varied keys: a heatmap of P(meet the deadline)
 
 A grid is the product of the listed values (the first key varies slowest);
 ``"15000:30000:5000"`` lists 15000 to 30000 inclusive in steps of 5000.
@@ -15,10 +18,12 @@ Every point runs replication ``i`` from child ``i`` of ``SeedSequence(seed)``,
 so differences between points come from the plan, not from the dice.
 
 The axes are read by ``sim.experiments.axes``; this module plans the points,
-runs them and tabulates them. With ``out``, every finished point is saved as it
-finishes (``sim.outputs.sweep_folder``), so a crash or a kill leaves a whole
-table of the points done so far; ``resume=True`` recomputes only the missing
-points, after checking that the folder describes the same sweep.
+runs them and tabulates them (``sim.outputs.sweep_plot`` draws them). With
+``out``, every finished point is saved as it finishes, its summary and its
+replications (``sim.outputs.sweep_folder``), so a crash or a kill leaves a
+whole table of the points done so far; ``resume=True`` recomputes only the
+missing points, after checking that the folder describes the same sweep. The
+finished sweep also leaves ``runs.parquet``: ``sw.runs``.
 
 (``sim.sweep`` is this module's :func:`sweep`; import the module's other names
 with ``from sim.experiments.sweep import ...``.)
@@ -60,7 +65,16 @@ MANIFEST_FORMAT = 1
 TASKS_PER_WORKER = 4  # enough pieces to keep every worker busy to the end
 LHS_STREAM = 0x1A5  # keeps the Latin hypercube's draws apart from the replications'
 
-__all__ = ["Axis", "Range", "SweepPlan", "SweepResult", "plan_sweep", "sweep", "sweep_table"]
+__all__ = [
+    "Axis",
+    "Range",
+    "SweepPlan",
+    "SweepResult",
+    "plan_sweep",
+    "sweep",
+    "sweep_runs",
+    "sweep_table",
+]
 
 
 @dataclass
@@ -115,16 +129,18 @@ class SweepPlan:
         for scenario in self.scenarios:
             check_before_running(scenario, workers or default_workers(), dask, max_memory_gb)
         created = folder is not None and not folder.path.exists()
-        summaries = folder.start(self.definition(), resume) if folder else {}
+        finished = folder.start(self.definition(), resume) if folder else {}
+        summaries = {i: summary for i, (summary, _) in finished.items()}
+        runs = {i: point_runs for i, (_, point_runs) in finished.items()}
         if progress and summaries:
             progress(len(summaries) * self.replications)
         todo = [i for i in range(len(self.points)) if i not in summaries]
         saved = 0
         try:
-            for index, summary in _simulate_points(self, todo, workers, dask, progress):
-                summaries[index] = summary
+            for index, summary, point_runs in _simulate_points(self, todo, workers, dask, progress):
+                summaries[index], runs[index] = summary, point_runs
                 if folder:
-                    folder.save_point(index, self.points[index], summary)
+                    folder.save_point(index, self.points[index], summary, point_runs)
                     folder.save_table(sweep_table(self, summaries))
                     saved += 1
         except BaseException:
@@ -132,8 +148,11 @@ class SweepPlan:
                 shutil.rmtree(folder.path, ignore_errors=True)
             raise
         table = sweep_table(self, summaries)
-        if folder and not todo:
-            folder.save_table(table)  # a resume with nothing left still leaves the table
+        all_runs = sweep_runs(self, runs)
+        if folder:
+            if not todo:
+                folder.save_table(table)  # a resume with nothing left still leaves the table
+            folder.save_runs(all_runs)
         return SweepResult(
             table=table,
             summaries=[summaries[i] for i in range(len(self.points))],
@@ -141,6 +160,7 @@ class SweepPlan:
             out=folder.path if folder else None,
             computed=len(todo),
             wall_seconds=time.perf_counter() - started,
+            runs=all_runs,
         )
 
 
@@ -192,8 +212,8 @@ def replicate_metrics(
 
 def _simulate_points(
     plan: SweepPlan, todo: list[int], workers: int | None, dask: str | None, progress
-) -> Iterator[tuple[int, dict]]:
-    """(point, summary) as each point finishes, whichever backend runs the pieces."""
+) -> Iterator[tuple[int, dict, pd.DataFrame]]:
+    """(point, summary, runs) as each point finishes, whichever backend runs the pieces."""
     if not todo:
         return
     with backend(workers, dask) as pool:
@@ -214,7 +234,8 @@ def _simulate_points(
             if progress:
                 progress(chunk.count)
             if not waiting[index]:
-                yield index, _summary(plan, index, metrics.pop(index), seconds[index])
+                runs = pd.DataFrame(sorted(metrics.pop(index), key=lambda row: row["replication"]))
+                yield index, _summary(plan, index, runs, seconds[index]), runs
 
 
 def _pieces(plan: SweepPlan, points: int, workers: int) -> list[Chunk]:
@@ -227,8 +248,7 @@ def _pieces(plan: SweepPlan, points: int, workers: int) -> list[Chunk]:
     ]
 
 
-def _summary(plan: SweepPlan, index: int, metrics: list[dict], seconds: float) -> dict:
-    runs = pd.DataFrame(sorted(metrics, key=lambda row: row["replication"]))
+def _summary(plan: SweepPlan, index: int, runs: pd.DataFrame, seconds: float) -> dict:
     sc = plan.scenarios[index].scenario
     summary = summarise(
         runs,
@@ -288,9 +308,30 @@ def sweep_table(plan: SweepPlan, summaries: Mapping[int, dict]) -> pd.DataFrame:
     return table
 
 
+def sweep_runs(plan: SweepPlan, runs: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """Every replication of every finished point: ``point``, the varied keys, then the
+    point's ``runs`` columns (``replication``, the metrics, ``param.*``, ``risk.*``)."""
+    frames = []
+    for i in sorted(runs):
+        frame = runs[i].copy()
+        front = {"point": i, **plan.points[i]}
+        for position, (column, value) in enumerate(front.items()):
+            frame.insert(position, column, value)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["point", *plan.keys, "replication"])
+    runs_table = pd.concat(frames, ignore_index=True)
+    for column in runs_table.columns:
+        # Parquet keeps milliseconds: the same dtype fresh, resumed or read back from the file.
+        if pd.api.types.is_datetime64_any_dtype(runs_table[column]):
+            runs_table[column] = runs_table[column].dt.as_unit("ms")
+    return runs_table
+
+
 @dataclass
 class SweepResult:
-    """The outcome of :func:`sweep`."""
+    """The outcome of :func:`sweep`: ``table`` (a row per point), ``runs`` (a row per
+    replication of each point) and ``plot`` (see :func:`sim.outputs.sweep_plot.sweep_figure`)."""
 
     table: pd.DataFrame
     summaries: list[dict]  # per point, the shape of ``run --json``
@@ -298,6 +339,32 @@ class SweepResult:
     out: Path | None = None
     computed: int = 0  # points simulated by this call; the rest were resumed
     wall_seconds: float = 0.0
+    runs: pd.DataFrame | None = field(default=None, repr=False)
+
+    def plot(
+        self,
+        x: str | None = None,
+        hue: str | None = None,
+        *,
+        y: str | None = None,
+        kind: str | None = None,
+        metric: str = "completion_date",
+        where: Mapping[str, Any] | None = None,
+        ax: Any = None,
+    ):
+        """A matplotlib Figure of the sweep.
+
+        ``kind="line"``: the P50 of ``metric`` (default the completion date),
+        with bars from P10 to P90, against the varied key ``x``, one series per
+        value of ``hue``. ``kind="heatmap"``: P(meet the deadline) over ``x``
+        and ``y`` (or ``hue``). Without ``kind``, a sweep over two keys with no
+        ``hue`` draws the heatmap, any other the lines. ``where`` fixes other
+        varied keys at one value each (a slice of a bigger grid). ``ax`` draws
+        into an existing Axes (its figure is returned).
+        """
+        from sim.outputs.sweep_plot import sweep_figure
+
+        return sweep_figure(self, x=x, hue=hue, y=y, kind=kind, metric=metric, where=where, ax=ax)
 
     def __repr__(self) -> str:
         return (

@@ -156,7 +156,7 @@ def outcome(scenario: Scenario, runs: pd.DataFrame, confidence: float = 0.9) -> 
         p_meet_deadline=p_meet,
         completion=completion,
         completion_days_p50=float(np.quantile(completion_days(runs, sc.horizon_days), 0.5)),
-        wait_hours_p90=float(np.quantile(runs["wait_hours_p90"].to_numpy(dtype=float), 0.9)),
+        wait_hours_p90=float(np.quantile(runs["wait_hours_90th_pct"].to_numpy(dtype=float), 0.9)),
         completion_at_confidence=completion_at(runs["completion_date"], confidence),
     )
 

@@ -39,12 +39,20 @@ from pydantic import (
 )
 from scipy import stats
 
+from sim.model.numbers import NumberError, strict_numbers
+
 U_EDGE = 2.0**-40  # probabilities closer to 0 or 1 than this are drawn as this
 DIST_NAMES = ("uniform", "triangular", "pert", "lognormal", "normal", "beta")
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Parameters are finite numbers, never true/false or quoted text (sim.model.numbers).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        return strict_numbers(cls, data)
 
     def frozen(self, bounds: tuple[float, float] = (-math.inf, math.inf)):
         """The scipy frozen distribution (``bounds`` matter only to a truncated normal)."""
@@ -125,7 +133,9 @@ class Lognormal(_Dist):
     dist: Literal["lognormal"]
     median_: float = Field(alias="median", gt=0)
     sigma: float = Field(ge=0)
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     def point(self) -> float | None:
         return self.median_ if self.sigma == 0 else None
@@ -194,6 +204,10 @@ def parse_distribution(table: Mapping[str, Any]) -> Uniform | Triangular | Pert 
             return _raise(key, f"unknown parameter for a {name} distribution")
         context = first.get("ctx") or {}
         inner = context.get("error")
+        if isinstance(inner, NumberError):  # said of the parameter, with what was given
+            return _raise(join_parts([*loc, inner.key]), str(inner))
+        if first["type"] == "finite_number":
+            return _raise(key, f"must be a finite number (got {first.get('input')!r})")
         got = f" (got {first.get('input')!r})" if key else ""
         return _raise(key, (str(inner) if inner else first["msg"]) + got)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -47,21 +48,36 @@ from sim.model.distributions import (
     Distribution,
     DistributionError,
     extract_uncertain,
+    join_parts,
     key_parts,
     set_at,
 )
+from sim.model.numbers import NumberError, strict_numbers
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
+# Ten years of days: longer than any migration, and the model holds arrays of this many days.
+MAX_HORIZON_DAYS = 3_653
+# Practical limits of the model: the calendar starts this many days before the start at
+# most, and the desk runs one SimPy process per agent.
+MAX_LEAD_DAYS = 366
+MAX_AGENTS = 10_000
+# Dates a migration can have, with its horizon and lead inside what timestamps hold (to 2262).
+EARLIEST_DATE, LATEST_DATE = dt.date(1990, 1, 1), dt.date(2200, 12, 31)
 
 
 class ScenarioError(ValueError):
-    """Bad scenario input; ``str(error)`` is the one line a user sees."""
+    """Bad scenario input; ``str(error)`` is the one line a user sees.
+
+    ``problems`` lists every problem found at once (this one first), for a
+    command such as ``validate`` that reports them all.
+    """
 
     def __init__(self, source: str, key: str, message: str) -> None:
         self.source = source
         self.key = key
         self.message = message
+        self.problems: list[ScenarioError] = [self]
         where = f"{source}: {key}: " if key else f"{source}: "
         super().__init__(where + message)
 
@@ -70,6 +86,9 @@ def _parse_clock(value: Any) -> Any:
     """ "HH:MM" -> minutes after midnight ("24:00" is the end of the day)."""
     if isinstance(value, dt.time):
         return value.hour * 60 + value.minute
+    if isinstance(value, bool | float):  # an int is minutes, as the schema holds it
+        shown = str(value).lower() if isinstance(value, bool) else value
+        raise ValueError(f'must be a time "HH:MM" in quotes (got {shown})')
     if not isinstance(value, str):
         return value  # let pydantic report the wrong type
     hours, sep, minutes = value.partition(":")
@@ -97,7 +116,15 @@ DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Numbers are finite (no inf/nan), never true/false or quoted text (sim.model.numbers).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        return strict_numbers(cls, data)
 
 
 class ScenarioTable(_Table):
@@ -107,10 +134,16 @@ class ScenarioTable(_Table):
     seed: int = Field(default=0, ge=0)
     replications: int = Field(default=100, ge=1)
     confidence: float = Field(default=0.9, gt=0, le=1)
-    horizon_days: int = Field(default=730, ge=1)
+    horizon_days: int = Field(default=730, ge=1, le=MAX_HORIZON_DAYS)
 
     @model_validator(mode="after")
     def _deadline_after_start(self) -> ScenarioTable:
+        for key in ("start", "deadline"):
+            day = getattr(self, key)
+            if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+                raise _KeyedError(
+                    key, f"must be between {EARLIEST_DATE} and {LATEST_DATE} (got {day})"
+                )
         if self.deadline is not None and self.deadline < self.start:
             raise _KeyedError("deadline", f"must not be before start ({self.start})")
         return self
@@ -243,7 +276,7 @@ class Batches(_Table):
     weekday: int = Field(default=22_000, ge=0)
     weekend_day: int = Field(default=41_500, ge=0)
     selection: Literal["random", "by_organisation"] = "random"
-    notice_days: int = Field(default=14, ge=0)
+    notice_days: int = Field(default=14, ge=0, le=MAX_LEAD_DAYS)
     cutover_time: Clock = 20 * 60
     phases: list[Phase] = []
     # An evening may take this share above its batch (for carried-over users).
@@ -372,7 +405,7 @@ DEFAULT_WINDOWS = (
 
 
 class Throttle(_Table):
-    presync_lead_days: float = Field(default=7, ge=0)
+    presync_lead_days: float = Field(default=7, ge=0, le=MAX_LEAD_DAYS)
     concurrent_moves: int = Field(default=1_000, ge=1)
     per_move_gb_per_hour: float = Field(default=0.7, gt=0)
     scale: float = Field(default=1.0, ge=0)
@@ -434,7 +467,7 @@ class Support(_Table):
     arrival_hour_weights: list[float] = Field(
         default=list(DEFAULT_ARRIVAL_HOUR_WEIGHTS), min_length=24, max_length=24
     )
-    agents: int = Field(default=40, ge=0)
+    agents: int = Field(default=40, ge=0, le=MAX_AGENTS)
     hours: DeskHours = DeskHours()
     open_on_holidays: bool = False
     handle_minutes: HandleMinutes = HandleMinutes()
@@ -577,9 +610,11 @@ def load(
     path = Path(path)
     source = source or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad may save a byte-order mark
     except FileNotFoundError:
         raise ScenarioError(source, "", "no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "", "is a folder, not a scenario file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(source, "", f"cannot read: {error}") from None
     return loads(
@@ -598,7 +633,7 @@ def loads(
     """Like :func:`load`, from TOML text; ``base_dir`` is the folder that relative
     paths in it (``population.inventory``) are relative to (default: the working folder)."""
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(source, "", f"not valid TOML: {error}") from None
     return from_dict(
@@ -635,11 +670,21 @@ def from_dict(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = _as_scenario_error(error, source)
-        blamed = _blame(known, first.key)
-        if blamed == source and overrides and _validates(raw):
-            blamed = override_source  # valid without the overrides: they broke it
-        raise ScenarioError(blamed, first.key, first.message) from None
+        broken_by_overrides = bool(overrides) and _validates(raw)
+        found = []
+        # An unknown key first: a typo ("form") is the cause of the missing key ("from").
+        details = sorted(
+            error.errors(include_url=False), key=lambda d: d["type"] != "extra_forbidden"
+        )
+        for detail in details:
+            each = _as_scenario_error(detail, source)
+            blamed = _blame(known, each.key)
+            if blamed == source and broken_by_overrides:
+                blamed = override_source  # valid without the overrides: they broke it
+            found.append(ScenarioError(blamed, each.key, each.message))
+        first = found[0]
+        first.problems = list({str(e): e for e in found}.values())
+        raise first from None
     if scenario.population.inventory is not None:
         scenario = _with_inventory(
             scenario, data["population"], _blame(known, "population.inventory"), base_dir
@@ -661,7 +706,9 @@ def _validates(raw: Mapping[str, Any]) -> bool:
 def _blame(sources: Mapping[str, str], key: str) -> str:
     """The source of the longest override key that ``key`` is in (or holds), else the file's."""
     related = [
-        k for k in sources if k and (key == k or key.startswith(k + ".") or k.startswith(key + "."))
+        k
+        for k in sources
+        if k and (key == k or key.startswith((k + ".", k + "[")) or k.startswith(key + "."))
     ]
     if related:
         return sources[max(related, key=len)]
@@ -680,6 +727,7 @@ def _with_inventory(
     key = "population.inventory"
     if not path.exists():
         raise ScenarioError(source, key, f"no such file: {describe(path)}")
+    refuse_non_table(path, source, key, describe(path), kinds="CSV or Parquet")
     try:
         inventory = load_inventory(
             path, display=describe(path), organisation_column=population.organisation_column
@@ -702,6 +750,35 @@ def _with_inventory(
         }
     )
     return scenario.model_copy(update={"population": filled})
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # an Excel workbook (.xlsx) is a zip archive
+
+
+def refuse_non_table(
+    path: str | Path, source: str, key: str = "", shown: str | None = None, kinds: str = "CSV"
+) -> None:
+    """A folder or an Excel workbook where a table file (``kinds``) belongs: one line saying
+    what it is, naming ``source`` and ``key`` (for an inventory, actuals or a move report)."""
+    path = Path(path)
+    shown = shown or str(path)
+    subject = "" if shown == source and not key else f"{shown} "  # say the name once
+    if path.is_dir():
+        raise ScenarioError(source, key, f"{subject}is a folder, not a {kinds} file")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(ZIP_MAGIC))
+    except FileNotFoundError:
+        return  # the caller says "no such file" in its own words
+    except OSError as error:
+        raise ScenarioError(source, key, f"{subject}cannot be read: {error.strerror}") from None
+    if magic == ZIP_MAGIC:
+        raise ScenarioError(
+            source,
+            key,
+            f"{subject}is an Excel workbook (or another zip file), not {kinds}: "
+            "save it as CSV (File > Save As > CSV UTF-8) and name that file",
+        )
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, source: str) -> Scenario:
@@ -789,35 +866,63 @@ def _deep_copy(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
 
 
+_DOTTED_KEY = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
+
+
 def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
-    parts = key.split(".")
-    node: dict[str, Any] = data
+    """Put an override at its dotted key; list items by index (``throttle.windows[0].to``),
+    as errors name them. Unknown keys and missing items are errors naming the key."""
+    if not _DOTTED_KEY.fullmatch(key):
+        raise ScenarioError(
+            source, key, "is not a dotted key (e.g. batches.weekday, throttle.windows[0].to)"
+        )
+    parts = key_parts(key)
+    node: Any = data
     model: type[BaseModel] | None = Scenario
     for depth, part in enumerate(parts):
-        model = _check_key(model, parts[: depth + 1], source)
-        if depth == len(parts) - 1:
+        shown = join_parts(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        if isinstance(part, int):
+            if part >= len(node):
+                raise ScenarioError(
+                    source, shown, f"no such item: {join_parts(parts[:depth])} has {len(node)}"
+                )
+        else:
+            model, is_list = _check_key(model, part, shown, source)
+        if last:
             node[part] = value
             return
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ScenarioError(source, ".".join(parts[: depth + 1]), "is not a table")
+        if isinstance(parts[depth + 1], int):
+            child = node.get(part) if isinstance(part, str) else node[part]
+            if isinstance(part, int) or not is_list:
+                raise ScenarioError(source, shown, "is not a list")
+            if not isinstance(child, list):
+                raise ScenarioError(
+                    source, shown, f"is not in the file: give the whole list, --set '{shown}=[...]'"
+                )
+        elif isinstance(part, int):
+            child = node[part]
+        else:
+            child = node.setdefault(part, {})
+        if not isinstance(child, dict | list):
+            raise ScenarioError(source, shown, "is not a table")
         node = child
 
 
 def _check_key(
-    model: type[BaseModel] | None, parts: list[str], source: str
-) -> type[BaseModel] | None:
-    """Reject an override key that the schema does not have, with a suggestion."""
+    model: type[BaseModel] | None, part: str, shown: str, source: str
+) -> tuple[type[BaseModel] | None, bool]:
+    """Reject an override key that the schema does not have, with a suggestion. Return the
+    model of the table (or of the list's items) it names, if any, and whether it is a list."""
     if model is None:
-        return None
+        return None, True  # below a key the schema does not describe: let validation say
     names = {field.alias or name: field for name, field in model.model_fields.items()}
-    part = parts[-1]
     if part not in names:
-        raise ScenarioError(source, ".".join(parts), _unknown_key_message(part, names))
+        raise ScenarioError(source, shown, _unknown_key_message(part, names))
     annotation = names[part].annotation
-    return (
-        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    )
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    is_list = any(getattr(c, "__origin__", None) in (list, tuple) for c in candidates)
+    return next((c for c in candidates if _is_model(c)), None), is_list
 
 
 def _unknown_key_message(part: str, known: Mapping[str, Any]) -> str:
@@ -826,15 +931,15 @@ def _unknown_key_message(part: str, known: Mapping[str, Any]) -> str:
     return "unknown key" + hint
 
 
-def _as_scenario_error(error: ValidationError, source: str) -> ScenarioError:
-    """The first pydantic error as one line: file, dotted key, plain message."""
-    first = error.errors(include_url=False)[0]
+def _as_scenario_error(first: Mapping[str, Any], source: str) -> ScenarioError:
+    """A pydantic error (one of ``ValidationError.errors()``) as one line: file, dotted key,
+    plain message."""
     loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
     # pydantic reports a union's failing branch in loc ("list[...]", "literal[...]"); drop it.
     loc = [part for part in loc if "[" not in part and not part.startswith("constrained-")]
     context = first.get("ctx") or {}
     inner = context.get("error")
-    if isinstance(inner, _KeyedError):
+    if isinstance(inner, _KeyedError | NumberError):
         loc = [*loc, *inner.key.split(".")]
     key = _dotted(loc)
     message = _message(first, error_input=first.get("input"))
@@ -875,6 +980,7 @@ _TYPE_NAMES = {
     "int_from_float": "a whole number",
     "float_parsing": "a number",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "string_type": "a string",
@@ -898,7 +1004,12 @@ def _message(detail: Mapping[str, Any], error_input: Any) -> str:
         return "unknown key"  # the caller adds a suggestion
     for bound, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if bound in context and kind.endswith(("than", "equal")):
-            return f"must be {symbol} {context[bound]}{got}"
+            hint = ""
+            if bound in ("le", "lt") and context[bound] == 1 and 1 < error_input <= 100:
+                hint = f": a share, so {error_input}% is {error_input / 100:g}"
+            return f"must be {symbol} {context[bound]}{got}{hint}"
+    if kind == "string_too_short":
+        return f"must not be empty{got}"
     if kind in _TYPE_NAMES:
         return f"must be {_TYPE_NAMES[kind]}{got}"
     if kind == "literal_error":

@@ -50,7 +50,7 @@ def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
         "users_needing_support_pct": 100.0 * len(np.unique(users)) / n,
         "peak_backlog": int(run.desk.peak_backlog),
         "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
-        "wait_hours_p90": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
+        "wait_hours_90th_pct": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
         "paused_days": run.paused_days,
         "paused_days_gate": run.paused_days_gate,
         "paused_days_risk": run.paused_days_risk,
@@ -182,7 +182,11 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
     planned = run.cohorts.planned_day
     day_ns = cal.dates.as_unit("ns").asi8[np.clip(planned, 0, None)]
     day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
-    scheduled_date = day_ns.view("M8[ns]")
+    # Local midnight of the planned day, in the scenario's zone like every timestamp here, so
+    # ``cutover_at.dt.normalize() >= scheduled_date`` compares like with like.
+    scheduled_date = pd.DatetimeIndex(day_ns.view("M8[ns]")).tz_localize(
+        clock.timezone, nonexistent="shift_forward", ambiguous=False
+    )
     # The first ticket of each user (the records are in submission order); few users
     # raise one, so only theirs are converted to timestamps.
     users = np.flatnonzero(tickets.mailbox >= 0)

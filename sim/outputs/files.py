@@ -9,7 +9,9 @@ keep them safe:
 * a folder of results is built in a temporary folder beside its target and
   moved into place at the end (:func:`staged_folder`), so a run interrupted
   while writing leaves the earlier folder exactly as it was, never new
-  ``runs.parquet`` beside an old ``summary.json``.
+  ``runs.parquet`` beside an old ``summary.json``;
+* a path that is a symbolic link (a shared drive) is written where it points,
+  atomically there, and the link is left as it was (:func:`resolved`).
 
 Files are created ``0666`` and folders ``0777`` less the umask (``0644`` and
 ``0755`` with the usual umask), like any tool's output: ``mkstemp`` alone
@@ -71,7 +73,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On any failure (or an interrupt) the temporary file is removed and
     ``path`` is left as it was.
     """
-    path = Path(path)
+    path = resolved(path)  # through a link: the file is replaced where the link points
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -82,6 +84,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def resolved(path: str | Path) -> Path:
+    """``path`` with every symbolic link followed (a team's shared drive, say).
+
+    Outputs are written where a link points, never over the link: replacing the
+    link with a local file or folder would leave the shared copy stale.
+    """
+    return Path(os.path.realpath(path))
 
 
 def write_with(path: str | Path, writer: Callable[[Path], None]) -> Path:
@@ -130,7 +141,7 @@ def check_writable_file(path: str | Path) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder, not a file")
-    parent = _nearest_existing(path.parent)
+    parent = _nearest_existing(resolved(path).parent)
     if not parent.is_dir():
         raise OutputError(f"{path}: {parent} is not a folder")
     _probe(path, parent)
@@ -177,7 +188,7 @@ def check_folder_target(
         if not replace:
             _probe(path, path)
             return
-    parent = _nearest_existing(path.parent)
+    parent = _nearest_existing(resolved(path).parent)
     if not parent.is_dir():
         raise OutputError(f"{path}: {parent} is not a folder")
     _probe(path, parent)
@@ -193,7 +204,9 @@ def staged_folder(target: str | Path, expected: Iterable[str] = ()) -> Iterator[
     untouched. Every file in the finished folder is made readable by others.
     """
     check_folder_target(target, expected)
-    target = Path(os.path.abspath(target))  # "." or "results/" has a name and a parent
+    # "." or "results/" has a name and a parent; a link is followed, so the folder is
+    # replaced where it points (atomically there) and the link itself stays as it was.
+    target = resolved(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_staging(target)

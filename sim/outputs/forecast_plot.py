@@ -45,6 +45,8 @@ def forecast_figure(
     *,
     ax: Axes | None = None,
     figure_class: type[Figure] = Figure,
+    label: str | None = None,
+    color: str | None = None,
 ) -> Figure:
     """Actuals against the forecast fan, with the plan's fan behind and the deadline marked.
 
@@ -52,9 +54,10 @@ def forecast_figure(
     run it carries (``forecast(..., plan=True)``), and without one no plan fan is drawn.
     ``ax`` draws into an existing figure (then that figure is returned); otherwise a new
     ``figure_class`` is made (``res.plot.forecast()`` passes one Jupyter shows as a PNG).
+    ``label`` and ``color`` name and colour the forecast's fan (to overlay forecasts).
     """
     plan_result = plan_result if plan_result is not None else getattr(result, "plan", None)
-    actuals = getattr(result, "actuals", None)
+    actuals = getattr(result, "observed_actuals", None)
     if actuals is None:
         raise ValueError("forecast_figure needs the result of sim.forecast (it has no actuals)")
     summary = result.summary
@@ -77,7 +80,7 @@ def forecast_figure(
                 _per_date_quantiles(result.daily),
             ]
         )
-        _fan(ax, joined, COLOUR_FORECAST, "forecast", alpha=0.3)
+        _fan(ax, joined, color or COLOUR_FORECAST, label or "forecast", alpha=0.3)
     ax.plot(
         observed["date"],
         observed["cumulative_migrated"],

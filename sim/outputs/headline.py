@@ -24,7 +24,12 @@ from typing import Any
 import pandas as pd
 
 from sim.experiments.metrics import buffer_warning
-from sim.experiments.results import MONTE_CARLO_LEVEL, completion_at, wilson_interval
+from sim.experiments.results import (
+    MONTE_CARLO_LEVEL,
+    completion_at,
+    precision_advice,
+    wilson_interval,
+)
 
 INTERVAL_LEVEL = MONTE_CARLO_LEVEL
 MIN_REPLICATIONS_BEYOND = 10
@@ -104,7 +109,13 @@ def headline(
         p_meet=p_meet,
         p_meet_interval=interval,
         done_by=done_by,
-        warnings=doubt_warnings(n, confidence, interval) + plan_warnings(summary),
+        warnings=doubt_warnings(
+            n,
+            confidence,
+            interval,
+            advice=precision_advice(runs["completion_date"], confidence) if n else None,
+        )
+        + plan_warnings(summary),
     )
 
 
@@ -116,7 +127,11 @@ def plan_warnings(summary: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def doubt_lines(
-    summary: Mapping[str, Any], confidence: float, *, interval_line: bool = True
+    summary: Mapping[str, Any],
+    confidence: float,
+    *,
+    interval_line: bool = True,
+    advice: str | None = None,
 ) -> list[str]:
     """P(meet)'s Monte Carlo interval and the warnings, for a summary alone (the CLI's table);
     ``interval_line=False`` gives the warnings only (for a caller that states the interval).
@@ -133,7 +148,9 @@ def doubt_lines(
         f"P(meet deadline) {percent(p_meet)}: {INTERVAL_LEVEL:.0%} interval "
         f"{percent(interval[0])} to {percent(interval[1])} ({n:,} replications)"
     ]
-    warnings = [f"warning: {text}" for text in doubt_warnings(n, confidence, interval)]
+    warnings = [
+        f"warning: {text}" for text in doubt_warnings(n, confidence, interval, advice=advice)
+    ]
     return (lines if interval_line else []) + warnings + plan
 
 
@@ -168,9 +185,13 @@ def _interval(summary: Mapping[str, Any], met: int | None, n: int) -> tuple[floa
 
 
 def doubt_warnings(
-    n: int, confidence: float, interval: tuple[float, float] | None
+    n: int, confidence: float, interval: tuple[float, float] | None, *, advice: str | None = None
 ) -> tuple[str, ...]:
-    """Why ``n`` replications may be too few to trust a verdict at ``confidence``."""
+    """Why ``n`` replications may be too few to trust a verdict at ``confidence``.
+
+    ``advice`` (:func:`~sim.experiments.results.precision_advice`) ends the "too few"
+    warning with how many more replications would make the date precise, or is a warning
+    of its own when the replications are not too few but the date is still imprecise."""
     out = []
     needed = replications_needed(confidence)
     level = f"{confidence * 100:.4g}%"
@@ -183,8 +204,10 @@ def doubt_warnings(
         out.append(
             f"{n:,} replications are too few for {level} confidence: fewer than "
             f"{MIN_REPLICATIONS_BEYOND} of them lie beyond the date at that confidence. "
-            f"Run at least {needed:,}."
+            f"Run at least {needed:,}." + (f" {advice[:1].upper()}{advice[1:]}" if advice else "")
         )
+    elif advice:
+        out.append(advice)  # enough replications beyond the date, but the date is still vague
     if interval is not None and interval[0] < confidence <= interval[1] and confidence < 1:
         out.append(
             f"the {INTERVAL_LEVEL:.0%} interval of P(meet deadline), {percent(interval[0])} "

@@ -16,6 +16,12 @@ Every chart with dates takes a :class:`~sim.outputs.timeline.Timeline` (``timeli
 change freezes are hatched, bank holidays shaded, the starts of the plan's phases marked, the
 deadline drawn in red, and date labels carry their year. Artists carry a ``gid`` ("deadline",
 "blackout", "holiday", "phase", "band", "p50", ...) so tests and callers can find them.
+
+Charts compose. Every function takes ``label=`` and ``color=``: with a label, the chart's
+series take that colour and one legend entry names the plan, so calling
+``completion_distribution`` or ``progress_fan`` twice on one ``ax`` overlays two plans
+(the calendar and the deadline are drawn once). Drawn into one panel of a grid, the legend
+goes inside the panel, never over its neighbour.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ def completion_distribution(
     *,
     marks: Mapping[str, DateLike | None] | None = None,
     timeline: Timeline | None = None,
+    label: str | None = None,
+    color: str | None = None,
 ) -> Axes:
     """Draw the share of replications finished by each date (an ECDF of completion dates).
 
@@ -78,8 +86,15 @@ def completion_distribution(
     noted beside the chart (the curve then tops out below 100%). ``marks`` (for instance
     ``summary["completion"]``) overrides the P10/P50/P90 dates computed from ``runs``, so a
     report's chart and table agree. ``deadline`` defaults to the timeline's.
+
+    With ``label`` (a plan's name) the curve and its P10-P90 shading take ``color`` and one
+    legend entry gives the plan's P50 and P(meet deadline): call again on the same ``ax`` to
+    overlay another plan.
     """
     ax = _new_axes(ax)
+    overlay = label is not None
+    colour = color or COLOUR_MAIN
+    previous_x = ax.get_xlim() if overlay and _by_gid(ax, "completion") else None
     deadline = _deadline_of(deadline, timeline)
     n_runs = len(runs)
     completion = pd.to_datetime(runs["completion_date"]) if n_runs else pd.Series(dtype=float)
@@ -89,7 +104,11 @@ def completion_distribution(
     if marks is not None:
         marks_x.update({key: _date_num(value) for key, value in marks.items()})
 
-    ax.set_title(f"Completion date: share of {_replications(n_runs)} finished by each date")
+    ax.set_title(
+        "Completion date: share of replications finished by each date"
+        if overlay
+        else f"Completion date: share of {_replications(n_runs)} finished by each date"
+    )
     ax.set_xlabel("completion date")
     ax.set_ylabel("replications completed (%)")
     ax.set_ylim(0, 105)
@@ -117,17 +136,32 @@ def completion_distribution(
     pad_days = max(3.0, 0.05 * (finished[-1] - finished[0]))
     left = min(finished[0], deadline_x if deadline_x is not None else finished[0]) - pad_days
     right = max(finished[-1], deadline_x if deadline_x is not None else finished[-1]) + pad_days
+    if previous_x is not None:
+        left, right = min(left, previous_x[0]), max(right, previous_x[1])
+    p10, p50, p90 = (marks_x.get(key) for key in ("p10", "p50", "p90"))
+    if overlay:
+        entry = f"{label}: P50 {_iso(p50) if p50 is not None else 'not reached'}"
+        if deadline_x is not None:
+            p_meet = _share_meeting_deadline(runs, completion, deadline_x)
+            entry += f",\nP(meet deadline) {format_share(p_meet)}"
     ax.step(
         np.r_[left, finished, right],
         np.r_[0.0, share_pct, share_pct[-1]],
         where="post",
-        color=COLOUR_MAIN,
+        color=colour,
         linewidth=2,
-        label="completed by date",
+        label=entry if overlay else "completed by date",
+        gid="completion",
     )
 
-    p10, p50, p90 = (marks_x.get(key) for key in ("p10", "p50", "p90"))
-    if p10 is not None and p90 is not None and p90 > p10:
+    if overlay:
+        if p10 is not None and p90 is not None and p90 > p10:
+            ax.axvspan(p10, p90, color=colour, alpha=0.08, label="_nolegend_", gid="band")
+        if p50 is not None:
+            ax.axvline(p50, color=colour, linestyle="--", linewidth=1.2, label="_nolegend_")
+        if deadline_x is not None and not _by_gid(ax, "deadline"):
+            _deadline_line(ax, deadline_x)
+    elif p10 is not None and p90 is not None and p90 > p10:
         ax.axvspan(
             p10,
             p90,
@@ -145,9 +179,9 @@ def completion_distribution(
                     linewidth=1.2,
                     label=f"{key} {_iso(value)}",
                 )
-    if p50 is not None:
+    if p50 is not None and not overlay:
         ax.axvline(p50, color=COLOUR_MAIN, linestyle="--", linewidth=1.2, label=f"P50 {_iso(p50)}")
-    if deadline_x is not None:
+    if deadline_x is not None and not overlay:
         p_meet = _share_meeting_deadline(runs, completion, deadline_x)
         _deadline_line(ax, deadline_x, f"P(meet deadline) = {format_share(p_meet)}")
 
@@ -157,6 +191,8 @@ def completion_distribution(
         notes.insert(
             0, f"{format_share(not_completed)} of replications\nnot completed within\nthe horizon"
         )
+    if notes and overlay:
+        notes = [f"{label}: " + "; ".join(note.replace("\n", " ") for note in notes)]
     if notes:
         _side_note(ax, "\n".join(notes), colour=COLOUR_DEADLINE)
     ax.set_xlim(left, right)
@@ -172,21 +208,29 @@ def progress_fan(
     ax: Axes | None = None,
     *,
     timeline: Timeline | None = None,
+    label: str | None = None,
+    color: str | None = None,
 ) -> Axes:
     """Draw the cumulative share of mailboxes migrated over time as a fan across replications.
 
     The P50 line is the per-date median of ``cumulative_migrated / population`` (in %), the
     band spans P10-P90; a replication whose table ends early is carried at its final value.
-    ``start`` and ``deadline`` default to the timeline's.
+    ``start`` and ``deadline`` default to the timeline's. With ``label`` the fan takes
+    ``color`` and one legend entry (its P50 line) names the plan: call again to overlay.
     """
     if population <= 0:
         raise ValueError(f"population must be > 0 (got {population})")
     ax = _new_axes(ax)
+    previous_x = ax.get_xlim() if label is not None and _by_gid(ax, "p50") else None
     deadline = _deadline_of(deadline, timeline)
     if start is None and timeline is not None:
         start = timeline.start
     n_runs = _n_replications(daily)
-    ax.set_title(f"Migration progress: mailboxes migrated ({_replications(n_runs)})")
+    ax.set_title(
+        "Migration progress: mailboxes migrated"
+        if label is not None
+        else f"Migration progress: mailboxes migrated ({_replications(n_runs)})"
+    )
     ax.set_xlabel("date")
     ax.set_ylabel("mailboxes migrated (% of population)")
     ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=100))
@@ -196,12 +240,19 @@ def progress_fan(
 
     fan = _per_date_quantiles(daily, "cumulative_migrated", fill="carry") / population * 100.0
     x = _to_num(fan.index)
-    _fan(ax, x, fan, n_runs, "migrated", COLOUR_MAIN, unit=" % points")
+    _fan(ax, x, fan, n_runs, label or "migrated", color or COLOUR_MAIN, unit=" % points",
+         one_entry=label is not None)  # fmt: skip
+    if previous_x is not None:
+        ax.set_xlim(min(previous_x[0], x[0]), max(previous_x[1], x[-1]))
     ax.axhline(100.0, color="black", linewidth=0.6, alpha=0.5)
     ax.set_ylim(0, 105)
     start_x = _date_num(start)
     phase_dates = {mark.date for mark in timeline.phases} if timeline is not None else set()
-    if start_x is not None and pd.Timestamp(start).date() not in phase_dates:
+    if (
+        start_x is not None
+        and pd.Timestamp(start).date() not in phase_dates
+        and not _by_gid(ax, "start")
+    ):
         ax.axvline(
             start_x,
             color=COLOUR_PAUSED,
@@ -214,16 +265,38 @@ def progress_fan(
     return ax
 
 
+def actuals_line(
+    ax: Axes, actuals: pd.DataFrame, population: int, *, as_of: DateLike | None = None
+) -> Axes:
+    """Draw a migration's actuals (``date``, ``cumulative_migrated``) on a progress fan, in
+    black, with the as-of day marked: where the forecast starts from."""
+    x = _to_num(actuals["date"])
+    share = actuals["cumulative_migrated"].to_numpy(dtype=float) / population * 100.0
+    last = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(actuals["date"].iloc[-1])
+    ax.step(x, share, where="mid", color="black", linewidth=2.2, label=f"actuals to {last.date()}",
+            gid="actuals", zorder=4)  # fmt: skip
+    ax.axvline(_date_num(last), color="black", linestyle=":", linewidth=1.0, gid="as_of",
+               label=f"as of {last.date()}")  # fmt: skip
+    left, right = ax.get_xlim()
+    ax.set_xlim(min(left, x[0] - 3), right)
+    _finish(ax)
+    return ax
+
+
 def daily_cutovers(
     daily: pd.DataFrame,
     ax: Axes | None = None,
     *,
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
+    label: str | None = None,
+    color: str | None = None,
 ) -> Axes:
     """Draw the median mailboxes per day cut over and failed (stacked bars), and the users
     who were due but waited (deferred: sync not finished; slipped: evening full or paused)
     as lines: the waiting queue is not stacked on the cutovers, which it never added to.
+
+    ``color`` colours the "cut over" bars and ``label`` names the plan in the legend.
 
     Days paused (by the go/no-go gate or a risk) in at least half of the replications are
     shaded; days paused in fewer are counted in a note beside the chart.
@@ -240,8 +313,8 @@ def daily_cutovers(
         return _no_data(ax, timeline, deadline)
 
     bottom = None
-    for column, label, colour in (
-        ("cutover_ok", "cut over", COLOUR_OK),
+    for column, series_label, colour in (
+        ("cutover_ok", "cut over", color or COLOUR_OK),
         ("cutover_failed", "failed (retried later)", COLOUR_FAILED),
     ):
         median = _per_date_quantiles(daily, column, fill="zero")[0.5]
@@ -252,13 +325,13 @@ def daily_cutovers(
             width=0.85,
             bottom=bottom,
             color=colour,
-            label=label,
+            label=_entry(label, series_label),
             gid=column,
         )
         bottom = median.to_numpy() if bottom is None else bottom + median.to_numpy()
     top = float(np.nanmax(bottom))
     waiting = daily.assign(waiting=daily["deferred"] + daily.get("slipped", 0))
-    for column, label, colour, style in (
+    for column, series_label, colour, style in (
         ("waiting", "waiting: deferred or slipped\n(evening full or paused)", COLOUR_SLIPPED, "-"),
         ("deferred", "of them deferred\n(sync not finished)", COLOUR_DEFERRED, "--"),
     ):
@@ -269,7 +342,7 @@ def daily_cutovers(
             color=colour,
             linestyle=style,
             linewidth=1.2,
-            label=label,
+            label=_entry(label, series_label),
             gid=column,
         )
         top = max(top, float(np.nanmax(median.to_numpy())))
@@ -287,8 +360,12 @@ def throttle_utilisation(
     *,
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
+    label: str | None = None,
+    color: str | None = None,
 ) -> Axes:
     """Draw initial-sync data moved per day against the throttle's capacity (medians).
+
+    ``color`` colours the bars and ``label`` names the plan in the legend.
 
     Bars are ``presync_gb``, the step line ``throttle_capacity_gb``; the axis switches to TB
     when days move more than 10,000 GB. The mean utilisation over days with syncing is noted.
@@ -312,9 +389,9 @@ def throttle_utilisation(
         x,
         moved_gb.to_numpy() / per_unit,
         width=0.85,
-        color=COLOUR_OK,
+        color=color or COLOUR_OK,
         alpha=0.8,
-        label="initial sync moved",
+        label=_entry(label, "initial sync moved"),
         gid="presync",
     )
     ax.step(
@@ -323,7 +400,7 @@ def throttle_utilisation(
         where="mid",
         color=COLOUR_MAIN,
         linewidth=1.6,
-        label="throttle capacity",
+        label=_entry(label, "throttle capacity"),
         gid="capacity",
     )
     ax.set_ylabel(f"data per day ({unit})")
@@ -347,8 +424,12 @@ def support_backlog(
     peak_backlog: Mapping[str, float | None] | None = None,
     timeline: Timeline | None = None,
     deadline: DateLike | None = None,
+    label: str | None = None,
+    color: str | None = None,
 ) -> Axes:
     """Draw the service desk's open tickets as a fan, with tickets opened and closed per day.
+
+    ``color`` colours the fan and ``label`` names the plan in the legend.
 
     The fan is the backlog at the end of each local day (``daily.ticket_backlog``). Tickets
     arrive in the morning and are worked off by evening, so the busiest moment of a day is
@@ -373,8 +454,9 @@ def support_backlog(
 
     backlog = _per_date_quantiles(daily, "ticket_backlog", fill="skip")
     x = _to_num(backlog.index)
-    _fan(ax, x, backlog, n_runs, "open at end of day", COLOUR_MAIN, unit=" tickets")
-    for column, label, colour in (
+    _fan(ax, x, backlog, n_runs, _entry(label, "open at end of day"), color or COLOUR_MAIN,
+         unit=" tickets")  # fmt: skip
+    for column, flow, colour in (
         ("tickets_opened", "opened per day (median)", COLOUR_DEFERRED),
         ("tickets_closed", "closed per day (median)", COLOUR_OK),
     ):
@@ -386,7 +468,7 @@ def support_backlog(
             color=colour,
             linewidth=0.8,
             alpha=0.85,
-            label=label,
+            label=_entry(label, flow),
             gid=column,
         )
     peak_p90 = float(np.nanmax(np.r_[backlog[0.9].to_numpy(), 0.0]))
@@ -427,6 +509,11 @@ def support_backlog(
     ax.set_ylim(0, ax.get_ylim()[1] * 1.06)
     _finish(ax, timeline, deadline)
     return ax
+
+
+def _entry(label: str | None, text: str) -> str:
+    """A legend entry, prefixed with the plan's name when charts of several plans share axes."""
+    return text if label is None else f"{label}: {text}"
 
 
 def format_share(share: float) -> str:
@@ -474,7 +561,9 @@ def _finish(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | Non
     if deadline_x is not None and not _by_gid(ax, "deadline"):
         left, right = min(left, deadline_x - 3), max(right, deadline_x + 3)
         _deadline_line(ax, deadline_x)
-    if timeline is not None:
+    if timeline is not None and not any(
+        _by_gid(ax, gid) for gid in ("blackout", "holiday", "phase")
+    ):
         _mark_timeline(ax, timeline, left, right)
     ax.set_xlim(left, right)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
@@ -487,6 +576,19 @@ def _finish(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | Non
             range(len(handles)),
             key=lambda i: getattr(handles[i], "get_gid", lambda: None)() in CALENDAR_GIDS,
         )
+        seen: set[str] = set()
+        order = [i for i in order if not (labels[i] in seen or seen.add(labels[i]))]
+        if _in_grid(ax):  # beside the panel would be over the next one
+            ax.legend(
+                [handles[i] for i in order],
+                [labels[i] for i in order],
+                loc="best",
+                frameon=True,
+                framealpha=0.8,
+                fontsize="x-small",
+            )
+            _note_inside(ax)
+            return
         legend = ax.legend(
             [handles[i] for i in order],
             [labels[i] for i in order],
@@ -496,6 +598,24 @@ def _finish(ax: Axes, timeline: Timeline | None = None, deadline: DateLike | Non
             fontsize="small",
         )
         _note_under_legend(ax, legend)
+    elif _in_grid(ax):
+        _note_inside(ax)
+
+
+def _in_grid(ax: Axes) -> bool:
+    """Whether ``ax`` shares its figure with other panels (a grid the caller made)."""
+    figure = ax.figure
+    return figure is not None and len([a for a in figure.axes if a.get_label() != "<colorbar>"]) > 1
+
+
+def _note_inside(ax: Axes) -> None:
+    """In a grid the margin belongs to the next panel: the note goes in the panel's corner."""
+    for note in _by_gid(ax, "note"):
+        note.set_position((0.01, 0.02))
+        note.set_ha("left")
+        note.set_va("bottom")
+        note.set_fontsize("x-small")
+        note.set_bbox({"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1})
 
 
 def _note_under_legend(ax: Axes, legend) -> None:
@@ -652,8 +772,12 @@ def _fan(
     what: str,
     colour: str,
     unit: str = "",
+    *,
+    one_entry: bool = False,
 ) -> None:
     """P10-P90 band edged by thin lines (none for a single replication) and a P50 line.
+
+    ``one_entry``: the P50 line alone is in the legend, as ``what`` (a plan's name).
 
     A band too thin to see (replications that agree) gets a note giving its widest extent,
     so "no band" never reads as "no doubt computed".
@@ -668,7 +792,7 @@ def _fan(
             color=colour,
             alpha=BAND_ALPHA,
             linewidth=0,
-            label=f"{what}, P10-P90",
+            label="_nolegend_" if one_entry else f"{what}, P10-P90",
             gid="band",
         )
         for edge, values in (("p10", low), ("p90", high)):
@@ -686,7 +810,9 @@ def _fan(
         top = np.nanmax(np.r_[high, 0.0])
         if top > 0 and width < THIN_BAND_SHARE * top:
             _side_note(
-                ax, f"P10-P90 band at most\n{width:,.2g}{unit} wide: the\nreplications agree"
+                ax,
+                (f"{what}: " if one_entry else "")
+                + f"P10-P90 band at most\n{width:,.2g}{unit} wide: the\nreplications agree",
             )
     ax.step(
         x,
@@ -694,7 +820,7 @@ def _fan(
         where="mid",
         color=colour,
         linewidth=2,
-        label=f"{what}, P50" if n_runs > 1 else what,
+        label=what if one_entry or n_runs == 1 else f"{what}, P50",
         gid="p50",
         zorder=3,  # above the per-day flow lines drawn later
     )

@@ -99,7 +99,7 @@ METRIC_ROWS: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
     ),
     ("Peak open tickets (at any moment)", ("support", "peak_backlog"), "tickets", "{:,.0f}", True),
     ("Ticket wait, 90th percentile", ("support", "wait_hours"), "hours", "{:,.1f}", True),
-    ("Ticket wait, mean", ("support", "mean_wait_hours"), "hours", "{:,.1f}", False),
+    ("Ticket wait, mean", ("support", "wait_hours_mean"), "hours", "{:,.1f}", False),
     ("Days paused by go/no-go", ("paused_days_gate",), "days", "{:,.0f}", False),
     ("Days paused by risks", ("paused_days_risk",), "days", "{:,.0f}", False),
     (
@@ -187,6 +187,7 @@ def write_report(
         for caption, draw in charts:
             handle.write(_figure(draw(), caption))
         handle.write(_scenario_section(sc, overrides))
+        handle.write(_provenance(summary.get("provenance")))
         handle.write("</body>\n</html>\n")
     return target
 
@@ -292,6 +293,33 @@ def _verdict(head: Headline, pause_backlog: int | None) -> str:
     return f"<section class='{css}'>\n" + "\n".join(lines) + "\n</section>\n" + warnings
 
 
+def _provenance(made: Mapping[str, Any] | None) -> str:
+    """How the report was made: what a reader needs to make it again."""
+    if not made:
+        return ""
+    facts = [
+        f"migsim {made.get('migsim')}",
+        f"scenario SHA-256 {made.get('scenario_sha256')}",
+        f"seed {made.get('seed')}",
+        f"{made.get('replications')} replications",
+        f"Python {made.get('python')}, numpy {made.get('numpy')}",
+        f"{made.get('cores')} cores",
+        f"{made.get('wall_seconds')} s",
+    ]
+    overrides = made.get("overrides") or {}
+    if overrides:
+        facts.append("overrides: " + ", ".join(f"{k} ({v})" for k, v in overrides.items()))
+    return "<h2>Provenance</h2>\n<p class='sub'>" + html.escape(" · ".join(facts)) + "</p>\n"
+
+
+def _interval_text(interval: Any) -> str:
+    """A completion date's 95% order-statistic interval, or why there is none."""
+    if not interval:
+        return "too few replications"
+    low, high = interval
+    return f"{low} to {high or 'beyond the horizon'}"
+
+
 def _metrics_table(summary: Mapping[str, Any]) -> str:
     rows = []
     completion = summary.get("completion") or {}
@@ -300,6 +328,16 @@ def _metrics_table(summary: Mapping[str, Any]) -> str:
         + "".join(f"<td>{_text(completion.get(key))}</td>" for key in QUANTILE_KEYS)
         + "<td>date</td></tr>"
     )
+    intervals = summary.get("completion_interval") or {}
+    if intervals:
+        rows.append(
+            "<tr><td>&nbsp;&nbsp;95% interval of the date</td>"
+            + "".join(
+                f"<td>{html.escape(_interval_text(intervals.get(key)))}</td>"
+                for key in QUANTILE_KEYS
+            )
+            + "<td>dates</td></tr>"
+        )
     for label, path, unit, number_format, always in METRIC_ROWS:
         quantiles = _lookup(summary, path)
         if quantiles is None and not always:

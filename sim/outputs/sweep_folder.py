@@ -3,9 +3,11 @@
 Unlike a run's folder (replaced whole at the end), a sweep's folder grows as
 points finish, so hours of work survive an interrupt::
 
-    sweep/manifest.json            what the sweep is (checked by resume)
-    sweep/points/point-00017.json  one finished point's summary
-    sweep/sweep.parquet, sweep.csv the table of the points done so far
+    sweep/manifest.json                    what the sweep is (checked by resume)
+    sweep/points/point-00017.json          one finished point's summary
+    sweep/points/point-00017.runs.parquet  its replications (written before the summary)
+    sweep/sweep.parquet, sweep.csv         the table of the points done so far
+    sweep/runs.parquet                     every replication of every point, at the end
 
 Every file goes through :func:`sim.outputs.files.write_with`: whole or not at
 all, readable by others. Problems with the folder raise
@@ -22,7 +24,7 @@ import pandas as pd
 
 from sim.outputs.files import OutputError, check_folder_target, write_csv, write_json, write_parquet
 
-SWEEP_FILES = ("manifest.json", "points", "sweep.parquet", "sweep.csv", ".*.tmp")
+SWEEP_FILES = ("manifest.json", "points", "sweep.parquet", "sweep.csv", "runs.parquet", ".*.tmp")
 
 
 class SweepFolder:
@@ -37,8 +39,9 @@ class SweepFolder:
         """Raise :class:`OutputError` unless the folder can hold this sweep (nothing written)."""
         check_folder_target(self.path, SWEEP_FILES, replace=False)
 
-    def start(self, definition: dict, resume: bool) -> dict[int, dict]:
-        """Claim the folder; with ``resume``, the summaries of points already finished."""
+    def start(self, definition: dict, resume: bool) -> dict[int, tuple[dict, pd.DataFrame]]:
+        """Claim the folder; with ``resume``, the summaries and runs of points already
+        finished."""
         self.check()
         if self.manifest.exists():
             if not resume:
@@ -53,15 +56,23 @@ class SweepFolder:
         write_json(self.manifest, definition)
         return {}
 
-    def save_point(self, index: int, parameters: dict, summary: dict) -> None:
+    def save_point(self, index: int, parameters: dict, summary: dict, runs: pd.DataFrame) -> None:
+        # The runs first: a point counts as finished once its summary is there.
+        write_parquet(self._runs_file(index), runs)
         write_json(self._point_file(index), {"point": index, "parameters": parameters, **summary})
 
     def save_table(self, table: pd.DataFrame) -> None:
         write_parquet(self.path / "sweep.parquet", table)
         write_csv(self.path / "sweep.csv", table)
 
+    def save_runs(self, runs: pd.DataFrame) -> None:
+        write_parquet(self.path / "runs.parquet", runs)
+
     def _point_file(self, index: int) -> Path:
         return self.points / f"point-{index:05d}.json"
+
+    def _runs_file(self, index: int) -> Path:
+        return self.points / f"point-{index:05d}.runs.parquet"
 
     def _check_same(self, definition: dict) -> None:
         try:
@@ -77,20 +88,26 @@ class SweepFolder:
                 )
                 raise OutputError(f"{message} out folder", cli=f"{message} --out")
 
-    def _finished(self, points: list[dict]) -> dict[int, dict]:
+    def _finished(self, points: list[dict]) -> dict[int, tuple[dict, pd.DataFrame]]:
         done = {}
         for index, parameters in enumerate(points):
             try:
                 record = json.loads(self._point_file(index).read_text(encoding="utf-8"))
+                runs = pd.read_parquet(self._runs_file(index))
             except (OSError, ValueError):
-                continue  # missing (or unreadable): simulate it again
+                continue  # missing (or unreadable, or from before runs were kept): run it again
             if record.pop("point", None) == index and record.pop("parameters", None) == parameters:
-                done[index] = record
+                done[index] = (record, runs)
         return done
 
     def _remove_stale_temporaries(self) -> None:
         # A SIGKILL mid-write skips atomic_path's clean-up; these names are only ever ours.
-        stale = [*self.points.glob(".point-*.json.*.tmp"), *self.path.glob(".sweep.*.tmp")]
+        stale = [
+            *self.points.glob(".point-*.json.*.tmp"),
+            *self.points.glob(".point-*.runs.parquet.*.tmp"),
+            *self.path.glob(".sweep.*.tmp"),
+            *self.path.glob(".runs.*.tmp"),
+        ]
         for path in stale:
             path.unlink(missing_ok=True)
 
