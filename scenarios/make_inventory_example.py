@@ -25,10 +25,10 @@ OUT = Path(__file__).with_name("inventory-example.csv")
 
 FIRST = """olivia amelia isla ava mia ivy lily sophia grace freya emily ella poppy jack noah
 oliver leo george harry oscar arthur charlie muhammad thomas james william henry alfie
-joshua priya aisha fatima raj arjun wei chen kwame chidi siobhan niamh rhys dylan""".split()
+joshua priya aisha fatima raj arjun wei chen kwame chidi siobhan niamh rhys dylan""".split()  # noqa: SIM905
 LAST = """smith jones taylor brown williams wilson johnson davies patel wright robinson
 thompson evans walker white roberts green hall wood jackson clarke khan ahmed singh
-begum hughes edwards lewis morgan murphy obrien kelly okafor mensah nguyen""".split()
+begum hughes edwards lewis morgan murphy obrien kelly okafor mensah nguyen""".split()  # noqa: SIM905
 TRUSTS = [
     "St Elsewhere NHS Foundation Trust",
     "Northshire Community Health NHS Trust",
@@ -37,7 +37,7 @@ TRUSTS = [
 ]
 PLACES = """Abbey Ashford Beechwood Brook Castle Cedar Church Elm Fairfield Grange Hill
 Kingsway Lakeside Larch Manor Meadow Mill Oak Park Priory Riverside Rowan Station
-Victoria Willow Woodland""".split()
+Victoria Willow Woodland""".split()  # noqa: SIM905
 
 
 def organisations(rng: np.random.Generator) -> tuple[list[str], np.ndarray]:

@@ -8,8 +8,8 @@ The migration team's daily counts (``date,migrated,failed,tickets_opened``) for 
 first three weeks of ``small-trust.toml`` (the pilot week and two weeks at full
 pace, up to Friday 22 March 2024), taken from one simulated replication of the plan
 itself, so ``migsim forecast`` on them lands where the plan lands. Only days with
-something to count are listed: a day without a row counts as zero. The same seed always writes the same
-file.
+something to count are listed: a day without a row counts as zero. The same seed always
+writes the same file.
 """
 
 from __future__ import annotations
