@@ -398,11 +398,17 @@ def _slot_levels(
             own = s + w
             if own.min() >= s[-1]:  # none frees before the last member starts
                 break
-            merged = np.sort(np.concatenate([pool, own]))
-            s = np.maximum(a, merged[:m])
+            merged = np.concatenate([pool, own])
+            merged.partition(m - 1)  # (the m smallest, then sorted: as a full sort has them)
+            merged = merged[:m]
+            merged.sort()
+            s = np.maximum(a, merged)
         start[first:last] = s
         done[first:last] = s + w if finish is None else finish(first, last, s)
-        pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
+        pool = np.concatenate([pool, done[first:last]])
+        pool.partition(m)  # (the latest len(pool) - m, sorted)
+        pool = pool[m:]
+        pool.sort()
     return start, done
 
 
@@ -440,8 +446,10 @@ class _Segments:
 
     def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
-        credit = np.minimum(own, self.share[j]) / self.move[j]
-        return np.clip(credit, slowest, 1.0)
+        credit = np.minimum(own, self.share[j])
+        credit /= self.move[j]
+        np.maximum(credit, slowest, out=credit)  # (np.clip, without its overhead)
+        return np.minimum(credit, 1.0, out=credit)
 
     def walk(
         self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray, j: np.ndarray | None = None
