@@ -207,12 +207,18 @@ def initial_syncs(
             return segments.finish(at, sizes[first:last] * moves, first, last)
 
     # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
-    times, cohort = np.unique(eligible, return_inverse=True)
-    eligible_level = busy.level(times)[cohort]
+    # (The queue is sorted, so its distinct times are where it changes.)
+    new_time = np.empty(len(eligible), dtype=bool)
+    new_time[:1] = True
+    np.not_equal(eligible[1:], eligible[:-1], out=new_time[1:])
+    times = eligible[new_time]
+    eligible_level = np.repeat(
+        busy.level(times), np.diff(np.append(np.flatnonzero(new_time), len(eligible)))
+    )
     start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
     start = np.maximum(eligible, busy.time_sorted(start_level))
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
-        done_level = segments.walk(start_level, sizes * moves, done_level)
+        done_level = segments.walk(start_level, sizes * moves, done_level, segments.stretch)
     synced, synced_bin, top = busy.time_after(done_level)
     clock, level = busy, start_level  # (the start is a time at that level)
     # These finishes bound from above the mailboxes waiting in each interval, so each
@@ -270,6 +276,7 @@ class _Clock:
         self.buckets = int(min(self.MAX_BUCKETS, wanted)) if wanted >= 1 else 1
         self.width = top / self.buckets if top > 0 else 1.0
         self._bucket_end: np.ndarray | None = None
+        self._at_grid: tuple[np.ndarray, ...] | None = None
         # For the first grid index k at or above (or above) a level: the segment
         # (k - 1, k) it lies on, as base time + (level - base level) x hours per unit.
         rise, hours = np.diff(self.curve), np.diff(grid)
@@ -293,12 +300,19 @@ class _Clock:
 
     def level_at(self, hours: np.ndarray, first: np.ndarray) -> np.ndarray:
         """The clock at ``hours``, given the first grid index at or after each (any order)."""
+        if self._at_grid is None:  # per index k: the grid and clock at k - 1 (k at 0)
+            before = np.maximum(np.arange(len(self.grid)) - 1, 0)
+            grid0, curve0 = self.grid[before], self.curve[before]
+            self._at_grid = grid0, self.grid - grid0, curve0, self.curve - curve0
+        grid0, span, curve0, rise = self._at_grid
         k = np.minimum(first, len(self.grid) - 1)
-        before = np.maximum(k - 1, 0)
-        span = self.grid[k] - self.grid[before]
+        span = span[k]
         with np.errstate(invalid="ignore"):  # never reached (inf): set below
-            frac = np.divide(hours - self.grid[before], span, out=np.ones(len(k)), where=span > 0)
-            out = self.curve[before] + frac * (self.curve[k] - self.curve[before])
+            frac = np.subtract(hours, grid0[k])
+            np.divide(frac, span, out=frac, where=span > 0)
+            frac[span <= 0] = 1.0
+            frac *= rise[k]
+            out = np.add(curve0[k], frac, out=frac)
         out[first >= len(self.grid)] = np.inf
         return out
 
@@ -384,11 +398,17 @@ def _slot_levels(
             own = s + w
             if own.min() >= s[-1]:  # none frees before the last member starts
                 break
-            merged = np.sort(np.concatenate([pool, own]))
-            s = np.maximum(a, merged[:m])
+            merged = np.concatenate([pool, own])
+            merged.partition(m - 1)  # (the m smallest, then sorted: as a full sort has them)
+            merged = merged[:m]
+            merged.sort()
+            s = np.maximum(a, merged)
         start[first:last] = s
         done[first:last] = s + w if finish is None else finish(first, last, s)
-        pool = np.sort(np.concatenate([pool, done[first:last]]))[m:]
+        pool = np.concatenate([pool, done[first:last]])
+        pool.partition(m)  # (the latest len(pool) - m, sorted)
+        pool = pool[m:]
+        pool.sort()
     return start, done
 
 
@@ -421,19 +441,27 @@ class _Segments:
         self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
         self.own = ratio * pace  # each mailbox's own pace
         self.slowest = np.minimum(1.0, ratio)
+        # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
+        self.stretch = np.zeros(len(ratio), dtype=np.intp)
 
     def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
-        credit = np.minimum(own, self.share[j]) / self.move[j]
-        return np.clip(credit, slowest, 1.0)
+        credit = np.minimum(own, self.share[j])
+        credit /= self.move[j]
+        np.maximum(credit, slowest, out=credit)  # (np.clip, without its overhead)
+        return np.minimum(credit, 1.0, out=credit)
 
-    def walk(self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray) -> np.ndarray:
+    def walk(
+        self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray, j: np.ndarray | None = None
+    ) -> np.ndarray:
         """Finish levels of every mailbox, crediting its real speed in every stretch.
 
         ``done`` are finishes already found (:meth:`finish`); only those past their
-        second stretch can improve, and they are walked stretch by stretch.
+        second stretch can improve, and they are walked stretch by stretch. ``j`` is
+        each start's stretch when known (``searchsorted(end_level, start, "right")``).
         """
-        j = np.searchsorted(self.end_level, start, side="right")
+        if j is None:
+            j = np.searchsorted(self.end_level, start, side="right")
         later = np.flatnonzero(done > self.end_level[np.minimum(j + 1, len(self.end_level) - 1)])
         out = done.copy()
         at, left, j = start[later], sizes[later], j[later]
@@ -459,6 +487,7 @@ class _Segments:
             j = np.intp(lo)
         else:
             j = lo + np.searchsorted(self.end_level[lo : hi + 1], start, side="right")
+        self.stretch[first:last] = j
         j2 = np.minimum(j + 1, len(self.end_level) - 1)
         credit1 = self._credit(j, own, slowest)
         credit2 = self._credit(j2, own, slowest)
@@ -495,9 +524,14 @@ def _reported(
     ends = np.minimum(synced_bin, g)
     # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
     begun = np.searchsorted(start, grid, side="right")  # started at or before each time
+    none_begun = begun == 0
+    last_begun = np.maximum(begun - 1, 0)
 
     def net(weights: np.ndarray) -> np.ndarray:
-        started = np.concatenate([[0.0], np.cumsum(weights)])[begun]
+        if not len(weights):
+            return np.zeros(g)
+        started = np.cumsum(weights)[last_begun]
+        started[none_begun] = 0.0
         return started - np.cumsum(np.bincount(ends, weights, g + 1))[:g]
 
     in_flight = net(ratio)
@@ -505,5 +539,7 @@ def _reported(
     done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
     moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
     # None in flight: exactly the data synced (not a rounding error of two large sums).
-    moving[net(np.ones(len(sizes))) < 0.5] = 0.0
+    # (Counts in integers: the same as net() of ones, whose float sums are exact.)
+    flying = begun - np.cumsum(np.bincount(ends, minlength=g + 1))[:g]
+    moving[flying < 1] = 0.0
     return done + moving
