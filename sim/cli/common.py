@@ -314,6 +314,35 @@ def was_there(path: Path) -> str:
     return f"{path} was left as it was" if path.exists() else f"{path} was not created"
 
 
+T = typing.TypeVar("T")
+
+
+def simulate_into(
+    out: Path | None,
+    expected: typing.Iterable[str],
+    holds: str,
+    simulate: Callable[[], T],
+    write: Callable[[Path, T], None],
+) -> T:
+    """Run ``simulate``; with ``out``, inside a staged folder that ``write`` fills.
+
+    The folder is claimed before simulating (an unwritable ``out`` fails at once) and
+    replaces any earlier ``out`` only when every file is written; an interrupt says
+    what is on disk (``holds``: what ``out`` holds once written, e.g. "the results").
+    """
+    if out is None:
+        return simulate()
+    from sim.outputs.files import staged_folder
+
+    with (
+        if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds {holds}"),
+        staged_folder(out, expected) as staging,
+    ):
+        value = simulate()
+        write(staging, value)
+    return value
+
+
 def fmt_number(value) -> str:
     """A summary number for a table: whole numbers with separators, others to 2 decimals."""
     if value is None:

@@ -12,18 +12,16 @@ from sim.cli.common import (
     BadInput,
     RunOptions,
     app,
-    if_interrupted,
     load_scenario,
     out_option,
     progress_bar,
+    simulate_into,
     simulating_command,
     stdout,
-    was_there,
 )
 from sim.experiments.compare import COMPARE_FILES, Comparison, write_comparison
 from sim.experiments.compare import compare as compare_plans
 from sim.model.scenario import Scenario, parse_override, with_overrides
-from sim.outputs.files import staged_folder
 from sim.outputs.headline import percent
 
 
@@ -85,15 +83,7 @@ def compare(
                 max_memory_gb=options.max_memory,
             )
 
-    if out is None:
-        comparison = simulate()
-    else:
-        with (
-            if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the comparison"),
-            staged_folder(out, COMPARE_FILES) as staging,
-        ):
-            comparison = simulate()
-            write_comparison(staging, comparison)
+    comparison = simulate_into(out, COMPARE_FILES, "the comparison", simulate, write_comparison)
     if as_json:
         stdout.print_json(json.dumps(comparison.summary, default=str))
         return

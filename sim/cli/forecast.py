@@ -11,17 +11,16 @@ import typer
 from sim.cli.common import (
     RunOptions,
     app,
-    if_interrupted,
     out_option,
     progress_bar,
+    simulate_into,
     simulating_command,
     stdout,
-    was_there,
 )
 from sim.cli.run import print_summary
 from sim.experiments.actuals import read_actuals
 from sim.experiments.forecast import forecast as run_forecast
-from sim.outputs.files import RESULT_FILES, staged_folder, write_result, write_with
+from sim.outputs.files import RESULT_FILES, write_result, write_with
 from sim.outputs.headline import doubt_lines
 
 FORECAST_FILES = (*RESULT_FILES, "forecast.png")
@@ -72,19 +71,14 @@ def forecast(
                 source=str(actuals),
             )
 
-    if out is None:
-        result = simulate()
-    else:
+    def write(staging: Path, result) -> None:
         from sim.outputs.forecast_plot import forecast_figure
 
-        with (
-            if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the forecast"),
-            staged_folder(out, FORECAST_FILES) as staging,
-        ):
-            result = simulate()
-            figure = forecast_figure(result)
-            write_with(staging / "forecast.png", lambda tmp: figure.savefig(tmp, format="png"))
-            write_result(staging, result)
+        figure = forecast_figure(result)
+        write_with(staging / "forecast.png", lambda tmp: figure.savefig(tmp, format="png"))
+        write_result(staging, result)
+
+    result = simulate_into(out, FORECAST_FILES, "the forecast", simulate, write)
     if as_json:
         stdout.print_json(json.dumps(result.summary, default=str))
         return

@@ -21,15 +21,14 @@ from sim.cli.common import (
     checked_confidence,
     checked_precision,
     fmt_number,
-    if_interrupted,
     load_scenario,
     out_option,
     precision_line,
     simulate_for_cli,
+    simulate_into,
     simulating_command,
     stderr,
     stdout,
-    was_there,
 )
 from sim.cli.errors import state as error_state
 from sim.experiments.metrics import METRICS, metric
@@ -39,7 +38,7 @@ from sim.model.calendar import build_calendar
 from sim.model.feasibility import estimate, problems, warnings
 from sim.model.lanes import compile_lanes
 from sim.model.scenario import ScenarioError
-from sim.outputs.files import RESULT_FILES, staged_folder, write_result
+from sim.outputs.files import RESULT_FILES, write_result
 from sim.outputs.headline import doubt_lines
 
 REPORT_FILES = ("report.html", "*.png", "*.svg")
@@ -66,17 +65,7 @@ def run(
     def simulate():
         return simulate_for_cli(sc, options, precision=precision, max_replications=max_replications)
 
-    if out is None:
-        result = simulate()
-    else:
-        # The folder is claimed before simulating (an unwritable --out fails at once) and
-        # replaces any earlier results only when every file is written.
-        with (
-            if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the results"),
-            staged_folder(out, RESULT_FILES) as staging,
-        ):
-            result = simulate()
-            write_result(staging, result)
+    result = simulate_into(out, RESULT_FILES, "the results", simulate, write_result)
     if as_json:
         stdout.print_json(json.dumps(result.summary, default=str))
     else:
@@ -151,13 +140,16 @@ def report(
 
     checked_confidence(confidence)
     sc = options.load()
-    with (
-        if_interrupted(f"{was_there(out)}; nothing was written", f"{out} holds the report"),
-        staged_folder(out, REPORT_FILES) as staging,
-    ):
-        result = simulate_for_cli(sc, options)
-        overrides = dict(parse_override(a, source="--set") for a in options.set_ or [])
-        write_report(staging, result, confidence=confidence, overrides=overrides)
+    overrides = dict(parse_override(a, source="--set") for a in options.set_ or [])
+    simulate_into(
+        out,
+        REPORT_FILES,
+        "the report",
+        lambda: simulate_for_cli(sc, options),
+        lambda staging, result: write_report(
+            staging, result, confidence=confidence, overrides=overrides
+        ),
+    )
     stdout.print(f"report written to {out / 'report.html'}", markup=False)
 
 
