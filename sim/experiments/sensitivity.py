@@ -177,6 +177,17 @@ class Measure:
     p_meet: float | None  # None: the scenario has no deadline
     completion: dict[str, str | None]  # "p50" / "p90" dates, as in the summary
 
+    def as_base(self, scenario: Scenario) -> dict[str, Any]:
+        """The base every method reports (its dates, days from start and P(meet))."""
+        return {
+            "completion_p50": self.completion["p50"],
+            "completion_p90": self.completion["p90"],
+            "p50_days": self.p50_days,
+            "p90_days": self.p90_days,
+            "p_meet_deadline": self.p_meet,
+            "start": scenario.scenario.start.isoformat(),
+        }
+
 
 def measure(scenario: Scenario, runs: pd.DataFrame) -> Measure:
     """P50 / P90 completion (days and dates) and P(meet) of one variant's ``runs``."""
@@ -438,16 +449,7 @@ def _tornado(
     table = (
         pd.DataFrame(rows).sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
     )
-    base = {
-        "completion_p50": base_m.completion["p50"],
-        "completion_p90": base_m.completion["p90"],
-        "p50_days": base_m.p50_days,
-        "p90_days": base_m.p90_days,
-        "p_meet_deadline": base_m.p_meet,
-        "start": scenario.scenario.start.isoformat(),
-        "change": change,
-        "left_out": left_out,
-    }
+    base = {**base_m.as_base(scenario), "change": change, "left_out": left_out}
     return table, base
 
 
@@ -520,15 +522,7 @@ def _risks(
     table = (
         pd.DataFrame(rows).sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
     )
-    base = {
-        "completion_p50": on.completion["p50"],
-        "completion_p90": on.completion["p90"],
-        "p50_days": on.p50_days,
-        "p90_days": on.p90_days,
-        "p_meet_deadline": on.p_meet,
-        "start": scenario.scenario.start.isoformat(),
-    }
-    return table, base
+    return table, on.as_base(scenario)
 
 
 # --- rank correlation -------------------------------------------------------------------------
