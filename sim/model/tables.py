@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from sim.model.bookkeeping import MIGRATED, PENDING, REMEDIATION, STATUS_NAMES
-from sim.model.calendar import Calendar
-from sim.model.cohorts import UNSCHEDULED
+from sim.model.calendar import Calendar, LocalClock
 from sim.model.record import RunRecord
+
+NAT = np.iinfo(np.int64).min  # NaT as nanoseconds
 
 
 def metrics(record: RunRecord, replication: int) -> dict:
@@ -176,14 +177,13 @@ def mailboxes(record: RunRecord) -> pd.DataFrame:
     cal, n, tickets = record.calendar, len(record.mailboxes), record.tickets
     clock = cal.clock
     queue = record.queue
-    planned = record.cohorts.planned_day
-    day_ns = cal.dates.as_unit("ns").asi8[np.clip(planned, 0, None)]
-    day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
     # Local midnight of the planned day, in the scenario's zone like every timestamp here, so
     # ``cutover_at.dt.normalize() >= scheduled_date`` compares like with like.
-    scheduled_date = pd.DatetimeIndex(day_ns.view("M8[ns]")).tz_localize(
+    midnights = cal.dates.as_unit("ns").tz_localize(
         clock.timezone, nonexistent="shift_forward", ambiguous=False
     )
+    scheduled_date = _looked_up(clock, midnights.asi8, record.cohorts.planned_day)
+    evenings = clock.timestamps(record.cutover_hours)
     # The first ticket of each user (the records are in submission order); few users
     # raise one, so only theirs are converted to timestamps.
     users = np.flatnonzero(tickets.mailbox >= 0)
@@ -202,7 +202,7 @@ def mailboxes(record: RunRecord) -> pd.DataFrame:
             "legacy": record.mailboxes.legacy,
             "scheduled_date": scheduled_date,
             "synced_at": clock.timestamps(_by_id(queue, record.synced_at, n, np.inf)),
-            "cutover_at": _cutover_timestamps(record, _by_id(queue, state.cutover_day, n, -1)),
+            "cutover_at": _looked_up(clock, evenings.asi8, _by_id(queue, state.cutover_day, n, -1)),
             "attempts": _by_id(queue, state.attempts, n, 0),
             "status": pd.Categorical.from_codes(
                 _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
@@ -221,26 +221,34 @@ def _lane_column(record: RunRecord, n: int) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=[lane.name for lane in record.lanes])
 
 
-def _cutover_timestamps(record: RunRecord, day: np.ndarray) -> pd.DatetimeIndex:
-    """Cutover times from cutover days (-1: none): one timestamp per evening, looked up."""
-    clock = record.calendar.clock
-    evenings_ns = np.append(clock.timestamps(record.cutover_hours).asi8, np.iinfo(np.int64).min)
-    ns = evenings_ns[day]  # day -1 reads the NaT at the end
-    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
-    return utc.tz_convert(clock.timezone)
+def _looked_up(clock: LocalClock, ns_by_day: np.ndarray, day: np.ndarray) -> pd.DatetimeIndex:
+    """Timestamps by day index (-1: NaT) from one instant (UTC ns) per calendar day: a
+    lookup, not a time-zone conversion of each of millions of values."""
+    ns = np.append(ns_by_day, NAT)[day]  # day -1 reads the NaT at the end
+    return _zoned(clock, ns)
 
 
-def _sparse_timestamps(clock, n: int, ids: np.ndarray, hours: np.ndarray) -> pd.DatetimeIndex:
+def _sparse_timestamps(
+    clock: LocalClock, n: int, ids: np.ndarray, hours: np.ndarray
+) -> pd.DatetimeIndex:
     """Timestamps of ``hours`` at ``ids``, NaT elsewhere: ``n`` of them."""
-    ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+    ns = np.full(n, NAT, dtype=np.int64)
     ns[ids] = clock.timestamps(hours).asi8
-    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    return _zoned(clock, ns)
+
+
+def _zoned(clock: LocalClock, utc_ns: np.ndarray) -> pd.DatetimeIndex:
+    """Instants (UTC ns, NaT as int64 min) in the scenario's time zone."""
+    utc = pd.DatetimeIndex(utc_ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
     return utc.tz_convert(clock.timezone)
 
 
 def _by_id(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
     """A per-position array as a per-mailbox-id array (unscheduled ones get ``fill``)."""
-    out = np.full(n, fill, dtype=values.dtype)
+    if len(queue) == n:  # every mailbox has a place in the queue: nothing to fill
+        out = np.empty(n, dtype=values.dtype)
+    else:
+        out = np.full(n, fill, dtype=values.dtype)
     out[queue] = values
     return out
 
