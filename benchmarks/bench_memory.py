@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sim
 from sim.model import feasibility
-from sim.model.replication import Model
 from sim.model.scenario import with_overrides
+from sim.model.simulation import Model
 
 REFERENCE = Path(__file__).resolve().parents[1] / "scenarios" / "nhsmail-2020.toml"
 

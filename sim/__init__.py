@@ -26,8 +26,8 @@ from sim.experiments.sensitivity import sensitivity
 from sim.experiments.solve import solve
 from sim.experiments.sweep import sweep
 from sim.model.feasibility import MemoryLimitError
-from sim.model.replication import Model, simulate
 from sim.model.scenario import Scenario, ScenarioError, load, loads
+from sim.model.simulation import Model, simulate
 from sim.model.uncertainty import nominal
 from sim.outputs.files import OutputError
 

@@ -17,7 +17,7 @@ from sim.cli import app
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import build_calendar
 from sim.model.cohorts import UNSCHEDULED, plan_cohorts
-from sim.model.replication import simulate
+from sim.model.simulation import simulate
 from sim.outputs.batch_plan import write_plan
 from sim.outputs.files import OutputError
 from tests.test_inventory import EXAMPLE, inventory_scenario, shuffled_organisations, write

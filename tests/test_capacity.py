@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.model.calendar import build_calendar
-from sim.model.replication import Model, World, simulate
 from sim.model.scenario import with_overrides
+from sim.model.simulation import Model, simulate
+from sim.model.world import World
 
 from .conftest import nth_weekday_after, scenario
 from .test_model import plans, scenario_from, slow

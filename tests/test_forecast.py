@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.experiments.forecast import forecast
-from sim.model.replication import Model, World
+from sim.model.simulation import Model
+from sim.model.world import World
 from sim.outputs.forecast_plot import forecast_figure
 
 START = dt.date(2024, 1, 8)  # a Monday

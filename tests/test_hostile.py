@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.experiments import runner as runner_mod
 from sim.model import feasibility
-from sim.model.replication import Model
+from sim.model.simulation import Model
 
 BASE = """\
 [scenario]

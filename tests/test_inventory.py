@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.model.inventory import read_inventory
-from sim.model.replication import simulate
 from sim.model.scenario import ScenarioError, from_dict, load, loads, with_overrides
+from sim.model.simulation import simulate
 from tests.conftest import BASE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.model.replication import Model, World, simulate
 from sim.model.scenario import ScenarioError, from_dict, to_dict
+from sim.model.simulation import Model, simulate
+from sim.model.world import World
 
 from .conftest import BASE, nth_weekday_after
 

@@ -7,7 +7,7 @@ import pytest
 import sim
 from sim.experiments.metrics import METRICS, QUANTILES, metric
 from sim.experiments.sweep import metric_columns
-from sim.model.replication import simulate
+from sim.model.simulation import simulate
 from tests.conftest import scenario
 
 SMALL = "scenarios/small-trust.toml"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model.replication import simulate
+from sim.model.simulation import simulate
 
 from .conftest import nth_weekday_after, scenario
 

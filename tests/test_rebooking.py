@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model.replication import simulate
 from sim.model.scenario import from_dict
+from sim.model.simulation import simulate
 
 from .conftest import BASE, scenario
 

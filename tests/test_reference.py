@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.model.replication import Model, World
+from sim.model.simulation import Model
 from sim.model.uncertainty import nominal
+from sim.model.world import World
 
 
 @pytest.fixture(scope="module")

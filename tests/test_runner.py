@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import sim
 from sim.experiments.results import QUANTILES, completion_quantiles
 from sim.experiments.runner import chunks_for, replication_seeds
-from sim.model.replication import simulate
 from sim.model.scenario import with_overrides
+from sim.model.simulation import simulate
 
 SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small-trust.toml"
 REPLICATIONS = 12
@@ -136,7 +136,7 @@ def test_the_runner_builds_one_model_per_chunk_not_per_replication(small, monkey
 
 
 def test_a_reused_model_gives_each_replication_what_a_fresh_model_gives(small):
-    from sim.model.replication import Model
+    from sim.model.simulation import Model
 
     first, second = replication_seeds(5, 2)
     model = Model(small)

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 import sim
 from sim.experiments.forecast import forecast
-from sim.model.replication import Model, World, simulate
 from sim.model.scenario import with_overrides
+from sim.model.simulation import Model, simulate
 from sim.model.uncertainty import nominal
+from sim.model.world import World
 
 from .conftest import nth_weekday_after, scenario
 from .test_forecast import actuals_from

@@ -476,7 +476,7 @@ def _refused_before_simulating(monkeypatch):
     def simulated(*args, **kwargs):
         raise AssertionError("simulated before refusing")
 
-    monkeypatch.setattr(sim.model.replication.Model, "replicate", simulated)
+    monkeypatch.setattr(sim.model.simulation.Model, "replicate", simulated)
 
 
 @pytest.mark.parametrize(

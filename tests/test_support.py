@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from sim.model.replication import simulate
+from sim.model.simulation import simulate
 
 from .conftest import scenario
 

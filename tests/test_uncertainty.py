@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.experiments.results import p_meet_interval
-from sim.model.replication import Model
+from sim.model.replication import PlainModel
 from sim.model.scenario import with_overrides
+from sim.model.simulation import Model
 from sim.model.uncertainty import Uncertainty, risk_window
 from tests.conftest import nth_weekday_after, scenario
 
@@ -65,8 +66,8 @@ def test_making_one_key_uncertain_leaves_every_other_draw_unchanged():
         one, {"failures.rate": {"dist": "beta", "alpha": 2, "beta": 98}}, source="test"
     )
     seeds = np.random.SeedSequence(3).spawn(20)
-    draws_one = [Uncertainty(Model(one)).draw(s).params for s in seeds]
-    draws_two = [Uncertainty(Model(two)).draw(s).params for s in seeds]
+    draws_one = [Uncertainty(PlainModel(one)).draw(s).params for s in seeds]
+    draws_two = [Uncertainty(PlainModel(two)).draw(s).params for s in seeds]
     assert [d["support.ticket_rate"] for d in draws_one] == [
         d["support.ticket_rate"] for d in draws_two
     ]
@@ -135,7 +136,7 @@ def test_daily_variation_is_a_lognormal_factor_of_median_one_on_each_day():
 def test_per_move_speed_factors_are_lognormal_per_mailbox():
     sigma = 0.4
     sc = scenario({"throttle.per_move_sigma": sigma})
-    factor = Uncertainty(Model(sc)).draw(np.random.SeedSequence(2)).world.move_speed_factor
+    factor = Uncertainty(PlainModel(sc)).draw(np.random.SeedSequence(2)).world.move_speed_factor
     logs = np.log(factor.astype(float))
     assert len(logs) == sc.population.mailboxes
     assert abs(logs.mean()) <= 4 * sigma / math.sqrt(len(logs))
@@ -169,7 +170,7 @@ def test_risks_strike_as_often_as_their_probability_and_rate_say():
         {"name": "weekly", "per_week": 0.7, "throttle_factor": 0.5, "days": 1},
     ]
     sc = scenario({"risks": risks})
-    unc = Uncertainty(Model(sc))
+    unc = Uncertainty(PlainModel(sc))
     draws = [unc.draw(s).struck for s in np.random.SeedSequence(9).spawn(2000)]
     once = np.array([d["once"] for d in draws])
     weekly = np.array([d["weekly"] for d in draws])

@@ -59,8 +59,9 @@ from sim.experiments.runner import (
     replication_seeds,
 )
 from sim.experiments.runner import run as run_plan
-from sim.model.replication import Model, World
 from sim.model.scenario import Scenario
+from sim.model.simulation import Model
+from sim.model.world import World
 
 # Posterior draws use streams far from the model's own children (0 .. len(STREAMS) - 1).
 FORECAST_STREAM = zlib.crc32(b"forecast")

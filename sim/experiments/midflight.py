@@ -40,8 +40,8 @@ from sim.experiments.posteriors import (
 )
 from sim.model.calendar import Calendar
 from sim.model.lanes import compile_lanes, remaining_kind_shares
-from sim.model.replication import Model
 from sim.model.scenario import Scenario, ScenarioError, from_dict, to_dict
+from sim.model.simulation import Model
 
 
 @dataclass(frozen=True)

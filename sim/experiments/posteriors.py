@@ -45,8 +45,8 @@ from sim.experiments.actuals import Actuals
 from sim.experiments.results import Result
 from sim.experiments.runner import replication_seeds
 from sim.model.calendar import Calendar
-from sim.model.replication import Model
 from sim.model.scenario import Scenario, with_overrides
+from sim.model.simulation import Model
 from sim.model.uncertainty import has_uncertainty, nominal
 
 PRIOR_WEIGHT = 1_000  # a fixed number's prior is worth this many attempts (or migrated users)

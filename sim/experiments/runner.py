@@ -24,8 +24,9 @@ import pandas as pd
 
 from sim.experiments.results import Result, provenance, rectangular_daily, summarise
 from sim.model.feasibility import check_feasible
-from sim.model.replication import Model, Replication
+from sim.model.replication import Replication
 from sim.model.scenario import Scenario
+from sim.model.simulation import Model
 
 ProgressCallback = Callable[[int], None]
 DASK_CONNECT_SECONDS = 5  # a wrong address should fail fast, not after dask's default 30 s

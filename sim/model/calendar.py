@@ -79,9 +79,9 @@ class LocalClock:
     def timestamps(self, hours: np.ndarray) -> pd.DatetimeIndex:
         """Time-zone-aware timestamps of real hours (NaN and inf become NaT)."""
         epoch = pd.Timestamp(self.first_day).tz_localize(self.timezone).as_unit("ns")
-        hours = np.asarray(hours, dtype=float)
-        missing = ~np.isfinite(hours)
-        ns = np.where(missing, 0.0, hours) * 3.6e12
+        ns = np.multiply(hours, 3.6e12, dtype=float)  # one new array, worked on in place
+        missing = ~np.isfinite(ns)
+        ns[missing] = 0.0
         np.round(ns, out=ns)
         stamps = ns.astype(np.int64)
         stamps += epoch.value

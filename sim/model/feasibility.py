@@ -58,9 +58,12 @@ from scipy import stats
 
 from sim.model.calendar import Calendar, build_calendar
 from sim.model.distributions import U_EDGE, key_parts, range_of, set_at
+from sim.model.inventory import load_inventory
+from sim.model.lanes import compile_lanes
 from sim.model.population import lognormal_mu
 from sim.model.scenario import Scenario, ScenarioError, from_dict, to_dict
 from sim.model.throttle import build_capacity
+from sim.model.uncertainty import replaced
 
 # Measured with tracemalloc on the reference scenario at 100,000 and 400,000 mailboxes
 # (benchmarks/bench_memory.py): one replication peaks at ~150 bytes per mailbox, ~240
@@ -274,8 +277,6 @@ def _schema_at_the_ends(scenario: Scenario) -> Iterator[ScenarioError]:
 
 def _at_worst(scenario: Scenario, fears: Fears) -> tuple[Scenario, dict[str, float | int]]:
     """``scenario`` with each uncertain key that ``fears`` names at the end it fears."""
-    from sim.model.uncertainty import _replaced
-
     drawn: dict[str, float | int] = {}
     worst = scenario
     for key in scenario.uncertain:
@@ -284,7 +285,7 @@ def _at_worst(scenario: Scenario, fears: Fears) -> tuple[Scenario, dict[str, flo
             continue
         low, high = draw_ends(scenario, key)
         drawn[key] = low if end == "low" else high
-        worst = _replaced(worst, key_parts(key), drawn[key])
+        worst = replaced(worst, key_parts(key), drawn[key])
     if drawn:
         worst = worst.model_copy()
         worst._sources = scenario._sources
@@ -334,8 +335,6 @@ def _cutover_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
 
 def _places(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
     """Fewer places on the evenings of the horizon than mailboxes: some never get a date."""
-    from sim.model.lanes import compile_lanes
-
     # With [[lanes]], every lane's places count: how the kinds split between lanes may be
     # drawn, but no world can move more mailboxes than all lanes together have places.
     within = slice(0, cal.last_cutover_index + 1)
@@ -358,8 +357,6 @@ def _places(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
 
 def _lane_days(scenario: Scenario, cal: Calendar) -> ScenarioError | None:
     """A lane ([[lanes]]) without a cutover day within the horizon never moves its kinds."""
-    from sim.model.lanes import compile_lanes
-
     for lane in compile_lanes(scenario, cal)[1:]:
         if not len(lane.cutover_days):
             key = f"lanes[{lane.index - 1}].from"
@@ -399,8 +396,6 @@ def _largest_mailbox(scenario: Scenario) -> tuple[float, float | None]:
         top = 1 - 1 / (2 * population.mailboxes)
         largest = float(stats.lognorm.ppf(top, size.sigma, scale=math.exp(mu)))
         return min(largest, size.max), None
-    from sim.model.inventory import load_inventory
-
     inventory = load_inventory(population.inventory)
     size = float(inventory.size_gb.max())
     items = None if inventory.item_count is None else float(inventory.item_count.max())

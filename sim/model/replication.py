@@ -24,7 +24,13 @@ The processes read like the plan:
 
 Mailbox-level work is numpy over whole cohorts; SimPy moves time from one
 cutover evening to the next and runs the desk. Dice: ``sim.model.draws``;
-who is due when: ``sim.model.bookkeeping``; output tables: ``sim.model.tables``.
+who is due when: ``sim.model.bookkeeping``; what a finished replication leaves:
+``sim.model.record``, made into its output tables by ``sim.model.tables``.
+
+A :class:`PlainModel` runs the scenario as given, in a given :class:`World`: it
+draws nothing but the mailbox-level dice. Drawing a world and a concrete scenario
+first (uncertain inputs, variation, risks) is ``sim.model.uncertainty``, above
+this module; ``sim.model.simulation.Model`` puts the two together.
 
 An evening's capacity after the plan runs out: the calendar keeps the last
 phase's batch sizes up to the horizon, so retries and slipped users of the
@@ -57,6 +63,7 @@ from sim.model.desk import ServiceDesk
 from sim.model.draws import STREAMS, stream_seeds
 from sim.model.lanes import LanePlan, compile_lanes, lane_of_kind, plan_lanes
 from sim.model.population import Mailboxes, draw_mailboxes
+from sim.model.record import RunRecord
 from sim.model.scenario import Scenario
 from sim.model.throttle import Capacity, InitialSyncs, build_capacity, initial_syncs
 from sim.model.world import NOMINAL, World
@@ -71,11 +78,12 @@ class Replication:
     mailboxes: pd.DataFrame | None = None
 
 
-class Model:
-    """A scenario compiled for simulation: the calendar, windows and desk hours.
+class PlainModel:
+    """A scenario compiled for simulation, as written: the calendar, windows and desk hours.
 
     Everything here is deterministic, so it is built once and shared by every
-    replication (and shipped once to each worker).
+    replication (and shipped once to each worker). Nothing in it is uncertain: each
+    replication runs this scenario in the world it is given.
     """
 
     def __init__(self, scenario: Scenario) -> None:
@@ -94,11 +102,6 @@ class Model:
         self.deadline_index = (
             cal.index_of(scenario.scenario.deadline) if scenario.scenario.deadline else None
         )
-        # Distributions, variation and risks: each replication draws its world and its
-        # concrete scenario first (sim.model.uncertainty), then runs that plainly.
-        from sim.model.uncertainty import Uncertainty, has_uncertainty
-
-        self.uncertainty = Uncertainty(self) if has_uncertainty(scenario) else None
 
     def replicate(
         self,
@@ -109,19 +112,15 @@ class Model:
         world: World | None = None,
     ) -> Replication:
         """Run one replication from its own seed sequence, in ``world`` (default: nominal)."""
-        if self.uncertainty is not None:
-            return self.uncertainty.replicate(
-                seed, keep_mailboxes=keep_mailboxes, replication=replication, world=world
-            )
         world = NOMINAL if world is None else world
         world.check(self.calendar.days, self.scenario.population.mailboxes)
         run = _Run(self, stream_seeds(seed), world)
         run.simulate()
-        tickets = run.desk.records()
+        record = run.record()
         return Replication(
-            tables.metrics(run, replication, tickets),
-            tables.daily(run, replication, tickets),
-            tables.mailboxes(run, tickets) if keep_mailboxes else None,
+            tables.metrics(record, replication),
+            tables.daily(record, replication),
+            tables.mailboxes(record) if keep_mailboxes else None,
         )
 
 
@@ -160,7 +159,7 @@ class _Run:
     """The state of one replication while it runs (by queue position, see bookkeeping)."""
 
     def __init__(
-        self, model: Model, seeds: dict[str, np.random.SeedSequence], world: World
+        self, model: PlainModel, seeds: dict[str, np.random.SeedSequence], world: World
     ) -> None:
         self.model = model
         self.sc = model.scenario
@@ -213,10 +212,34 @@ class _Run:
         self.desk = ServiceDesk(self.env, self.sc.support.agents, *model.desk_open)
         self._open_initial_backlog(np.random.default_rng(seeds["initial_backlog"]))
 
-    @property
-    def paused_days(self) -> int:
-        """Evenings without cutovers for a go/no-go or a risk: both together."""
-        return self.paused_days_gate + self.paused_days_risk
+    def record(self) -> RunRecord:
+        """What this replication leaves behind once it has run (its tables' input)."""
+        return RunRecord(
+            calendar=self.cal,
+            lanes=self.lanes,
+            cutover_hours=self.model.cutover_hours,
+            deadline_index=self.model.deadline_index,
+            mailboxes=self.pop,
+            lane_of_mailbox=self.lane_of_mailbox,
+            cohorts=self.cohorts,
+            queue=self.queue,
+            planned_by_position=self.planned_by_position,
+            lane_by_position=self.lane_by_position,
+            presync=self.presync,
+            synced_at=self.synced_at,
+            state=self.state,
+            counts=self.counts,
+            tickets=self.desk.records(),
+            peak_backlog=self.desk.peak_backlog,
+            end_hours=self.env.now,
+            completion_day=self.completion_day,
+            lane_completion=self.lane_completion,
+            lane_migrated=self.lane_migrated,
+            lane_outstanding=self.lane_outstanding,
+            paused_days_gate=self.paused_days_gate,
+            paused_days_risk=self.paused_days_risk,
+            date_changes=self.date_changes,
+        )
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -469,20 +492,4 @@ class _Run:
             self.date_changes += len(positions)
 
 
-def simulate(
-    scenario: Scenario,
-    seed: np.random.SeedSequence | int,
-    *,
-    keep_mailboxes: bool = True,
-    replication: int = 0,
-    world: World | None = None,
-) -> Replication:
-    """Build the model and run one replication (convenience for tests and notebooks)."""
-    if not isinstance(seed, np.random.SeedSequence):
-        seed = np.random.SeedSequence(seed)
-    return Model(scenario).replicate(
-        seed, keep_mailboxes=keep_mailboxes, replication=replication, world=world
-    )
-
-
-__all__ = ["STATUS_NAMES", "Model", "Replication", "World", "simulate"]
+__all__ = ["STATUS_NAMES", "PlainModel", "Replication", "World"]

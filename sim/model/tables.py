@@ -1,39 +1,37 @@
 """The outputs of one replication: its ``runs`` row, its daily table, its mailboxes.
 
-Pure functions of the finished replication's state (``sim.model.replication``):
-no simulation happens here. Column names are the SPEC's.
+Pure functions of a finished replication's record (``sim.model.record``, made by
+``sim.model.replication``): no simulation happens here. Column names are the SPEC's.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.model.bookkeeping import MIGRATED, PENDING, REMEDIATION, STATUS_NAMES
-from sim.model.calendar import Calendar
-from sim.model.cohorts import UNSCHEDULED
-from sim.model.desk import TicketRecords
+from sim.model.calendar import Calendar, LocalClock
+from sim.model.record import RunRecord
 
-if TYPE_CHECKING:
-    from sim.model.replication import _Run
+NAT = np.iinfo(np.int64).min  # NaT as nanoseconds
 
 
-def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
+def metrics(record: RunRecord, replication: int) -> dict:
     """One row of ``runs``."""
-    cal, n = run.cal, len(run.pop)
-    completion = run.completion_day
+    cal, n = record.calendar, len(record.mailboxes)
+    completion = record.completion_day
     # A forecast's initial backlog (mailbox -1) is worked by the desk, so it is in the
     # daily backlog, its peak and the go/no-go gate, but it is no ticket of this run's users.
+    tickets = record.tickets
     own = tickets.mailbox >= 0
     users = tickets.mailbox[own]
     waits = tickets.wait_hours[own]
     waits = waits[np.isfinite(waits)]
-    deadline = run.model.deadline_index
-    synced = float(run.presync.moved_by(np.array([run.env.now]))[0])
-    status, state = run.state.status, run.state
+    deadline = record.deadline_index
+    synced = float(record.presync.moved_by(np.array([record.end_hours]))[0])
+    status, state = record.state.status, record.state
     return {
         "replication": replication,
         "completion_date": pd.Timestamp(cal.date_of(completion)) if completion else pd.NaT,
@@ -48,32 +46,32 @@ def metrics(run: _Run, replication: int, tickets: TicketRecords) -> dict:
         "data_tb": synced / 1000.0,
         "tickets": len(users),
         "users_needing_support_pct": 100.0 * len(np.unique(users)) / n,
-        "peak_backlog": int(run.desk.peak_backlog),
+        "peak_backlog": int(record.peak_backlog),
         "wait_hours_mean": float(waits.mean()) if len(waits) else 0.0,
         "wait_hours_90th_pct": float(np.quantile(waits, 0.9)) if len(waits) else 0.0,
-        "paused_days": run.paused_days,
-        "paused_days_gate": run.paused_days_gate,
-        "paused_days_risk": run.paused_days_risk,
-        "cutover_failures": int(run.counts.values["cutover_failed"].sum()),
+        "paused_days": record.paused_days,
+        "paused_days_gate": record.paused_days_gate,
+        "paused_days_risk": record.paused_days_risk,
+        "cutover_failures": int(record.counts.values["cutover_failed"].sum()),
         "deferred_users": int(np.count_nonzero(state.ever_deferred)),
         "slipped_users": int(np.count_nonzero(state.ever_slipped)),
-        **lateness(run),
-        "sync_buffer_hours_p10": sync_buffer_hours_p10(run),
-        **lane_metrics(run),
+        **lateness(record),
+        "sync_buffer_hours_p10": sync_buffer_hours_p10(record),
+        **lane_metrics(record),
     }
 
 
-def lateness(run: _Run) -> dict:
+def lateness(record: RunRecord) -> dict:
     """Per-user lateness: a user is late when cut over (or sent to remediation) after the
     first day they were told, their planned day. Over the users of lanes that tell them;
     one still waiting at the horizon is late by the days to its end."""
-    final = run.state.final_day
+    final = record.state.final_day
     unresolved = final < 0
     if unresolved.any():
-        final = np.where(unresolved, run.cal.last_cutover_index + 1, final)
-    days_late = np.subtract(final, run.planned_by_position, dtype=np.int32)
+        final = np.where(unresolved, record.calendar.last_cutover_index + 1, final)
+    days_late = np.subtract(final, record.planned_by_position, dtype=np.int32)
     np.maximum(days_late, 0, out=days_late)
-    told = _told(run)
+    told = _told(record)
     users = len(days_late)
     if told is not None:
         days_late[~told] = 0  # not counted: taken off the zeros below
@@ -82,16 +80,16 @@ def lateness(run: _Run) -> dict:
     return {
         "users_late": late,
         "days_late_p90": _p90_of_days_late(days_late, late, users),
-        "date_changes": int(run.date_changes),
+        "date_changes": int(record.date_changes),
     }
 
 
-def _told(run: _Run) -> np.ndarray | None:
+def _told(record: RunRecord) -> np.ndarray | None:
     """By queue position: in a lane that tells its users? None: every position is."""
-    silent = [lane.index for lane in run.lanes if not lane.notifies]
-    if not silent or run.lane_by_position is None:
+    silent = [lane.index for lane in record.lanes if not lane.notifies]
+    if not silent or record.lane_by_position is None:
         return None
-    return ~np.isin(run.lane_by_position, silent)
+    return ~np.isin(record.lane_by_position, silent)
 
 
 def _p90_of_days_late(days_late: np.ndarray, late: int, users: int) -> int:
@@ -108,30 +106,30 @@ def _p90_of_days_late(days_late: np.ndarray, late: int, users: int) -> int:
     return int(np.searchsorted(np.cumsum(counts), rank + 1))
 
 
-def sync_buffer_hours_p10(run: _Run) -> float:
+def sync_buffer_hours_p10(record: RunRecord) -> float:
     """10th percentile over mailboxes of the hours from the end of a mailbox's initial
     sync to its first due evening (its planned cutover): negative when it was deferred.
     A sync that never ended counts as the whole calendar late."""
-    if not len(run.queue):
+    if not len(record.queue):
         return 0.0
-    buffer = run.model.cutover_hours[run.planned_by_position]
-    np.subtract(buffer, run.synced_at, out=buffer)  # -inf: never synced
+    buffer = record.cutover_hours[record.planned_by_position]
+    np.subtract(buffer, record.synced_at, out=buffer)  # -inf: never synced
     # The order statistic at the 10th percentile (inverted CDF): one partial sort.
     rank = max(math.ceil(0.1 * len(buffer) - 1e-9) - 1, 0)
     buffer.partition(rank)
     value = float(buffer[rank])
-    return max(value, -24.0 * run.cal.days)
+    return max(value, -24.0 * record.calendar.days)
 
 
-def lane_metrics(run: _Run) -> dict:
+def lane_metrics(record: RunRecord) -> dict:
     """``lane.<name>.completion_date`` and ``lane.<name>.migrated`` for every lane ("main"
     first): the day of the lane's last cutover attempt, and its mailboxes migrated."""
-    cal = run.cal
-    migrated = run.lane_migrated
-    completion = [run.completion_day] if len(run.lanes) == 1 else run.lane_completion
+    cal = record.calendar
+    migrated = record.lane_migrated
+    completion = [record.completion_day] if len(record.lanes) == 1 else record.lane_completion
     out = {}
-    for lane, day, moved in zip(run.lanes, completion, migrated, strict=True):
-        done = day is not None and (run.lane_outstanding[lane.index] == 0)
+    for lane, day, moved in zip(record.lanes, completion, migrated, strict=True):
+        done = day is not None and (record.lane_outstanding[lane.index] == 0)
         out[f"lane.{lane.name}.completion_date"] = (
             pd.Timestamp(cal.date_of(day)) if done else pd.NaT
         )
@@ -139,17 +137,17 @@ def lane_metrics(run: _Run) -> dict:
     return out
 
 
-def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
+def daily(record: RunRecord, replication: int) -> pd.DataFrame:
     """The daily table, from the first notice to the last cutover or ticket."""
-    cal = run.cal
+    cal, tickets = record.calendar, record.tickets
     days = cal.days
     opened = _count_by_day(cal, tickets.opened_hours, days)
     closed = _count_by_day(cal, tickets.closed_hours, days)
     day_edges = cal.clock.to_hours(np.arange(days + 1) * 24.0)
-    presync_gb = run.presync.moved_between(day_edges)
-    counts = run.counts.values
+    presync_gb = record.presync.moved_between(day_edges)
+    counts = record.counts.values
     first = _first_nonzero(counts["notices_sent"], counts["reminders_sent"])
-    end = run.completion_day if run.completion_day is not None else cal.last_cutover_index
+    end = record.completion_day if record.completion_day is not None else cal.last_cutover_index
     active = np.flatnonzero(opened + closed)
     last = max(end, int(active[-1]) if len(active) else end)
     span = slice(min(first, cal.start_index), last + 1)
@@ -162,31 +160,30 @@ def daily(run: _Run, replication: int, tickets: TicketRecords) -> pd.DataFrame:
         },
         "cumulative_migrated": np.cumsum(counts["cutover_ok"])[span],
         "presync_gb": presync_gb[span],
-        "throttle_capacity_gb": run.presync.capacity.daily_capacity_gb[span],
+        "throttle_capacity_gb": record.presync.capacity.daily_capacity_gb[span],
         **{name: counts[name][span] for name in ("notices_sent", "reminders_sent")},
         "success_notices": counts["success_notices"][span],
         "tickets_opened": opened[span],
         "tickets_closed": closed[span],
         "ticket_backlog": np.cumsum(opened - closed)[span],
-        "paused": run.counts.paused[span],
-        "paused_by_risk": run.counts.paused_by_risk[span],
+        "paused": record.counts.paused[span],
+        "paused_by_risk": record.counts.paused_by_risk[span],
     }
     return pd.DataFrame(frame)
 
 
-def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
+def mailboxes(record: RunRecord) -> pd.DataFrame:
     """One row per mailbox id (replication 0's table in ``Result.mailboxes``)."""
-    cal, n = run.cal, len(run.pop)
+    cal, n, tickets = record.calendar, len(record.mailboxes), record.tickets
     clock = cal.clock
-    queue = run.queue
-    planned = run.cohorts.planned_day
-    day_ns = cal.dates.as_unit("ns").asi8[np.clip(planned, 0, None)]
-    day_ns[planned == UNSCHEDULED] = np.iinfo(np.int64).min  # NaT
+    queue = record.queue
     # Local midnight of the planned day, in the scenario's zone like every timestamp here, so
     # ``cutover_at.dt.normalize() >= scheduled_date`` compares like with like.
-    scheduled_date = pd.DatetimeIndex(day_ns.view("M8[ns]")).tz_localize(
+    midnights = cal.dates.as_unit("ns").tz_localize(
         clock.timezone, nonexistent="shift_forward", ambiguous=False
     )
+    scheduled_date = _looked_up(clock, midnights.asi8, record.cohorts.planned_day)
+    evenings = clock.timestamps(record.cutover_hours)
     # The first ticket of each user (the records are in submission order); few users
     # raise one, so only theirs are converted to timestamps.
     users = np.flatnonzero(tickets.mailbox >= 0)
@@ -194,18 +191,18 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
     first_ticket = users[first]
     opened = _sparse_timestamps(clock, n, raisers, tickets.opened_hours[first_ticket])
     closed = _sparse_timestamps(clock, n, raisers, tickets.closed_hours[first_ticket])
-    state = run.state
+    state = record.state
     return pd.DataFrame(
         {
-            "mailbox": run.pop.id_column(),
-            "organisation": run.pop.organisation_column(),
-            "kind": run.pop.kind_column(),
-            "lane": _lane_column(run, n),
-            "size_gb": run.pop.size_gb,
-            "legacy": run.pop.legacy,
+            "mailbox": record.mailboxes.id_column(),
+            "organisation": record.mailboxes.organisation_column(),
+            "kind": record.mailboxes.kind_column(),
+            "lane": _lane_column(record, n),
+            "size_gb": record.mailboxes.size_gb,
+            "legacy": record.mailboxes.legacy,
             "scheduled_date": scheduled_date,
-            "synced_at": clock.timestamps(_by_id(queue, run.synced_at, n, np.inf)),
-            "cutover_at": _cutover_timestamps(run, _by_id(queue, state.cutover_day, n, -1)),
+            "synced_at": clock.timestamps(_by_id(queue, record.synced_at, n, np.inf)),
+            "cutover_at": _looked_up(clock, evenings.asi8, _by_id(queue, state.cutover_day, n, -1)),
             "attempts": _by_id(queue, state.attempts, n, 0),
             "status": pd.Categorical.from_codes(
                 _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
@@ -217,33 +214,41 @@ def mailboxes(run: _Run, tickets: TicketRecords) -> pd.DataFrame:
     )
 
 
-def _lane_column(run: _Run, n: int) -> pd.Categorical:
+def _lane_column(record: RunRecord, n: int) -> pd.Categorical:
     """Each mailbox's lane (by its kind, planned or not)."""
-    lane = run.lane_of_mailbox
+    lane = record.lane_of_mailbox
     codes = np.zeros(n, dtype=np.int8) if lane is None else lane
-    return pd.Categorical.from_codes(codes, categories=[lane.name for lane in run.lanes])
+    return pd.Categorical.from_codes(codes, categories=[lane.name for lane in record.lanes])
 
 
-def _cutover_timestamps(run: _Run, day: np.ndarray) -> pd.DatetimeIndex:
-    """Cutover times from cutover days (-1: none): one timestamp per evening, looked up."""
-    clock = run.cal.clock
-    evenings_ns = np.append(clock.timestamps(run.model.cutover_hours).asi8, np.iinfo(np.int64).min)
-    ns = evenings_ns[day]  # day -1 reads the NaT at the end
-    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
-    return utc.tz_convert(clock.timezone)
+def _looked_up(clock: LocalClock, ns_by_day: np.ndarray, day: np.ndarray) -> pd.DatetimeIndex:
+    """Timestamps by day index (-1: NaT) from one instant (UTC ns) per calendar day: a
+    lookup, not a time-zone conversion of each of millions of values."""
+    ns = np.append(ns_by_day, NAT)[day]  # day -1 reads the NaT at the end
+    return _zoned(clock, ns)
 
 
-def _sparse_timestamps(clock, n: int, ids: np.ndarray, hours: np.ndarray) -> pd.DatetimeIndex:
+def _sparse_timestamps(
+    clock: LocalClock, n: int, ids: np.ndarray, hours: np.ndarray
+) -> pd.DatetimeIndex:
     """Timestamps of ``hours`` at ``ids``, NaT elsewhere: ``n`` of them."""
-    ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+    ns = np.full(n, NAT, dtype=np.int64)
     ns[ids] = clock.timestamps(hours).asi8
-    utc = pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    return _zoned(clock, ns)
+
+
+def _zoned(clock: LocalClock, utc_ns: np.ndarray) -> pd.DatetimeIndex:
+    """Instants (UTC ns, NaT as int64 min) in the scenario's time zone."""
+    utc = pd.DatetimeIndex(utc_ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
     return utc.tz_convert(clock.timezone)
 
 
 def _by_id(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
     """A per-position array as a per-mailbox-id array (unscheduled ones get ``fill``)."""
-    out = np.full(n, fill, dtype=values.dtype)
+    if len(queue) == n:  # every mailbox has a place in the queue: nothing to fill
+        out = np.empty(n, dtype=values.dtype)
+    else:
+        out = np.full(n, fill, dtype=values.dtype)
     out[queue] = values
     return out
 

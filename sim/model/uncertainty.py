@@ -17,8 +17,8 @@ A planner who writes::
 
 gets, in each replication, one ticket rate ("in this world it is 0.0051"), a
 capacity factor for every day, a speed factor for every mailbox and, perhaps,
-an emergency. :class:`Uncertainty` draws them and hands the model a concrete
-scenario plus a :class:`~sim.model.replication.World`.
+an emergency. :class:`Uncertainty` draws them, then runs the concrete scenario's
+plain model (``sim.model.replication``) in that :class:`~sim.model.world.World`.
 
 Common random numbers: every uncertain key draws from its own stream, named
 by its dotted key and derived from the replication's ``SeedSequence``; each
@@ -41,9 +41,10 @@ from scipy import stats
 
 from sim.model.calendar import Calendar
 from sim.model.distributions import FieldRange, field_range, key_parts, range_of
-from sim.model.replication import Model, Replication, World
+from sim.model.replication import PlainModel, Replication
 from sim.model.scenario import Risk, Scenario
 from sim.model.throttle import build_capacity
+from sim.model.world import World
 
 # Stream families (spawn-key words that the mailbox streams 0..7 never use).
 KEY_STREAMS = 0x756E63  # "unc": one stream per uncertain dotted key
@@ -99,18 +100,19 @@ def draw_value(dist, spec: FieldRange, rng: np.random.Generator) -> float | int:
 class Draw:
     """What one replication's world is: the concrete scenario's model and what varies in time."""
 
-    model: Model
+    model: PlainModel
     world: World
     params: dict[str, float | int] = field(default_factory=dict)
     struck: dict[str, int] = field(default_factory=dict)
 
 
 class Uncertainty:
-    """A scenario's uncertainty, compiled once per model and shared by its replications."""
+    """A scenario's uncertainty, compiled once per model and shared by its replications:
+    each replication draws its world and concrete scenario, then runs the plain model."""
 
-    def __init__(self, model: Model) -> None:
-        sc = model.scenario
-        self.base = model
+    def __init__(self, base: PlainModel) -> None:
+        sc = base.scenario
+        self.base = base
         self.keys = _compiled_keys(sc)
         self.risk_ranges = {name: field_range(Risk.model_fields[name]) for name in RISK_EFFECTS}
 
@@ -181,7 +183,7 @@ class Uncertainty:
         return Draw(model, world, params, struck)
 
     def _occurrences(
-        self, risk: Risk, model: Model, rng: np.random.Generator
+        self, risk: Risk, model: PlainModel, rng: np.random.Generator
     ) -> tuple[list[int], list[dict]]:
         """Start days (calendar indices) and effect sizes of a risk in one replication."""
         first, last = risk_window(risk, model)
@@ -208,19 +210,17 @@ class Uncertainty:
 
     # --- the model of a concrete scenario ----------------------------------------------------
 
-    def concrete_model(self, concrete: Scenario) -> Model:
+    def concrete_model(self, concrete: Scenario) -> PlainModel:
         """A plain model of ``concrete``, reusing what the draws did not change."""
         base = self.base
         if concrete is base.scenario:
-            model = copy.copy(base)
-        elif not _same_calendar(base.scenario, concrete):
-            model = Model(concrete)  # e.g. an uncertain batch size: a new plan
-        else:
-            model = copy.copy(base)
-            model.scenario = concrete
-            if _capacity_inputs(base.scenario) != _capacity_inputs(concrete):
-                model.capacity = build_capacity(model.calendar, concrete.throttle)
-        model.uncertainty = None
+            return base
+        if not _same_calendar(base.scenario, concrete):
+            return PlainModel(concrete)  # e.g. an uncertain batch size: a new plan
+        model = copy.copy(base)
+        model.scenario = concrete
+        if _capacity_inputs(base.scenario) != _capacity_inputs(concrete):
+            model.capacity = build_capacity(model.calendar, concrete.throttle)
         return model
 
 
@@ -248,14 +248,14 @@ def _concrete(
     }
     concrete = scenario
     for (_, _, _, parts), value in zip(keys, params.values(), strict=True):
-        concrete = _replaced(concrete, parts, value)
+        concrete = replaced(concrete, parts, value)
     if params:
         concrete = concrete.model_copy()
         concrete._uncertain = {}
     return concrete, params
 
 
-def risk_window(risk: Risk, model: Model) -> tuple[int, int]:
+def risk_window(risk: Risk, model: PlainModel) -> tuple[int, int]:
     """Calendar days a risk may strike on: ``between``, else start to deadline (or horizon).
 
     Indices of the model's calendar, not clipped to it: a risk that strikes before the
@@ -366,16 +366,16 @@ def _capacity_inputs(sc: Scenario) -> tuple:
     return (t.windows, t.scale, t.concurrent_moves, t.per_move_gb_per_hour, t.holidays_as_weekend)
 
 
-def _replaced(model: Any, parts: list[str | int], value: Any) -> Any:
+def replaced(model: Any, parts: list[str | int], value: Any) -> Any:
     """A copy of a (frozen) pydantic model with the value at ``parts`` replaced."""
     head, rest = parts[0], parts[1:]
     if isinstance(model, list):
         items = list(model)
-        items[head] = _replaced(items[head], rest, value) if rest else value
+        items[head] = replaced(items[head], rest, value) if rest else value
         return items
     name = _field_name(type(model), head)
     current = getattr(model, name)
-    return model.model_copy(update={name: _replaced(current, rest, value) if rest else value})
+    return model.model_copy(update={name: replaced(current, rest, value) if rest else value})
 
 
 def _field_name(model: type, alias: str) -> str:
@@ -394,6 +394,7 @@ __all__ = [
     "merge_worlds",
     "named_stream",
     "realigned",
+    "replaced",
     "risk_window",
     "uncertain_keys",
 ]

@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.experiments.results import Result
-from sim.outputs.plots import _dates_with_years, _mark_timeline
+from sim.outputs.plots.calendar_marks import dates_with_years, mark_timeline
 from sim.outputs.timeline import timeline_of
 
 FIGSIZE_INCHES = (10.0, 4.8)
@@ -117,10 +117,10 @@ def forecast_figure(
     ax.set_xlim(left=mdates.date2num(pd.Timestamp(actuals.start) - pd.Timedelta(days=3)))
     if result.scenario is not None:
         # Freezes, bank holidays and phase starts as on every other dated chart.
-        _mark_timeline(ax, timeline_of(result.scenario), *ax.get_xlim())
+        mark_timeline(ax, timeline_of(result.scenario), *ax.get_xlim())
     locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(_dates_with_years(locator))  # "Oct\n2020": the year shows
+    ax.xaxis.set_major_formatter(dates_with_years(locator))  # "Oct\n2020": the year shows
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
     return fig
