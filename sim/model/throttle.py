@@ -219,7 +219,9 @@ def initial_syncs(
     start = np.maximum(eligible, busy.time_sorted(start_level))
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(start_level, sizes * moves, done_level, segments.stretch)
-    synced, synced_bin, top = busy.time_after(done_level)
+    reached = busy.time_after(done_level)
+    synced, synced_bin = reached.hours, reached.first
+    top = None  # the clock's level at each finish (reached.used() if no pass)
     clock, level = busy, start_level  # (the start is a time at that level)
     # These finishes bound from above the mailboxes waiting in each interval, so each
     # active move gets at least window / min(C, waiting): a faster clock, on which the
@@ -231,11 +233,13 @@ def initial_syncs(
         share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
-        done, done_bin, done_top = faster.time_after(at + work)
+        now = faster.time_after(at + work)
+        done, done_bin = now.hours, now.first
         # The earlier finish, as a level of the faster clock.
         kept = np.flatnonzero(synced < done)
-        top = done_top
-        top[kept] = faster.level_at(synced[kept], synced_bin[kept])
+        top = now.used()
+        top[kept] = reached.on(faster, kept)
+        reached = _Reached(faster, synced, synced_bin)  # (after this pass: times only)
         np.minimum(synced, done, out=synced)
         np.minimum(synced_bin, done_bin, out=synced_bin)
         clock, level = faster, at
@@ -243,6 +247,8 @@ def initial_syncs(
         if np.array_equal(fewer, waiting):
             break
         waiting = fewer
+    if top is None:
+        top = reached.used()
     empty = work <= 0
     synced[empty], top[empty] = start[empty], level[empty]
     synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
@@ -275,7 +281,8 @@ class _Clock:
             wanted = np.ceil(top / (slowest * self.TOLERANCE_HOURS))
         self.buckets = int(min(self.MAX_BUCKETS, wanted)) if wanted >= 1 else 1
         self.width = top / self.buckets if top > 0 else 1.0
-        self._bucket_end: np.ndarray | None = None
+        self._bucket_end: np.ndarray | None = None  # per bucket: when its top is reached
+        self._bucket_bin = np.zeros(0, dtype=np.intp)  # and the first grid index at or after
         self._at_grid: tuple[np.ndarray, ...] | None = None
         # For the first grid index k at or above (or above) a level: the segment
         # (k - 1, k) it lies on, as base time + (level - base level) x hours per unit.
@@ -334,27 +341,54 @@ class _Clock:
 
     def time_sorted(self, levels: np.ndarray) -> np.ndarray:
         """The last time the clock is at each level (non-decreasing levels; inf beyond)."""
-        return self._on_segment(levels, np.searchsorted(self.curve, levels, side="right"))
+        # searchsorted(curve, levels, "right") without a binary search per level: level
+        # i is past curve[j] where i is at least the number of levels below curve[j].
+        below = np.searchsorted(levels, self.curve, side="left")
+        runs = np.diff(below, prepend=0, append=len(levels))
+        return self._on_segment(levels, np.repeat(np.arange(len(self.curve) + 1), runs))
 
     def _first_times(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First time the clock reaches each level (inf if never), and that grid index."""
         first = np.searchsorted(self.curve, levels, side="left")
         return self._on_segment(levels, first), first
 
-    def time_after(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """When the clock reaches each level, never before: time, grid index, level used.
-
-        The grid index is the first at or after that time; the level used is the
-        level itself (exact) or its bucket's top.
-        """
+    def time_after(self, levels: np.ndarray) -> _Reached:
+        """When the clock reaches each level, never before (see :class:`_Reached`)."""
         if len(levels) <= self.EXACT_BELOW:
             times, first = self._first_times(levels)
-            return times, first, levels.copy()
+            return _Reached(self, times, first, levels)
         if self._bucket_end is None:
             tops = self.width * np.arange(self.buckets + 2)
             self._bucket_end, self._bucket_bin = self._first_times(tops)
         index = self._bucket(levels)
-        return self._bucket_end[index], self._bucket_bin[index], index * self.width
+        return _Reached(self, self._bucket_end[index], self._bucket_bin[index], index=index)
+
+
+@dataclass
+class _Reached:
+    """When a clock reaches levels: ``hours``, never early, and ``first``, the first grid
+    index at or after each. ``levels`` the levels themselves when exact, else ``index``
+    their buckets, whose tops are the levels used (neither: only the times are known)."""
+
+    clock: _Clock
+    hours: np.ndarray
+    first: np.ndarray
+    levels: np.ndarray | None = None
+    index: np.ndarray | None = None
+
+    def used(self) -> np.ndarray:
+        """The level each time is at: the level itself or its bucket's top."""
+        if self.index is None:
+            return self.levels.copy()
+        return self.index * self.clock.width
+
+    def on(self, other: _Clock, which: np.ndarray) -> np.ndarray:
+        """``other``'s clock at the times of positions ``which``."""
+        if self.index is None:
+            return other.level_at(self.hours[which], self.first[which])
+        # The times are bucket ends: the clock at each bucket's end, once per bucket.
+        clock = self.clock
+        return other.level_at(clock._bucket_end, clock._bucket_bin)[self.index[which]]
 
 
 def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
@@ -488,16 +522,27 @@ class _Segments:
         else:
             j = lo + np.searchsorted(self.end_level[lo : hi + 1], start, side="right")
         self.stretch[first:last] = j
-        j2 = np.minimum(j + 1, len(self.end_level) - 1)
         credit1 = self._credit(j, own, slowest)
-        credit2 = self._credit(j2, own, slowest)
-        end1, end2 = self.end_level[j], self.end_level[j2]
+        out = sizes / credit1
+        out += start  # (as if within the first stretch)
         with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
-            left = sizes - (end1 - start) * credit1  # data left after the first stretch
+            left = self.end_level[j] - start
+            left *= credit1
+            np.subtract(sizes, left, out=left)  # data left after the first stretch
+            # (Most finish within it: the others by index, not np.where's random branches.)
+            later = np.flatnonzero(~(left <= 0))
+            if not len(later):
+                return out
+            if lo != hi:
+                j = j[later]
+            j2 = np.minimum(j + 1, len(self.end_level) - 1)
+            credit2 = self._credit(j2, own[later], slowest[later])
+            end1, end2 = self.end_level[j], self.end_level[j2]
+            left = left[later]
             second = (end2 - end1) * credit2
-            out = end2 + (left - second) / slowest
-            out = np.where(left <= second, end1 + left / credit2, out)
-        return np.where(left <= 0, start + sizes / credit1, out)
+            two = end2 + (left - second) / slowest[later]
+            out[later] = np.where(left <= second, end1 + left / credit2, two)
+        return out
 
 
 def _reported(
