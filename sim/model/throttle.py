@@ -187,18 +187,21 @@ def initial_syncs(
     own = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
     if not len(eligible):
         eligible = sizes = own = np.zeros(0)
-    if len(eligible) > 1 and np.diff(eligible).min() < 0:
+    if np.any(eligible[1:] < eligible[:-1]):
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
     # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
-    work = np.maximum(sizes, own) * moves
+    work = np.maximum(sizes, own)
+    work *= moves
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
     pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace * moves, window) * length)
-    ratio = np.divide(sizes, own, out=np.ones(len(sizes)), where=own > 0)  # own pace / p
+    with np.errstate(all="ignore"):
+        ratio = sizes / own  # own pace / p (1 where there is no own work)
+    ratio[np.flatnonzero(~(own > 0))] = 1.0
     finish = None
     if own_pace_gb is not None and np.any(ratio != 1.0):
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
@@ -218,7 +221,9 @@ def initial_syncs(
     start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
     start = np.maximum(eligible, busy.time_sorted(start_level))
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
-        done_level = segments.walk(start_level, sizes * moves, done_level, segments.stretch)
+        done_level = segments.walk(
+            start_level, sizes * moves, done_level, segments.stretch, segments.later()
+        )
     reached = busy.time_after(done_level)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
@@ -228,7 +233,7 @@ def initial_syncs(
     # same starts finish no later, hence fewer waiting, and so on; never early.
     arrived = np.searchsorted(eligible, grid[1:], side="left")  # before each interval ends
     waiting = arrived - _count_by(synced_bin, len(grid))
-    for _ in range(passes):
+    for again in range(passes - 1, -1, -1):
         # (Where none waits, none is active: any rate will do; the busy one keeps the scale.)
         share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
@@ -243,6 +248,8 @@ def initial_syncs(
         np.minimum(synced, done, out=synced)
         np.minimum(synced_bin, done_bin, out=synced_bin)
         clock, level = faster, at
+        if not again:
+            break
         fewer = arrived - _count_by(synced_bin, len(grid))
         if np.array_equal(fewer, waiting):
             break
@@ -477,6 +484,11 @@ class _Segments:
         self.slowest = np.minimum(1.0, ratio)
         # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
         self.stretch = np.zeros(len(ratio), dtype=np.intp)
+        self._later: list[np.ndarray] = []  # per block, those past their second stretch
+
+    def later(self) -> np.ndarray:
+        """Queue positions whose :meth:`finish` is past their second stretch."""
+        return np.concatenate(self._later) if self._later else np.zeros(0, dtype=np.intp)
 
     def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
@@ -486,17 +498,25 @@ class _Segments:
         return np.minimum(credit, 1.0, out=credit)
 
     def walk(
-        self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray, j: np.ndarray | None = None
+        self,
+        start: np.ndarray,
+        sizes: np.ndarray,
+        done: np.ndarray,
+        j: np.ndarray | None = None,
+        later: np.ndarray | None = None,
     ) -> np.ndarray:
         """Finish levels of every mailbox, crediting its real speed in every stretch.
 
         ``done`` are finishes already found (:meth:`finish`); only those past their
         second stretch can improve, and they are walked stretch by stretch. ``j`` is
-        each start's stretch when known (``searchsorted(end_level, start, "right")``).
+        each start's stretch when known (``searchsorted(end_level, start, "right")``),
+        ``later`` those past their second stretch when known (:meth:`later`).
         """
         if j is None:
             j = np.searchsorted(self.end_level, start, side="right")
-        later = np.flatnonzero(done > self.end_level[np.minimum(j + 1, len(self.end_level) - 1)])
+        if later is None:
+            second = self.end_level[np.minimum(j + 1, len(self.end_level) - 1)]
+            later = np.flatnonzero(done > second)
         out = done.copy()
         at, left, j = start[later], sizes[later], j[later]
         own, slowest = self.own[later], self.slowest[later]
@@ -520,28 +540,32 @@ class _Segments:
         if lo == hi:  # the whole block starts within one stretch
             j = np.intp(lo)
         else:
-            j = lo + np.searchsorted(self.end_level[lo : hi + 1], start, side="right")
+            # searchsorted(end_level, start, "right") for sorted starts, by the few ends.
+            below = np.searchsorted(start, self.end_level[lo:hi], side="left")
+            runs = np.diff(below, prepend=0, append=len(start))
+            j = np.repeat(np.arange(lo, hi + 1), runs)
         self.stretch[first:last] = j
         credit1 = self._credit(j, own, slowest)
         out = sizes / credit1
         out += start  # (as if within the first stretch)
+        j2 = np.minimum(j + 1, len(self.end_level) - 1)
         with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
             left = self.end_level[j] - start
             left *= credit1
             np.subtract(sizes, left, out=left)  # data left after the first stretch
             # (Most finish within it: the others by index, not np.where's random branches.)
             later = np.flatnonzero(~(left <= 0))
-            if not len(later):
-                return out
-            if lo != hi:
-                j = j[later]
-            j2 = np.minimum(j + 1, len(self.end_level) - 1)
-            credit2 = self._credit(j2, own[later], slowest[later])
-            end1, end2 = self.end_level[j], self.end_level[j2]
-            left = left[later]
-            second = (end2 - end1) * credit2
-            two = end2 + (left - second) / slowest[later]
-            out[later] = np.where(left <= second, end1 + left / credit2, two)
+            if len(later):
+                if lo != hi:
+                    j = j[later]
+                credit2 = self._credit(j2 if lo == hi else j2[later], own[later], slowest[later])
+                end1, end2 = self.end_level[j], self.end_level[j2 if lo == hi else j2[later]]
+                left = left[later]
+                second = (end2 - end1) * credit2
+                two = end2 + (left - second) / slowest[later]
+                out[later] = np.where(left <= second, end1 + left / credit2, two)
+        # Those past their second stretch, for :meth:`walk`.
+        self._later.append(first + np.flatnonzero(out > self.end_level[j2]))
         return out
 
 
@@ -565,8 +589,10 @@ def _reported(
     grid = clock.grid
     g = len(grid)
     span = synced_level - start_level
-    ratio = np.divide(sizes, span, out=np.zeros(len(span)), where=span > 0)
-    ends = np.minimum(synced_bin, g)
+    with np.errstate(all="ignore"):
+        ratio = sizes / span
+    ratio[np.flatnonzero(~(span > 0))] = 0.0
+    ends = synced_bin  # (at most g: bincount's bin g and beyond are cut off below)
     # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
     begun = np.searchsorted(start, grid, side="right")  # started at or before each time
     none_begun = begun == 0
