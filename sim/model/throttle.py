@@ -206,8 +206,10 @@ def initial_syncs(
     if own_pace_gb is not None and np.any(ratio != 1.0):
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
 
+        scaled = sizes * moves  # (the data, in the clocks' units)
+
         def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
-            return segments.finish(at, sizes[first:last] * moves, first, last)
+            return segments.finish(at, scaled[first:last], first, last)
 
     # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
     # (The queue is sorted, so its distinct times are where it changes.)
@@ -219,12 +221,13 @@ def initial_syncs(
         busy.level(times), np.diff(np.append(np.flatnonzero(new_time), len(eligible)))
     )
     start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
-    start = np.maximum(eligible, busy.time_sorted(start_level))
+    start = busy.time_sorted(start_level)
+    np.maximum(eligible, start, out=start)
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(
-            start_level, sizes * moves, done_level, segments.stretch, segments.later()
+            start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
         )
-    reached = busy.time_after(done_level)
+    reached = busy.time_after(done_level, spare=True)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
     clock, level = busy, start_level  # (the start is a time at that level)
@@ -238,7 +241,7 @@ def initial_syncs(
         share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
-        now = faster.time_after(at + work)
+        now = faster.time_after(at + work, spare=True)
         done, done_bin = now.hours, now.first
         # The earlier finish, as a level of the faster clock.
         kept = np.flatnonzero(synced < done)
@@ -302,11 +305,14 @@ class _Clock:
         self._hours = np.concatenate([[0.0], hours, [0.0]])
 
     def _on_segment(self, levels: np.ndarray, k: np.ndarray) -> np.ndarray:
+        # (Gathers into two arrays, not one each: fresh memory costs as much as a pass.)
+        out = np.take(self._base_level, k)
+        part = np.take(self._per_unit, k)
         with np.errstate(invalid="ignore"):  # an infinite level: inf x 0, then never
-            out = levels - self._base_level[k]
-            out *= self._per_unit[k]
-        np.fmin(out, self._hours[k], out=out)
-        out += self._base_time[k]
+            np.subtract(levels, out, out=out)
+            out *= part
+        np.fmin(out, np.take(self._hours, k, out=part), out=out)
+        out += np.take(self._base_time, k, out=part)
         return out
 
     def level(self, hours: np.ndarray) -> np.ndarray:
@@ -330,8 +336,10 @@ class _Clock:
         out[first >= len(self.grid)] = np.inf
         return out
 
-    def _bucket(self, levels: np.ndarray) -> np.ndarray:
-        index = np.ceil(levels * (1.0 / self.width))
+    def _bucket(self, levels: np.ndarray, spare: bool = False) -> np.ndarray:
+        """Each level's bucket (``spare``: ``levels`` may be overwritten)."""
+        index = np.multiply(levels, 1.0 / self.width, out=levels if spare else None)
+        np.ceil(index, out=index)
         np.clip(index, 0, self.buckets + 1, out=index)
         return index.astype(np.intp)
 
@@ -359,15 +367,17 @@ class _Clock:
         first = np.searchsorted(self.curve, levels, side="left")
         return self._on_segment(levels, first), first
 
-    def time_after(self, levels: np.ndarray) -> _Reached:
-        """When the clock reaches each level, never before (see :class:`_Reached`)."""
+    def time_after(self, levels: np.ndarray, spare: bool = False) -> _Reached:
+        """When the clock reaches each level, never before (see :class:`_Reached`).
+
+        ``spare``: ``levels`` is not needed after (it may be overwritten)."""
         if len(levels) <= self.EXACT_BELOW:
             times, first = self._first_times(levels)
             return _Reached(self, times, first, levels)
         if self._bucket_end is None:
             tops = self.width * np.arange(self.buckets + 2)
             self._bucket_end, self._bucket_bin = self._first_times(tops)
-        index = self._bucket(levels)
+        index = self._bucket(levels, spare)
         return _Reached(self, self._bucket_end[index], self._bucket_bin[index], index=index)
 
 
@@ -466,7 +476,7 @@ class _Segments:
     in business hours, where it moves as fast as any other: counted at its slowest
     rate throughout, a slot would be busy too long and the queue would drain too
     late. Exact within the two stretches, at the slowest rate after them: never
-    early.
+    early. (``ratio``, each own pace / ``p``, is spent: it becomes :attr:`own`.)
     """
 
     def __init__(
@@ -480,8 +490,8 @@ class _Segments:
         last = share[new[-1]] if len(new) else 1.0
         self.share = np.append(share[new], [last, last])
         self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
-        self.own = ratio * pace  # each mailbox's own pace
         self.slowest = np.minimum(1.0, ratio)
+        self.own = np.multiply(ratio, pace, out=ratio)  # each mailbox's own pace (ratio spent)
         # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
         self.stretch = np.zeros(len(ratio), dtype=np.intp)
         self._later: list[np.ndarray] = []  # per block, those past their second stretch
@@ -504,20 +514,22 @@ class _Segments:
         done: np.ndarray,
         j: np.ndarray | None = None,
         later: np.ndarray | None = None,
+        spare: bool = False,
     ) -> np.ndarray:
         """Finish levels of every mailbox, crediting its real speed in every stretch.
 
         ``done`` are finishes already found (:meth:`finish`); only those past their
         second stretch can improve, and they are walked stretch by stretch. ``j`` is
         each start's stretch when known (``searchsorted(end_level, start, "right")``),
-        ``later`` those past their second stretch when known (:meth:`later`).
+        ``later`` those past their second stretch when known (:meth:`later`);
+        ``spare``: ``done`` is not needed after (updated in place).
         """
         if j is None:
             j = np.searchsorted(self.end_level, start, side="right")
         if later is None:
             second = self.end_level[np.minimum(j + 1, len(self.end_level) - 1)]
             later = np.flatnonzero(done > second)
-        out = done.copy()
+        out = done if spare else done.copy()
         at, left, j = start[later], sizes[later], j[later]
         own, slowest = self.own[later], self.slowest[later]
         while len(later):
@@ -584,29 +596,32 @@ def _reported(
     the limit), so it has exactly its size when synced. At a grid time ``g`` the
     total is the data of the mailboxes synced by ``g`` plus, over those in flight,
     ``clock(g) x A - B``: ``A`` the sum of their size per clock unit, ``B`` that
-    times the clock at their start.
+    times the clock at their start. (``synced_level`` is spent: overwritten.)
     """
     grid = clock.grid
     g = len(grid)
-    span = synced_level - start_level
+    span = np.subtract(synced_level, start_level, out=synced_level)
+    none = np.flatnonzero(~(span > 0))
     with np.errstate(all="ignore"):
-        ratio = sizes / span
-    ratio[np.flatnonzero(~(span > 0))] = 0.0
+        ratio = np.divide(sizes, span, out=span)
+    ratio[none] = 0.0
     ends = synced_bin  # (at most g: bincount's bin g and beyond are cut off below)
     # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
     begun = np.searchsorted(start, grid, side="right")  # started at or before each time
     none_begun = begun == 0
     last_begun = np.maximum(begun - 1, 0)
 
+    total = np.empty(len(sizes))
+
     def net(weights: np.ndarray) -> np.ndarray:
         if not len(weights):
             return np.zeros(g)
-        started = np.cumsum(weights)[last_begun]
+        started = np.cumsum(weights, out=total)[last_begun]
         started[none_begun] = 0.0
         return started - np.cumsum(np.bincount(ends, weights, g + 1))[:g]
 
     in_flight = net(ratio)
-    at_start = net(start_level * ratio)
+    at_start = net(np.multiply(start_level, ratio, out=ratio))
     done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
     moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
     # None in flight: exactly the data synced (not a rounding error of two large sums).
