@@ -537,9 +537,13 @@ class _Segments:
             with np.errstate(invalid="ignore"):
                 room = (self.end_level[j] - at) * credit
             end = left <= room
-            out[later[end]] = np.minimum(out[later[end]], at[end] + left[end] / credit[end])
-            go = ~end
-            later, left, own, slowest = later[go], (left - room)[go], own[go], slowest[go]
+            fin = np.flatnonzero(end)  # (indices, not random boolean masks: fewer branches)
+            if len(fin):
+                done_at = later[fin]
+                out[done_at] = np.minimum(out[done_at], at[fin] + left[fin] / credit[fin])
+            go = np.flatnonzero(~end)
+            left -= room
+            later, left, own, slowest = later[go], left[go], own[go], slowest[go]
             j = np.minimum(j[go] + 1, len(self.share) - 1)
             at = self.end_level[j - 1]
         return out
