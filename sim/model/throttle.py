@@ -227,10 +227,12 @@ def initial_syncs(
         done_level = segments.walk(
             start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
         )
+        finish = segments = scaled = None  # (freed for the arrays below to reuse)
     reached = busy.time_after(done_level, spare=True)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
     clock, level = busy, start_level  # (the start is a time at that level)
+    eligible_level = start_level = done_level = None
     # These finishes bound from above the mailboxes waiting in each interval, so each
     # active move gets at least window / min(C, waiting): a faster clock, on which the
     # same starts finish no later, hence fewer waiting, and so on; never early.
