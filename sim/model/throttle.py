@@ -227,7 +227,7 @@ def initial_syncs(
         done_level = segments.walk(
             start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
         )
-        finish = segments = scaled = None  # (freed for the arrays below to reuse)
+        finish = segments = scaled = ratio = None  # (freed for the arrays below to reuse)
     reached = busy.time_after(done_level, spare=True)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
