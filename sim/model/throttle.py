@@ -187,24 +187,29 @@ def initial_syncs(
     own = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
     if not len(eligible):
         eligible = sizes = own = np.zeros(0)
-    if len(eligible) > 1 and np.diff(eligible).min() < 0:
+    if np.any(eligible[1:] < eligible[:-1]):
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
     # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
-    work = np.maximum(sizes, own) * moves
+    work = np.maximum(sizes, own)
+    work *= moves
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
     pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace * moves, window) * length)
-    ratio = np.divide(sizes, own, out=np.ones(len(sizes)), where=own > 0)  # own pace / p
+    with np.errstate(all="ignore"):
+        ratio = sizes / own  # own pace / p (1 where there is no own work)
+    ratio[np.flatnonzero(~(own > 0))] = 1.0
     finish = None
     if own_pace_gb is not None and np.any(ratio != 1.0):
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
 
+        scaled = sizes * moves  # (the data, in the clocks' units)
+
         def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
-            return segments.finish(at, sizes[first:last] * moves, first, last)
+            return segments.finish(at, scaled[first:last], first, last)
 
     # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
     # (The queue is sorted, so its distinct times are where it changes.)
@@ -216,33 +221,46 @@ def initial_syncs(
         busy.level(times), np.diff(np.append(np.flatnonzero(new_time), len(eligible)))
     )
     start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
-    start = np.maximum(eligible, busy.time_sorted(start_level))
+    start = busy.time_sorted(start_level)
+    np.maximum(eligible, start, out=start)
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
-        done_level = segments.walk(start_level, sizes * moves, done_level, segments.stretch)
-    synced, synced_bin, top = busy.time_after(done_level)
+        done_level = segments.walk(
+            start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
+        )
+        finish = segments = scaled = ratio = None  # (freed for the arrays below to reuse)
+    reached = busy.time_after(done_level, spare=True)
+    synced, synced_bin = reached.hours, reached.first
+    top = None  # the clock's level at each finish (reached.used() if no pass)
     clock, level = busy, start_level  # (the start is a time at that level)
+    eligible_level = start_level = done_level = None
     # These finishes bound from above the mailboxes waiting in each interval, so each
     # active move gets at least window / min(C, waiting): a faster clock, on which the
     # same starts finish no later, hence fewer waiting, and so on; never early.
     arrived = np.searchsorted(eligible, grid[1:], side="left")  # before each interval ends
     waiting = arrived - _count_by(synced_bin, len(grid))
-    for _ in range(passes):
+    for again in range(passes - 1, -1, -1):
         # (Where none waits, none is active: any rate will do; the busy one keeps the scale.)
         share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
-        done, done_bin, done_top = faster.time_after(at + work)
+        now = faster.time_after(at + work, spare=True)
+        done, done_bin = now.hours, now.first
         # The earlier finish, as a level of the faster clock.
         kept = np.flatnonzero(synced < done)
-        top = done_top
-        top[kept] = faster.level_at(synced[kept], synced_bin[kept])
+        top = now.used()
+        top[kept] = reached.on(faster, kept)
+        reached = _Reached(faster, synced, synced_bin)  # (after this pass: times only)
         np.minimum(synced, done, out=synced)
         np.minimum(synced_bin, done_bin, out=synced_bin)
         clock, level = faster, at
+        if not again:
+            break
         fewer = arrived - _count_by(synced_bin, len(grid))
         if np.array_equal(fewer, waiting):
             break
         waiting = fewer
+    if top is None:
+        top = reached.used()
     empty = work <= 0
     synced[empty], top[empty] = start[empty], level[empty]
     synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
@@ -275,7 +293,8 @@ class _Clock:
             wanted = np.ceil(top / (slowest * self.TOLERANCE_HOURS))
         self.buckets = int(min(self.MAX_BUCKETS, wanted)) if wanted >= 1 else 1
         self.width = top / self.buckets if top > 0 else 1.0
-        self._bucket_end: np.ndarray | None = None
+        self._bucket_end: np.ndarray | None = None  # per bucket: when its top is reached
+        self._bucket_bin = np.zeros(0, dtype=np.intp)  # and the first grid index at or after
         self._at_grid: tuple[np.ndarray, ...] | None = None
         # For the first grid index k at or above (or above) a level: the segment
         # (k - 1, k) it lies on, as base time + (level - base level) x hours per unit.
@@ -288,11 +307,14 @@ class _Clock:
         self._hours = np.concatenate([[0.0], hours, [0.0]])
 
     def _on_segment(self, levels: np.ndarray, k: np.ndarray) -> np.ndarray:
+        # (Gathers into two arrays, not one each: fresh memory costs as much as a pass.)
+        out = np.take(self._base_level, k)
+        part = np.take(self._per_unit, k)
         with np.errstate(invalid="ignore"):  # an infinite level: inf x 0, then never
-            out = levels - self._base_level[k]
-            out *= self._per_unit[k]
-        np.fmin(out, self._hours[k], out=out)
-        out += self._base_time[k]
+            np.subtract(levels, out, out=out)
+            out *= part
+        np.fmin(out, np.take(self._hours, k, out=part), out=out)
+        out += np.take(self._base_time, k, out=part)
         return out
 
     def level(self, hours: np.ndarray) -> np.ndarray:
@@ -316,8 +338,10 @@ class _Clock:
         out[first >= len(self.grid)] = np.inf
         return out
 
-    def _bucket(self, levels: np.ndarray) -> np.ndarray:
-        index = np.ceil(levels * (1.0 / self.width))
+    def _bucket(self, levels: np.ndarray, spare: bool = False) -> np.ndarray:
+        """Each level's bucket (``spare``: ``levels`` may be overwritten)."""
+        index = np.multiply(levels, 1.0 / self.width, out=levels if spare else None)
+        np.ceil(index, out=index)
         np.clip(index, 0, self.buckets + 1, out=index)
         return index.astype(np.intp)
 
@@ -334,27 +358,56 @@ class _Clock:
 
     def time_sorted(self, levels: np.ndarray) -> np.ndarray:
         """The last time the clock is at each level (non-decreasing levels; inf beyond)."""
-        return self._on_segment(levels, np.searchsorted(self.curve, levels, side="right"))
+        # searchsorted(curve, levels, "right") without a binary search per level: level
+        # i is past curve[j] where i is at least the number of levels below curve[j].
+        below = np.searchsorted(levels, self.curve, side="left")
+        runs = np.diff(below, prepend=0, append=len(levels))
+        return self._on_segment(levels, np.repeat(np.arange(len(self.curve) + 1), runs))
 
     def _first_times(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First time the clock reaches each level (inf if never), and that grid index."""
         first = np.searchsorted(self.curve, levels, side="left")
         return self._on_segment(levels, first), first
 
-    def time_after(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """When the clock reaches each level, never before: time, grid index, level used.
+    def time_after(self, levels: np.ndarray, spare: bool = False) -> _Reached:
+        """When the clock reaches each level, never before (see :class:`_Reached`).
 
-        The grid index is the first at or after that time; the level used is the
-        level itself (exact) or its bucket's top.
-        """
+        ``spare``: ``levels`` is not needed after (it may be overwritten)."""
         if len(levels) <= self.EXACT_BELOW:
             times, first = self._first_times(levels)
-            return times, first, levels.copy()
+            return _Reached(self, times, first, levels)
         if self._bucket_end is None:
             tops = self.width * np.arange(self.buckets + 2)
             self._bucket_end, self._bucket_bin = self._first_times(tops)
-        index = self._bucket(levels)
-        return self._bucket_end[index], self._bucket_bin[index], index * self.width
+        index = self._bucket(levels, spare)
+        return _Reached(self, self._bucket_end[index], self._bucket_bin[index], index=index)
+
+
+@dataclass
+class _Reached:
+    """When a clock reaches levels: ``hours``, never early, and ``first``, the first grid
+    index at or after each. ``levels`` the levels themselves when exact, else ``index``
+    their buckets, whose tops are the levels used (neither: only the times are known)."""
+
+    clock: _Clock
+    hours: np.ndarray
+    first: np.ndarray
+    levels: np.ndarray | None = None
+    index: np.ndarray | None = None
+
+    def used(self) -> np.ndarray:
+        """The level each time is at: the level itself or its bucket's top."""
+        if self.index is None:
+            return self.levels.copy()
+        return self.index * self.clock.width
+
+    def on(self, other: _Clock, which: np.ndarray) -> np.ndarray:
+        """``other``'s clock at the times of positions ``which``."""
+        if self.index is None:
+            return other.level_at(self.hours[which], self.first[which])
+        # The times are bucket ends: the clock at each bucket's end, once per bucket.
+        clock = self.clock
+        return other.level_at(clock._bucket_end, clock._bucket_bin)[self.index[which]]
 
 
 def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
@@ -425,7 +478,7 @@ class _Segments:
     in business hours, where it moves as fast as any other: counted at its slowest
     rate throughout, a slot would be busy too long and the queue would drain too
     late. Exact within the two stretches, at the slowest rate after them: never
-    early.
+    early. (``ratio``, each own pace / ``p``, is spent: it becomes :attr:`own`.)
     """
 
     def __init__(
@@ -439,10 +492,15 @@ class _Segments:
         last = share[new[-1]] if len(new) else 1.0
         self.share = np.append(share[new], [last, last])
         self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
-        self.own = ratio * pace  # each mailbox's own pace
         self.slowest = np.minimum(1.0, ratio)
+        self.own = np.multiply(ratio, pace, out=ratio)  # each mailbox's own pace (ratio spent)
         # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
         self.stretch = np.zeros(len(ratio), dtype=np.intp)
+        self._later: list[np.ndarray] = []  # per block, those past their second stretch
+
+    def later(self) -> np.ndarray:
+        """Queue positions whose :meth:`finish` is past their second stretch."""
+        return np.concatenate(self._later) if self._later else np.zeros(0, dtype=np.intp)
 
     def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
@@ -452,18 +510,28 @@ class _Segments:
         return np.minimum(credit, 1.0, out=credit)
 
     def walk(
-        self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray, j: np.ndarray | None = None
+        self,
+        start: np.ndarray,
+        sizes: np.ndarray,
+        done: np.ndarray,
+        j: np.ndarray | None = None,
+        later: np.ndarray | None = None,
+        spare: bool = False,
     ) -> np.ndarray:
         """Finish levels of every mailbox, crediting its real speed in every stretch.
 
         ``done`` are finishes already found (:meth:`finish`); only those past their
         second stretch can improve, and they are walked stretch by stretch. ``j`` is
-        each start's stretch when known (``searchsorted(end_level, start, "right")``).
+        each start's stretch when known (``searchsorted(end_level, start, "right")``),
+        ``later`` those past their second stretch when known (:meth:`later`);
+        ``spare``: ``done`` is not needed after (updated in place).
         """
         if j is None:
             j = np.searchsorted(self.end_level, start, side="right")
-        later = np.flatnonzero(done > self.end_level[np.minimum(j + 1, len(self.end_level) - 1)])
-        out = done.copy()
+        if later is None:
+            second = self.end_level[np.minimum(j + 1, len(self.end_level) - 1)]
+            later = np.flatnonzero(done > second)
+        out = done if spare else done.copy()
         at, left, j = start[later], sizes[later], j[later]
         own, slowest = self.own[later], self.slowest[later]
         while len(later):
@@ -471,9 +539,13 @@ class _Segments:
             with np.errstate(invalid="ignore"):
                 room = (self.end_level[j] - at) * credit
             end = left <= room
-            out[later[end]] = np.minimum(out[later[end]], at[end] + left[end] / credit[end])
-            go = ~end
-            later, left, own, slowest = later[go], (left - room)[go], own[go], slowest[go]
+            fin = np.flatnonzero(end)  # (indices, not random boolean masks: fewer branches)
+            if len(fin):
+                done_at = later[fin]
+                out[done_at] = np.minimum(out[done_at], at[fin] + left[fin] / credit[fin])
+            go = np.flatnonzero(~end)
+            left -= room
+            later, left, own, slowest = later[go], left[go], own[go], slowest[go]
             j = np.minimum(j[go] + 1, len(self.share) - 1)
             at = self.end_level[j - 1]
         return out
@@ -486,18 +558,33 @@ class _Segments:
         if lo == hi:  # the whole block starts within one stretch
             j = np.intp(lo)
         else:
-            j = lo + np.searchsorted(self.end_level[lo : hi + 1], start, side="right")
+            # searchsorted(end_level, start, "right") for sorted starts, by the few ends.
+            below = np.searchsorted(start, self.end_level[lo:hi], side="left")
+            runs = np.diff(below, prepend=0, append=len(start))
+            j = np.repeat(np.arange(lo, hi + 1), runs)
         self.stretch[first:last] = j
-        j2 = np.minimum(j + 1, len(self.end_level) - 1)
         credit1 = self._credit(j, own, slowest)
-        credit2 = self._credit(j2, own, slowest)
-        end1, end2 = self.end_level[j], self.end_level[j2]
+        out = sizes / credit1
+        out += start  # (as if within the first stretch)
+        j2 = np.minimum(j + 1, len(self.end_level) - 1)
         with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
-            left = sizes - (end1 - start) * credit1  # data left after the first stretch
-            second = (end2 - end1) * credit2
-            out = end2 + (left - second) / slowest
-            out = np.where(left <= second, end1 + left / credit2, out)
-        return np.where(left <= 0, start + sizes / credit1, out)
+            left = self.end_level[j] - start
+            left *= credit1
+            np.subtract(sizes, left, out=left)  # data left after the first stretch
+            # (Most finish within it: the others by index, not np.where's random branches.)
+            later = np.flatnonzero(~(left <= 0))
+            if len(later):
+                if lo != hi:
+                    j = j[later]
+                credit2 = self._credit(j2 if lo == hi else j2[later], own[later], slowest[later])
+                end1, end2 = self.end_level[j], self.end_level[j2 if lo == hi else j2[later]]
+                left = left[later]
+                second = (end2 - end1) * credit2
+                two = end2 + (left - second) / slowest[later]
+                out[later] = np.where(left <= second, end1 + left / credit2, two)
+        # Those past their second stretch, for :meth:`walk`.
+        self._later.append(first + np.flatnonzero(out > self.end_level[j2]))
+        return out
 
 
 def _reported(
@@ -515,27 +602,32 @@ def _reported(
     the limit), so it has exactly its size when synced. At a grid time ``g`` the
     total is the data of the mailboxes synced by ``g`` plus, over those in flight,
     ``clock(g) x A - B``: ``A`` the sum of their size per clock unit, ``B`` that
-    times the clock at their start.
+    times the clock at their start. (``synced_level`` is spent: overwritten.)
     """
     grid = clock.grid
     g = len(grid)
-    span = synced_level - start_level
-    ratio = np.divide(sizes, span, out=np.zeros(len(span)), where=span > 0)
-    ends = np.minimum(synced_bin, g)
+    span = np.subtract(synced_level, start_level, out=synced_level)
+    none = np.flatnonzero(~(span > 0))
+    with np.errstate(all="ignore"):
+        ratio = np.divide(sizes, span, out=span)
+    ratio[none] = 0.0
+    ends = synced_bin  # (at most g: bincount's bin g and beyond are cut off below)
     # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
     begun = np.searchsorted(start, grid, side="right")  # started at or before each time
     none_begun = begun == 0
     last_begun = np.maximum(begun - 1, 0)
 
+    total = np.empty(len(sizes))
+
     def net(weights: np.ndarray) -> np.ndarray:
         if not len(weights):
             return np.zeros(g)
-        started = np.cumsum(weights)[last_begun]
+        started = np.cumsum(weights, out=total)[last_begun]
         started[none_begun] = 0.0
         return started - np.cumsum(np.bincount(ends, weights, g + 1))[:g]
 
     in_flight = net(ratio)
-    at_start = net(start_level * ratio)
+    at_start = net(np.multiply(start_level, ratio, out=ratio))
     done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
     moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
     # None in flight: exactly the data synced (not a rounding error of two large sums).
