@@ -220,7 +220,13 @@ def initial_syncs(
     eligible_level = np.repeat(
         busy.level(times), np.diff(np.append(np.flatnonzero(new_time), len(eligible)))
     )
-    start_level, done_level = _slot_levels(eligible_level, work, moves, refinements, finish)
+    # Past EXACT_BELOW a finish is found as its bucket's end (later than its level): a
+    # slot is handed on at that bucket's top, so no move starts in it before the move
+    # ahead has finished, and the data reported per hour stays within C x p.
+    handover = busy.bucket_top if len(eligible) > busy.EXACT_BELOW else None
+    start_level, done_level = _slot_levels(
+        eligible_level, work, moves, refinements, finish, handover
+    )
     start = busy.time_sorted(start_level)
     np.maximum(eligible, start, out=start)
     if finish is not None:  # long moves: their real speed in every stretch, not the slowest
@@ -338,6 +344,10 @@ class _Clock:
         out[first >= len(self.grid)] = np.inf
         return out
 
+    def bucket_top(self, levels: np.ndarray) -> np.ndarray:
+        """The top of each level's bucket: the level :meth:`time_after` finds it at."""
+        return self.width * np.ceil(levels * (1.0 / self.width))
+
     def _bucket(self, levels: np.ndarray, spare: bool = False) -> np.ndarray:
         """Each level's bucket (``spare``: ``levels`` may be overwritten)."""
         index = np.multiply(levels, 1.0 / self.width, out=levels if spare else None)
@@ -422,6 +432,7 @@ def _slot_levels(
     moves: int,
     refinements: int,
     finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
+    handover: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
 
@@ -433,7 +444,8 @@ def _slot_levels(
     (a later member's finish is no earlier than this member's exact start), so a
     start is never earlier than the exact one. Within a block a finish is the start
     plus the work; the finishes handed on to later blocks are ``finish(first, last,
-    starts)`` when given (tighter: :class:`_Segments`).
+    starts)`` when given (tighter: :class:`_Segments`). ``handover`` (when given) is the
+    level at which a finish frees its slot, no earlier than the finish itself.
     """
     n = len(arrive)
     start = arrive.copy()
@@ -448,7 +460,7 @@ def _slot_levels(
             a = np.maximum(a, start[first - 1])
         s = np.maximum(a, pool[:m])
         for _ in range(refinements):  # reuse the slots of the block's own short moves
-            own = s + w
+            own = s + w if handover is None else handover(s + w)
             if own.min() >= s[-1]:  # none frees before the last member starts
                 break
             merged = np.concatenate([pool, own])
@@ -458,7 +470,8 @@ def _slot_levels(
             s = np.maximum(a, merged)
         start[first:last] = s
         done[first:last] = s + w if finish is None else finish(first, last, s)
-        pool = np.concatenate([pool, done[first:last]])
+        freed = done[first:last] if handover is None else handover(done[first:last])
+        pool = np.concatenate([pool, freed])
         pool.partition(m)  # (the latest len(pool) - m, sorted)
         pool = pool[m:]
         pool.sort()
