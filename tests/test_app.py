@@ -375,8 +375,9 @@ def test_the_reference_page_says_it_has_an_accounts_lane_it_does_not_edit():
     text = note.object
     assert "2 lanes." in text and "lane <b>main</b> (user: 81% of the mailboxes)" in text
     assert "<b>accounts</b> (application, shared: 19% of the mailboxes)" in text
-    assert "from 2020-10-26 2,000 a weekday, 0 a weekend day" in text
-    assert "from 2020-11-30 11,500 a weekday" in text and "not edited on this page" in text
+    assert "2,000 a weekday and 0 a weekend day from 2020-10-26" in text
+    assert "11,500 a weekday and 0 a weekend day from 2020-11-30" in text
+    assert "not edited on this page" in text
     assert "lane main" in page.form.field("batches.weekday").panel.objects[0].object
 
 

@@ -106,16 +106,16 @@ def _kinds_text(kinds: list[str], shares: dict[str, float] | None) -> str:
 
 
 def _lane_schedule(lane: Lane) -> str:
-    """``from 2020-10-26 2,000 a weekday, 0 a weekend day; from 2020-11-30 11,500 a weekday``."""
+    """``2,000 a weekday and 0 a weekend day from 2020-10-26; 11,500 a weekday and ...``."""
 
     def pace(weekday: int | None, weekend_day: int | None) -> str:
         return (
-            f"{lane.weekday if weekday is None else weekday:,} a weekday, "
+            f"{lane.weekday if weekday is None else weekday:,} a weekday and "
             f"{lane.weekend_day if weekend_day is None else weekend_day:,} a weekend day"
         )
 
-    steps = [f"from {lane.from_} {pace(None, None)}"]
-    steps += [f"from {p.from_} {pace(p.weekday, p.weekend_day)}" for p in lane.phases]
+    steps = [f"{pace(None, None)} from {lane.from_}"]
+    steps += [f"{pace(p.weekday, p.weekend_day)} from {p.from_}" for p in lane.phases]
     if lane.ticket_rate is not None:
         steps.append(f"{lane.ticket_rate:g} tickets per mailbox")
     return "; ".join(steps)
