@@ -23,6 +23,8 @@ from sim.app.page import WhatIfPage  # noqa: E402
 from sim.app.serve import exposure_warning, is_loopback, page_factory  # noqa: E402
 from sim.app.verdict import completion_intervals, paired_comparison, verdict_html  # noqa: E402
 from sim.cli import app as cli  # noqa: E402
+from sim.model.scenario import from_dict  # noqa: E402
+from tests.conftest import BASE  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("error::DeprecationWarning"),
@@ -361,3 +363,44 @@ def test_a_plan_without_deadline_shows_dates_and_says_why_it_cannot_search(make_
     page.wait(WAIT_SECONDS)
     assert "Cannot search batches.weekday: no deadline" in page.solution_pane.object
     assert not page.solve_button.disabled
+
+
+# --- lanes the form does not edit --------------------------------------------------------------
+
+
+def test_the_reference_page_says_it_has_an_accounts_lane_it_does_not_edit():
+    page = WhatIfPage(sim.load("scenarios/nhsmail-2020.toml"))
+    note = page.form.lanes
+    assert note.visible and note in page.form.panel.objects
+    text = note.object
+    assert "2 lanes." in text and "lane <b>main</b> (user: 81% of the mailboxes)" in text
+    assert "<b>accounts</b> (application, shared: 19% of the mailboxes)" in text
+    assert "2,000 a weekday and 0 a weekend day from 2020-10-26" in text
+    assert "11,500 a weekday and 0 a weekend day from 2020-11-30" in text
+    assert "not edited on this page" in text
+    assert "lane main" in page.form.field("batches.weekday").panel.objects[0].object
+
+
+def test_a_plan_with_one_lane_has_no_lanes_note(page):
+    assert not page.form.lanes.visible and page.form.lanes.object == ""
+
+
+def test_the_verdict_gives_each_lanes_dates_when_there_are_several(make_scenario):
+    raw = {table: dict(values) for table, values in BASE.items()}
+    raw["population"]["kinds"] = {"user": 0.7, "application": 0.3}
+    raw["lanes"] = [{"name": "accounts", "kinds": ["application"], "from": "2024-01-22",
+                     "weekday": 20, "notice_days": 0}]  # fmt: skip
+    page = WhatIfPage(from_dict(raw, source="test.toml"), workers=1)
+    assert "<b>accounts</b> (application: 30% of the mailboxes)" in page.form.lanes.object
+    widget(page, "scenario.replications").value = 3
+    run_and_wait(page)
+    lanes = page.result.summary["lanes"]
+    assert set(lanes) == {"main", "accounts"}
+    assert lanes["main"]["completion"]["p50"] != lanes["accounts"]["completion"]["p50"]
+    shown = page.verdict.object
+    for name in ("main", "accounts"):
+        assert f"<b>{name}</b> P50 {lanes[name]['completion']['p50']}" in shown
+    alone = WhatIfPage(make_scenario(), workers=1)
+    widget(alone, "scenario.replications").value = 2
+    run_and_wait(alone)
+    assert "id='lanes'" not in alone.verdict.object

@@ -86,7 +86,11 @@ def test_an_uncertain_key_moves_to_its_p10_and_p90(monkeypatch):
 
 def test_out_writes_the_table_and_the_tornado_png(tornado, tmp_path):
     written = tornado.write(tmp_path / "sens")
-    assert sorted(p.name for p in written) == ["sensitivity.parquet", "tornado.png"]
+    assert sorted(p.name for p in written) == [
+        "provenance.json",
+        "sensitivity.parquet",
+        "tornado.png",
+    ]
     back = pd.read_parquet(tmp_path / "sens" / "sensitivity.parquet")
     pd.testing.assert_frame_equal(back, tornado.table)
     assert (tmp_path / "sens" / "tornado.png").read_bytes()[:4] == b"\x89PNG"

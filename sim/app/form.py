@@ -36,7 +36,7 @@ from sim.app.fields import (
 )
 from sim.model.distributions import Distribution
 from sim.model.feasibility import check_feasible
-from sim.model.scenario import Scenario, ScenarioError, with_overrides
+from sim.model.scenario import MAIN_LANE, Lane, Scenario, ScenarioError, with_overrides
 
 MAX_REPLICATIONS = 200  # a served page bounds the work one click can ask for
 SOURCE = "the page"  # what errors blame, as the CLI blames --set
@@ -95,6 +95,60 @@ def _span(scenario: Scenario, key: str, fixed: float) -> tuple[float, float]:
     return float(f"{low:.6g}"), float(f"{high:.6g}")
 
 
+# --- the lanes the form does not edit -----------------------------------------------------------
+
+
+def _kinds_text(kinds: list[str], shares: dict[str, float] | None) -> str:
+    text = ", ".join(kinds)
+    if shares is not None:
+        text += f": {sum(shares.get(k, 0.0) for k in kinds):.0%} of the mailboxes"
+    return text
+
+
+def _lane_schedule(lane: Lane) -> str:
+    """``2,000 a weekday and 0 a weekend day from 2020-10-26; 11,500 a weekday and ...``."""
+
+    def pace(weekday: int | None, weekend_day: int | None) -> str:
+        return (
+            f"{lane.weekday if weekday is None else weekday:,} a weekday and "
+            f"{lane.weekend_day if weekend_day is None else weekend_day:,} a weekend day"
+        )
+
+    steps = [f"{pace(None, None)} from {lane.from_}"]
+    steps += [f"{pace(p.weekday, p.weekend_day)} from {p.from_}" for p in lane.phases]
+    if lane.ticket_rate is not None:
+        steps.append(f"{lane.ticket_rate:g} tickets per mailbox")
+    return "; ".join(steps)
+
+
+def lanes_note(scenario: Scenario) -> str:
+    """What the page says when the plan has ``[[lanes]]``: the form sets the main lane only.
+
+    Empty for a plan with one lane (every mailbox moves in ``[batches]``).
+    """
+    if not scenario.lanes:
+        return ""
+    population = scenario.population
+    shares = None if population.inventory is not None else population.kind_shares()
+    named = {kind for lane in scenario.lanes for kind in lane.kinds}
+    if shares is None:
+        main = "every kind no other lane names"
+    else:
+        main = _kinds_text([k for k in shares if k not in named], shares)
+    others = "".join(
+        f"<li><b>{html.escape(lane.name)}</b> ({html.escape(_kinds_text(lane.kinds, shares))}): "
+        f"{html.escape(_lane_schedule(lane))}</li>"
+        for lane in scenario.lanes
+    )
+    return (
+        f"<b>{len(scenario.lanes) + 1} lanes.</b> The batches and phases below are lane "
+        f"<b>{MAIN_LANE}</b> ({html.escape(main)}). The other lanes keep the scenario "
+        f"file's own schedule (not edited on this page):<ul style='margin:0.2em 0'>{others}</ul>"
+        "All lanes share the freezes, the throttle, the failure rules and the desk; the plan "
+        "is done when its last lane is."
+    )
+
+
 # --- the form ----------------------------------------------------------------------------------
 
 
@@ -111,7 +165,8 @@ def build_fields(scenario: Scenario, max_replications: int = MAX_REPLICATIONS) -
     return [
         date_field("Deadline", "scenario.deadline", sc.deadline),
         number_field("Weekday batch", "batches.weekday", batches.weekday, integer=True,
-                     help_text="users cut over each weekday evening at full pace"),
+                     help_text=f"{'lane main: ' if scenario.lanes else ''}users cut over "
+                     "each weekday evening at full pace"),
         number_field("Weekend-day batch", "batches.weekend_day", batches.weekend_day,
                      integer=True, help_text="per weekend day"),
         lines_field("Phases", "batches.phases", _phase_lines(scenario), _phase,
@@ -147,9 +202,18 @@ class Form:
         self.general = pn.pane.HTML(
             "", styles=ERROR_STYLE, visible=False, css_classes=["form-error"]
         )
+        # Read-only: the lanes the form does not edit, so a planner is not misled.
+        note = lanes_note(scenario)
+        self.lanes = pn.pane.HTML(
+            note,
+            visible=bool(note),
+            css_classes=["lanes-note"],
+            styles={"font-size": "0.9em", "background": "#f3f6fa", "padding": "0 0.5em"},
+            width=360,
+        )
         # The page opens with the scenario's own replications, capped for the page.
         self._replications = self.field("scenario.replications")
-        self.panel = pn.Column(*(f.panel for f in self.fields), self.general, width=380)
+        self.panel = pn.Column(self.lanes, *(f.panel for f in self.fields), self.general, width=380)
 
     def field(self, key: str) -> Field:
         """The field that sets ``key``."""

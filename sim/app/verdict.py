@@ -139,6 +139,7 @@ def verdict_html(result: Any) -> str:
         + "".join(rows)
         + "</table>"
     )
+    parts.append(lanes_html(summary.get("lanes")))
     parts.extend(
         f"<div style='color:#9a4b00'>Note: {html.escape(text)}</div>" for text in head.warnings
     )
@@ -147,6 +148,25 @@ def verdict_html(result: Any) -> str:
         f"{summary.get('seed')}, {summary.get('wall_seconds', 0):.1f} s</div></div>"
     )
     return "".join(parts)
+
+
+def lanes_html(lanes: Any) -> str:
+    """Each lane's P50 and P90 completion when the plan has more than one lane ("" if not):
+    the plan is done when its last lane is, so a planner sees which lane decides."""
+    if not isinstance(lanes, dict) or len(lanes) < 2:
+        return ""
+    cells = []
+    for name, lane in lanes.items():
+        done = lane.get("completion") or {}
+        cells.append(
+            f"<b>{html.escape(str(name))}</b> P50 {done.get('p50') or 'beyond the horizon'}, "
+            f"P90 {done.get('p90') or 'beyond the horizon'}"
+        )
+    return (
+        "<div id='lanes' style='margin:0.2em 0'>By lane (done when the last is): "
+        + "; ".join(cells)
+        + "</div>"
+    )
 
 
 def _as_intervals(given: Any) -> dict[str, list[str | None] | None] | None:

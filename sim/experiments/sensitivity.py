@@ -62,6 +62,7 @@ Errors name the Python argument (``params``, ``method``, ``outcome``,
 
 from __future__ import annotations
 
+import time
 import warnings as warnings_mod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,11 +75,11 @@ from scipy import stats
 
 from sim.experiments.keys import numeric_key, numeric_keys, uncertain_distributions
 from sim.experiments.metrics import QUANTILES, quantile_rank
-from sim.experiments.results import completion_at
+from sim.experiments.results import completion_at, provenance
 from sim.experiments.runner import check_before_running, default_workers, run
 from sim.experiments.variants import Variants, completion_days
 from sim.model.scenario import Scenario, ScenarioError, with_overrides
-from sim.outputs.files import staged_folder, write_parquet, write_with
+from sim.outputs.files import staged_folder, write_json, write_parquet, write_with
 
 METHODS = ("tornado", "rank", "sobol", "risks")
 OUTCOMES = ("p50", "p90", "p_meet")
@@ -91,7 +92,7 @@ SOBOL_ROUNDING = 0.005  # an index shown as 0.00 or 1.00 (two decimals) is not "
 PAIRED_LEVEL = 0.95  # risks: the interval of the mean paired difference in days
 PARAM_PREFIX = "param."
 RISK_PREFIX = "risk."
-OUTPUT_FILES = ("sensitivity.parquet", "tornado.png")
+OUTPUT_FILES = ("sensitivity.parquet", "tornado.png", "provenance.json")
 
 
 @dataclass
@@ -106,6 +107,8 @@ class Sensitivity:
     base: dict[str, Any] = field(default_factory=dict)  # the base outcome (tornado, risks)
     outcome: str = "p50"
     warnings: list[str] = field(default_factory=list)  # what not to trust, in words
+    # How it was made (the summary's ``provenance``, plus the method's options).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         # "DataFrame + .plot()" (SPEC): sens["key"], sens.sort_values(...), sens.to_csv(...)
@@ -128,18 +131,20 @@ class Sensitivity:
         return sensitivity_figure(self, **kwargs)
 
     def write(self, out: str | Path) -> list[Path]:
-        """``sensitivity.parquet`` and ``tornado.png`` in ``out``, the folder written whole
-        (an earlier one is replaced only once both files are there)."""
+        """``sensitivity.parquet``, ``tornado.png`` and ``provenance.json`` in ``out``, the
+        folder written whole (an earlier one is replaced only once all are there)."""
         figure = self.plot()
         with staged_folder(out, OUTPUT_FILES) as staging:
             write_with(
                 staging / "tornado.png", lambda tmp: figure.savefig(tmp, format="png", dpi=120)
             )
             write_parquet(staging / "sensitivity.parquet", self.table)
+            write_json(staging / "provenance.json", self.provenance)
         return [Path(out) / name for name in OUTPUT_FILES]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: method, outcome, scenario, base, warnings and the table's rows."""
+        """JSON-ready: method, outcome, scenario, base, warnings, the table's rows and
+        the provenance."""
         rows = self.table.astype(object).where(self.table.notna(), None).to_dict(orient="records")
         return {
             "method": self.method,
@@ -150,6 +155,7 @@ class Sensitivity:
             "base": self.base,
             "warnings": self.warnings,
             "rows": rows,
+            "provenance": self.provenance,
         }
 
     def _repr_html_(self) -> str:
@@ -238,6 +244,7 @@ def sensitivity(
     needs more than ``max_memory_gb`` is refused before simulating. Sobol's
     warnings are also issued as Python warnings.
     """
+    started = time.perf_counter()
     if method not in METHODS:
         raise ScenarioError("method", "", f"must be one of {', '.join(METHODS)} (got {method!r})")
     if outcome not in OUTCOMES:
@@ -310,7 +317,23 @@ def sensitivity(
         notes = sobol_warnings(table, samples)
         for note in notes:
             warnings_mod.warn(note, SobolWarning, stacklevel=2)
-    result = Sensitivity(method, table, scenario.name, replications, seed, base, outcome, notes)
+    made = provenance(
+        scenario,
+        seed=seed,
+        replications=replications,  # of each variant
+        wall_seconds=time.perf_counter() - started,
+    )
+    made["sensitivity"] = {
+        "method": method,
+        "outcome": outcome,
+        "params": list(params) if params is not None else None,
+        "change": change if method in ("tornado", "sobol") else None,
+        "samples": samples if method == "sobol" else None,
+        "runs_given": runs is not None,
+    }
+    result = Sensitivity(
+        method, table, scenario.name, replications, seed, base, outcome, notes, made
+    )
     if out is not None:
         result.write(out)
     return result

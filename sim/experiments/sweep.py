@@ -23,7 +23,9 @@ runs them and tabulates them (``sim.outputs.sweep_plot`` draws them). With
 replications (``sim.outputs.sweep_folder``), so a crash or a kill leaves a
 whole table of the points done so far; ``resume=True`` recomputes only the
 missing points, after checking that the folder describes the same sweep. The
-finished sweep also leaves ``runs.parquet``: ``sw.runs``.
+finished sweep also leaves ``runs.parquet`` (``sw.runs``) and
+``provenance.json`` (``sw.provenance``); each point's summary has its own
+``provenance``, as a run's does.
 
 (``sim.sweep`` is this module's :func:`sweep`; import the module's other names
 with ``from sim.experiments.sweep import ...``.)
@@ -47,7 +49,7 @@ from scipy.stats import qmc
 
 from sim.experiments.axes import Axis, Range, VarySpec, make_axis
 from sim.experiments.metrics import METRICS
-from sim.experiments.results import summarise
+from sim.experiments.results import provenance, summarise
 from sim.experiments.runner import (
     Chunk,
     Job,
@@ -149,19 +151,39 @@ class SweepPlan:
             raise
         table = sweep_table(self, summaries)
         all_runs = sweep_runs(self, runs)
+        wall = time.perf_counter() - started
+        made = self.provenance(wall)
         if folder:
             if not todo:
                 folder.save_table(table)  # a resume with nothing left still leaves the table
             folder.save_runs(all_runs)
+            folder.save_provenance(made)
         return SweepResult(
             table=table,
             summaries=[summaries[i] for i in range(len(self.points))],
             plan=self,
             out=folder.path if folder else None,
             computed=len(todo),
-            wall_seconds=time.perf_counter() - started,
+            wall_seconds=wall,
             runs=all_runs,
+            provenance=made,
         )
+
+    def provenance(self, wall_seconds: float) -> dict[str, Any]:
+        """How the sweep was made: the base scenario's provenance (``replications`` is
+        each point's) and what was varied. Each point's summary has its own."""
+        made = provenance(
+            self.base, seed=self.seed, replications=self.replications, wall_seconds=wall_seconds
+        )
+        made["sweep"] = _jsonable(
+            {
+                "method": self.method,
+                "samples": self.samples,
+                "vary": {axis.key: axis.describe() for axis in self.axes},
+                "points": len(self.points),
+            }
+        )
+        return made
 
 
 def plan_sweep(
@@ -258,6 +280,9 @@ def _summary(plan: SweepPlan, index: int, runs: pd.DataFrame, seconds: float) ->
         deadline=sc.deadline,
         wall_seconds=seconds,
     )
+    summary["provenance"] = provenance(
+        plan.scenarios[index], seed=plan.seed, replications=len(runs), wall_seconds=seconds
+    )
     # As it will be read back from its point file, so a resumed table equals a fresh one.
     return _jsonable(summary)
 
@@ -340,6 +365,7 @@ class SweepResult:
     computed: int = 0  # points simulated by this call; the rest were resumed
     wall_seconds: float = 0.0
     runs: pd.DataFrame | None = field(default=None, repr=False)
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole sweep's
 
     def plot(
         self,

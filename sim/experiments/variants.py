@@ -139,7 +139,6 @@ class Outcome:
 
     p_meet_deadline: float | None  # None: the scenario has no deadline
     completion: dict[str, str | None]  # p10 / p50 / p90 dates (None: not within the horizon)
-    completion_days_p50: float  # days from start; horizon + 1 when not completed
     wait_hours_p90: float  # the P90 across replications of each replication's P90 wait
     completion_at_confidence: str | None = None
 
@@ -155,7 +154,6 @@ def outcome(scenario: Scenario, runs: pd.DataFrame, confidence: float = 0.9) -> 
     return Outcome(
         p_meet_deadline=p_meet,
         completion=completion,
-        completion_days_p50=float(np.quantile(completion_days(runs, sc.horizon_days), 0.5)),
         wait_hours_p90=float(np.quantile(runs["wait_hours_90th_pct"].to_numpy(dtype=float), 0.9)),
         completion_at_confidence=completion_at(runs["completion_date"], confidence),
     )

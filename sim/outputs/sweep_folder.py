@@ -8,6 +8,7 @@ points finish, so hours of work survive an interrupt::
     sweep/points/point-00017.runs.parquet  its replications (written before the summary)
     sweep/sweep.parquet, sweep.csv         the table of the points done so far
     sweep/runs.parquet                     every replication of every point, at the end
+    sweep/provenance.json                  how the sweep was made, at the end
 
 Every file goes through :func:`sim.outputs.files.write_with`: whole or not at
 all, readable by others. Problems with the folder raise
@@ -24,7 +25,15 @@ import pandas as pd
 
 from sim.outputs.files import OutputError, check_folder_target, write_csv, write_json, write_parquet
 
-SWEEP_FILES = ("manifest.json", "points", "sweep.parquet", "sweep.csv", "runs.parquet", ".*.tmp")
+SWEEP_FILES = (
+    "manifest.json",
+    "points",
+    "sweep.parquet",
+    "sweep.csv",
+    "runs.parquet",
+    "provenance.json",
+    ".*.tmp",
+)
 
 
 class SweepFolder:
@@ -68,6 +77,9 @@ class SweepFolder:
     def save_runs(self, runs: pd.DataFrame) -> None:
         write_parquet(self.path / "runs.parquet", runs)
 
+    def save_provenance(self, record: dict) -> None:
+        write_json(self.path / "provenance.json", record)
+
     def _point_file(self, index: int) -> Path:
         return self.points / f"point-{index:05d}.json"
 
@@ -107,6 +119,7 @@ class SweepFolder:
             *self.points.glob(".point-*.runs.parquet.*.tmp"),
             *self.path.glob(".sweep.*.tmp"),
             *self.path.glob(".runs.*.tmp"),
+            *self.path.glob(".provenance.*.tmp"),
         ]
         for path in stale:
             path.unlink(missing_ok=True)
