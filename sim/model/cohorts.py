@@ -37,10 +37,15 @@ def plan_random(
 
 
 def _random_queue(
-    mailboxes: int, cutover_days: np.ndarray, batch_sizes: np.ndarray, rng: np.random.Generator
+    population: int | np.ndarray,
+    cutover_days: np.ndarray,
+    batch_sizes: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``plan_random``'s queue and each queue position's planned day."""
-    order = rng.permutation(mailboxes)
+    """``plan_random``'s queue and each queue position's planned day, of the mailboxes
+    0..population-1 or of the ids in ``population`` (the same permutation of either)."""
+    order = rng.permutation(population)
+    mailboxes = len(order)
     capacity_end = np.cumsum(batch_sizes)
     scheduled = min(mailboxes, int(capacity_end[-1]) if len(capacity_end) else 0)
     per_day = np.diff(np.minimum(capacity_end, scheduled), prepend=0)
@@ -127,12 +132,18 @@ def plan_queue(
     batch_sizes: np.ndarray,
     organisation: np.ndarray,
     rng: np.random.Generator,
+    ids: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``plan_cohorts``'s queue and each queue position's planned day (int32), without the
-    per-mailbox ``planned_day`` (same draws)."""
+    per-mailbox ``planned_day`` (same draws). With ``ids`` (ascending) it plans only those
+    mailboxes, as ``plan_cohorts`` of ``organisation[ids]`` would, and gives their ids."""
     if selection == "by_organisation":
-        return _organisation_queue(np.bincount(organisation), cutover_days, batch_sizes, rng)
-    return _random_queue(len(organisation), cutover_days, batch_sizes, rng)
+        codes = organisation if ids is None else organisation[ids]
+        queue, days = _organisation_queue(np.bincount(codes), cutover_days, batch_sizes, rng)
+        return (queue if ids is None else ids[queue]), days
+    # Shuffling the ids takes the same swaps as shuffling their indices: no gather.
+    population = len(organisation) if ids is None else ids
+    return _random_queue(population, cutover_days, batch_sizes, rng)
 
 
 def _expand(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:

@@ -129,9 +129,11 @@ def plan_lanes(
         days = lane.cutover_days
         if not len(ids) or not len(days):
             continue
-        own, queue_days = plan_queue(selection, days, lane.batch_size[days], organisation[ids], rng)
-        queue = ids[own]
-        edges = np.concatenate([[0], np.flatnonzero(np.diff(queue_days)) + 1, [len(queue)]])
+        queue, queue_days = plan_queue(
+            selection, days, lane.batch_size[days], organisation, rng, ids
+        )
+        # Each day's block of the queue (sorted by day): a few hundred binary searches.
+        edges = np.append(np.searchsorted(queue_days, days), len(queue))
         blocks += [
             (int(queue_days[first]), lane.index, queue[first:end])
             for first, end in itertools.pairwise(edges)
@@ -144,7 +146,7 @@ def plan_lanes(
         return Cohorts(
             planned_day, np.zeros(0, np.int64), np.zeros(0, np.int8), (), np.zeros(0, np.int32)
         )
-    merged = np.concatenate([block[2] for block in blocks]).astype(np.int64, copy=False)
+    merged = np.concatenate([block[2] for block in blocks], dtype=np.int64)
     lane_by_position = np.repeat(np.array([b[1] for b in blocks], dtype=np.int8), sizes)
     queue_day = np.repeat(np.array([b[0] for b in blocks], dtype=np.int32), sizes)
     planned_day[merged] = queue_day
