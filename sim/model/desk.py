@@ -109,7 +109,6 @@ class ServiceDesk:
         self._closed_count = 0
         self._peak_backlog = 0
         self._last_close_hours = -math.inf  # of every ticket scheduled so far
-        self._busy_until = -math.inf  # the last close if no more tickets came
         self._settled_hours = -math.inf  # the desk's process has reached this instant
         self._wake: simpy.Event | None = None
         env.process(self._keep_running())
@@ -139,8 +138,7 @@ class ServiceDesk:
         self._started_hours.extend([math.nan] * count)
         self._closed_hours.extend([math.nan] * count)
         self._merge_due(arrival_hours, np.arange(first_ticket, first_ticket + count))
-        self._busy_until = max(self._busy_until, self._last_close_if_no_more_tickets())
-        if self._wake is not None and self._busy_until > self.env.now:
+        if self._wake is not None:
             self._wake.succeed()
             self._wake = None
 
@@ -197,10 +195,14 @@ class ServiceDesk:
     # -- the desk's process ----------------------------------------------------------------
 
     def _keep_running(self) -> Generator[simpy.Event, None, None]:
-        """Keep the run going until the last known ticket closes (nothing else to do)."""
+        """Keep the run going until the last known ticket closes: wait for the last arrival
+        known (then every close is known), then for the last close."""
         while True:
-            if self._busy_until > self.env.now:
-                target = self._busy_until
+            self._catch_up()
+            target = self._last_close_hours
+            if self._next_due < len(self._due_hours):
+                target = max(target, self._due_hours[-1])
+            if target > self._now():
                 yield self.env.timeout(self._delay_until(target))
                 # The clock can be a rounding step short of the target: count it as reached.
                 self._settled_hours = target
@@ -217,60 +219,55 @@ class ServiceDesk:
 
     def _catch_up(self) -> None:
         """Schedule the tickets that have arrived by now; count arrivals and closes by now,
-        the backlog just after each instant giving the peak."""
+        the backlog just after each instant giving the peak.
+
+        In FCFS order each arrived ticket takes the agent free soonest and starts at the first
+        open instant from the later of its arrival and that agent's free time.
+        """
         now = self._now()
-        due_hours, closing = self._due_hours, self._closing_hours
-        next_due = self._next_due
+        due_hours, due_tickets, closing = self._due_hours, self._due_tickets, self._closing_hours
+        next_due, pending = self._next_due, len(due_hours)
+        if (next_due == pending or due_hours[next_due] > now) and (not closing or closing[0] > now):
+            return  # nothing happened since
+        free, handle = self._agent_free_hours, self._handle_hours
+        started, closed_hours = self._started_hours, self._closed_hours
+        open_starts, open_ends, intervals = self._open_starts, self._open_ends, len(self._open_ends)
+        heappush, heappop, heapreplace = heapq.heappush, heapq.heappop, heapq.heapreplace
         arrived, closed, peak = self._arrived_count, self._closed_count, self._peak_backlog
+        never_again, last_close = self._never_again, self._last_close_hours
         while True:
-            hours = due_hours[next_due] if next_due < len(due_hours) else math.inf
+            hours = due_hours[next_due] if next_due < pending else math.inf
             if closing and closing[0] < hours:
                 hours = closing[0]
             if hours > now:
                 break
-            while next_due < len(due_hours) and due_hours[next_due] == hours:
-                if not self._never_again:
-                    self._schedule(self._due_tickets[next_due])
+            while next_due < pending and due_hours[next_due] == hours:
+                if not never_again:
+                    ticket = due_tickets[next_due]
+                    starts_hours = free[0] if free[0] > hours else hours
+                    interval = bisect_right(open_ends, starts_hours)
+                    if interval == intervals:
+                        never_again = True  # the desk never opens again: nobody is served
+                    else:
+                        if open_starts[interval] > starts_hours:
+                            starts_hours = open_starts[interval]
+                        closes_hours = starts_hours + handle[ticket]
+                        started[ticket] = starts_hours
+                        closed_hours[ticket] = closes_hours
+                        heapreplace(free, closes_hours)
+                        heappush(closing, closes_hours)
+                        if closes_hours > last_close:
+                            last_close = closes_hours
                 next_due += 1
                 arrived += 1
             while closing and closing[0] <= hours:
-                heapq.heappop(closing)
+                heappop(closing)
                 closed += 1
             if arrived - closed > peak:
                 peak = arrived - closed
         self._next_due = next_due
+        self._never_again, self._last_close_hours = never_again, last_close
         self._arrived_count, self._closed_count, self._peak_backlog = arrived, closed, peak
-
-    def _schedule(self, ticket: int) -> None:
-        """The ticket (next in FCFS order) takes the agent free soonest."""
-        free_hours = heapq.heappop(self._agent_free_hours)
-        starts_hours = self._next_opening_hours(max(free_hours, self._opened_hours[ticket]))
-        if starts_hours == math.inf:
-            self._never_again = True  # the desk never opens again: nobody is served
-            return
-        closes_hours = starts_hours + self._handle_hours[ticket]
-        self._started_hours[ticket] = starts_hours
-        self._closed_hours[ticket] = closes_hours
-        heapq.heappush(self._agent_free_hours, closes_hours)
-        heapq.heappush(self._closing_hours, closes_hours)
-        if closes_hours > self._last_close_hours:
-            self._last_close_hours = closes_hours
-
-    def _last_close_if_no_more_tickets(self) -> float:
-        """When the last ticket known now would close (-inf if none ever will)."""
-        last = self._last_close_hours
-        if self._never_again:
-            return last
-        free = self._agent_free_hours.copy()
-        opened, handle = self._opened_hours, self._handle_hours
-        for ticket in self._due_tickets[self._next_due :]:
-            starts_hours = self._next_opening_hours(max(heapq.heappop(free), opened[ticket]))
-            if starts_hours == math.inf:
-                break
-            closes_hours = starts_hours + handle[ticket]
-            heapq.heappush(free, closes_hours)
-            last = max(last, closes_hours)
-        return last
 
     def _merge_due(self, arrival_hours: np.ndarray, tickets: np.ndarray) -> None:
         """Merge a batch into the tickets not scheduled, keeping (arrival, submission) order."""
@@ -282,17 +279,6 @@ class ServiceDesk:
         self._due_hours = all_hours[order].tolist()
         self._due_tickets = all_tickets[order].tolist()
         self._next_due = 0
-
-    def _next_opening_hours(self, hours: float) -> float:
-        """``hours`` itself if the desk is open then, else the next opening (inf if none).
-
-        The first interval ending after ``hours`` is the one to look at; at a back-to-back
-        boundary that is the next interval, which starts right there, so the desk stays open.
-        """
-        interval = bisect_right(self._open_ends, hours)
-        if interval == len(self._open_ends):
-            return math.inf
-        return max(self._open_starts[interval], hours)
 
     def _delay_until(self, target_hours: float) -> float:
         # SimPy only offers relative delays, and now + (target - now) can round to a step
