@@ -199,6 +199,7 @@ class ServiceDesk:
         known (then every close is known), then for the last close."""
         while True:
             self._catch_up()
+            self._settled_hours = max(self._settled_hours, self.env.now)  # done up to now
             target = self._last_close_hours
             if self._next_due < len(self._due_hours):
                 target = max(target, self._due_hours[-1])
