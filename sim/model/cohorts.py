@@ -25,14 +25,37 @@ class Cohorts:
     queue: np.ndarray  # mailbox ids in initial-sync queue order (scheduled mailboxes only)
     lane: np.ndarray | None = None  # by queue position: its lane (sim.model.lanes); None: "main"
     lane_spans: tuple | None = None  # (day, lane, first, end): each lane's cohort of each day
+    # By queue position: its planned day (non-decreasing, int32), i.e. planned_day[queue].
+    queue_day: np.ndarray | None = None
 
 
 def plan_random(
     mailboxes: int, cutover_days: np.ndarray, batch_sizes: np.ndarray, rng: np.random.Generator
 ) -> Cohorts:
     """Each day's cohort drawn at random from the users not yet scheduled."""
-    order = rng.permutation(mailboxes)
-    return _fill_days(order, cutover_days, np.cumsum(batch_sizes), mailboxes)
+    return _cohorts(*_random_queue(mailboxes, cutover_days, batch_sizes, rng), mailboxes)
+
+
+def _random_queue(
+    population: int | np.ndarray,
+    cutover_days: np.ndarray,
+    batch_sizes: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``plan_random``'s queue and each queue position's planned day, of the mailboxes
+    0..population-1 or of the ids in ``population`` (the same permutation of either)."""
+    order = rng.permutation(population)
+    mailboxes = len(order)
+    capacity_end = np.cumsum(batch_sizes)
+    scheduled = min(mailboxes, int(capacity_end[-1]) if len(capacity_end) else 0)
+    per_day = np.diff(np.minimum(capacity_end, scheduled), prepend=0)
+    return order[:scheduled], np.repeat(cutover_days.astype(np.int32), per_day)
+
+
+def _cohorts(queue: np.ndarray, queue_day: np.ndarray, mailboxes: int) -> Cohorts:
+    planned_day = np.full(mailboxes, UNSCHEDULED, dtype=np.int32)
+    planned_day[queue] = queue_day
+    return Cohorts(planned_day, queue, queue_day=queue_day)
 
 
 def plan_by_organisation(
@@ -48,6 +71,18 @@ def plan_by_organisation(
     that next day's whole batch, in which case it fills days from here on.
     """
     mailboxes = int(organisation_sizes.sum())
+    return _cohorts(
+        *_organisation_queue(organisation_sizes, cutover_days, batch_sizes, rng), mailboxes
+    )
+
+
+def _organisation_queue(
+    organisation_sizes: np.ndarray,
+    cutover_days: np.ndarray,
+    batch_sizes: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``plan_by_organisation``'s queue and each queue position's planned day."""
     first_mailbox = np.concatenate([[0], np.cumsum(organisation_sizes)[:-1]])
     org_order = rng.permutation(len(organisation_sizes))
     # Slots are positions in the stream of day capacities; skipped slots stay empty.
@@ -74,9 +109,7 @@ def plan_by_organisation(
     slots = _expand(slot_of_org[placed], sizes)
     day_of_slot = np.searchsorted(capacity_end, slots, side="right")
     keep = day_of_slot < n_days
-    planned_day = np.full(mailboxes, UNSCHEDULED, dtype=np.int32)
-    planned_day[mailbox_ids[keep]] = cutover_days[day_of_slot[keep]]
-    return Cohorts(planned_day, mailbox_ids[keep])
+    return mailbox_ids[keep], cutover_days[day_of_slot[keep]].astype(np.int32)
 
 
 def plan_cohorts(
@@ -88,21 +121,29 @@ def plan_cohorts(
 ) -> Cohorts:
     """The plan ``batches.selection`` makes for mailboxes of these organisation codes
     (grouped, non-decreasing): the one every replication and ``sim.plan`` follow."""
+    return _cohorts(
+        *plan_queue(selection, cutover_days, batch_sizes, organisation, rng), len(organisation)
+    )
+
+
+def plan_queue(
+    selection: str,
+    cutover_days: np.ndarray,
+    batch_sizes: np.ndarray,
+    organisation: np.ndarray,
+    rng: np.random.Generator,
+    ids: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``plan_cohorts``'s queue and each queue position's planned day (int32), without the
+    per-mailbox ``planned_day`` (same draws). With ``ids`` (ascending) it plans only those
+    mailboxes, as ``plan_cohorts`` of ``organisation[ids]`` would, and gives their ids."""
     if selection == "by_organisation":
-        return plan_by_organisation(np.bincount(organisation), cutover_days, batch_sizes, rng)
-    return plan_random(len(organisation), cutover_days, batch_sizes, rng)
-
-
-def _fill_days(
-    order: np.ndarray, cutover_days: np.ndarray, capacity_end: np.ndarray, mailboxes: int
-) -> Cohorts:
-    scheduled = min(mailboxes, int(capacity_end[-1]) if len(capacity_end) else 0)
-    queue = order[:scheduled]
-    filled = np.minimum(capacity_end, scheduled)
-    per_day = np.diff(filled, prepend=0)
-    planned_day = np.full(mailboxes, UNSCHEDULED, dtype=np.int32)
-    planned_day[queue] = np.repeat(cutover_days, per_day)
-    return Cohorts(planned_day, queue)
+        codes = organisation if ids is None else organisation[ids]
+        queue, days = _organisation_queue(np.bincount(codes), cutover_days, batch_sizes, rng)
+        return (queue if ids is None else ids[queue]), days
+    # Shuffling the ids takes the same swaps as shuffling their indices: no gather.
+    population = len(organisation) if ids is None else ids
+    return _random_queue(population, cutover_days, batch_sizes, rng)
 
 
 def _expand(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:

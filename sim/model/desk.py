@@ -28,9 +28,9 @@ numpy arrays out. Times are float hours since the simulation epoch.
 
 from __future__ import annotations
 
+import heapq
 import math
-from bisect import bisect_left, bisect_right
-from collections import deque
+from bisect import bisect_right
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -70,11 +70,14 @@ class ServiceDesk:
     ``open_starts`` / ``open_ends`` are sorted, non-overlapping open intervals ``[start, end)`` in
     simulation hours; back-to-back intervals behave as one. ``None`` for both means open 24/7.
 
-    How it runs: each agent is a process that takes the oldest waiting ticket, holds it until
-    the desk opens, handles it and goes back for the next. Tickets need no process of their own:
-    while some agent is idle, the ``_tickets_arrive`` process hands each ticket over at its
-    arrival time; while every agent is busy, the next agent to come free collects everything
-    that has arrived meanwhile. The order is the same either way, with far fewer events.
+    How it runs: in FCFS order each ticket takes the agent free soonest and starts at the first
+    open instant from the later of its arrival and that agent's free time (Kiefer-Wolfowitz with
+    opening hours). A ticket's place in that order is settled once it has arrived: later batches
+    arrive no earlier than they are submitted. So the desk schedules tickets as the clock passes
+    their arrival, when it is asked (backlog, counts, records), without a process per agent or
+    per ticket; its one process only keeps the run going until the last known ticket closes.
+    What happened by now (arrivals, starts and closes up to now) reads as it would had every
+    agent been a process.
     """
 
     def __init__(
@@ -89,27 +92,26 @@ class ServiceDesk:
         self.env = env
         self.agents = int(agents)
         self._open_starts, self._open_ends = _open_intervals(open_starts, open_ends)
-        # Per ticket, indexed by submission order.
+        # Per ticket, indexed by submission order; start and close once scheduled (else NaN).
         self._mailbox_batches: list[np.ndarray] = []
         self._opened_hours: list[float] = []
         self._handle_hours: list[float] = []
         self._started_hours: list[float] = []
         self._closed_hours: list[float] = []
-        # Tickets not yet handed over, sorted by (arrival, submission order); from _next_due on.
+        # Tickets not yet scheduled, sorted by (arrival, submission order); from _next_due on.
         self._due_hours: list[float] = []
         self._due_tickets: list[int] = []
         self._next_due = 0
-        # Tickets handed over but not picked up, in FCFS order; agents waiting for one.
-        self._queue: deque[int] = deque()
-        self._idle_agents: list[simpy.Event] = []
-        self._handed_over_count = 0
+        self._agent_free_hours: list[float] = [-math.inf] * self.agents  # a heap
+        self._closing_hours: list[float] = []  # a heap: scheduled tickets not yet closed
+        self._never_again = self.agents == 0  # no agent will ever start another ticket
+        self._arrived_count = 0
         self._closed_count = 0
         self._peak_backlog = 0
-        self._last_change_hours = -math.inf
-        self._arrivals_sleep_until = -math.inf  # -inf: asleep only for an instant, or not yet
-        self._arrivals = env.process(self._tickets_arrive())
-        for _ in range(self.agents):
-            env.process(self._agent())
+        self._last_close_hours = -math.inf  # of every ticket scheduled so far
+        self._settled_hours = -math.inf  # the desk's process has reached this instant
+        self._wake: simpy.Event | None = None
+        env.process(self._keep_running())
 
     # -- public interface -------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ class ServiceDesk:
         count = len(arrival_hours)
         if count == 0:
             return
+        self._catch_up()  # what has arrived is settled: only later arrivals are merged
         first_ticket = len(self._opened_hours)
         self._mailbox_batches.append(mailbox)
         self._opened_hours.extend(arrival_hours.tolist())
@@ -135,130 +138,140 @@ class ServiceDesk:
         self._started_hours.extend([math.nan] * count)
         self._closed_hours.extend([math.nan] * count)
         self._merge_due(arrival_hours, np.arange(first_ticket, first_ticket + count))
-        if self._idle_agents:
-            self._wake_arrivals_for(self._due_hours[0])
+        if self._wake is not None:
+            self._wake.succeed()
+            self._wake = None
 
     @property
     def opened_count(self) -> int:
         """Tickets that have arrived by now (cumulative)."""
-        not_handed_over = bisect_right(self._due_hours, self.env.now, self._next_due)
-        return self._handed_over_count + not_handed_over - self._next_due
+        self._catch_up()
+        return self._arrived_count
 
     @property
     def closed_count(self) -> int:
         """Tickets closed by now (cumulative)."""
+        self._catch_up()
         return self._closed_count
 
     @property
     def backlog(self) -> int:
         """Tickets that have arrived by now and are not yet closed."""
-        return self.opened_count - self._closed_count
+        self._catch_up()
+        return self._arrived_count - self._closed_count
 
     @property
     def peak_backlog(self) -> int:
         """The largest backlog so far, over every instant (not sampled)."""
-        return max(self._peak_backlog, self.backlog)
+        self._catch_up()
+        return self._peak_backlog
 
     def records(self) -> TicketRecords:
         """A snapshot of every submitted ticket, in submission order."""
+        self._catch_up()
         mailbox = (
             np.concatenate(self._mailbox_batches)
             if self._mailbox_batches
             else np.empty(0, dtype=np.int64)
         )
+        started = np.array(self._started_hours, dtype=float)
+        closed = np.array(self._closed_hours, dtype=float)
+        # Scheduled is not yet happened: a start or close still ahead shows as NaN, and so
+        # does one at this very instant unless the desk's process has reached it (as a run
+        # that stops at ``until`` leaves what falls on ``until`` undone).
+        now, settled = self.env.now, self._settled_hours
+        for hours in (started, closed):
+            ahead = (hours >= now) & (hours > settled)
+            if ahead.any():
+                hours[ahead] = math.nan
         return TicketRecords(
             mailbox=mailbox,
             opened_hours=np.array(self._opened_hours, dtype=float),
-            started_hours=np.array(self._started_hours, dtype=float),
-            closed_hours=np.array(self._closed_hours, dtype=float),
+            started_hours=started,
+            closed_hours=closed,
             handle_hours=np.array(self._handle_hours, dtype=float),
         )
 
-    # -- processes --------------------------------------------------------------------------
+    # -- the desk's process ----------------------------------------------------------------
 
-    def _tickets_arrive(self) -> Generator[simpy.Event, None, None]:
-        """While an agent is idle, hand each ticket over as it arrives; else sleep."""
+    def _keep_running(self) -> Generator[simpy.Event, None, None]:
+        """Keep the run going until the last known ticket closes: wait for the last arrival
+        known (then every close is known), then for the last close."""
         while True:
-            try:
-                if self._idle_agents and self._next_due < len(self._due_hours):
-                    due_hours = self._arrivals_sleep_until = self._due_hours[self._next_due]
-                    yield self.env.timeout(self._delay_until(due_hours))
-                else:
-                    self._arrivals_sleep_until = math.inf
-                    yield self.env.event()  # until an agent goes idle or a batch comes
-            except simpy.Interrupt:
-                due_hours = self.env.now
-            self._hand_over_due(due_hours)
-
-    def _agent(self) -> Generator[simpy.Event, None, None]:
-        """Take the oldest waiting ticket, wait for the desk to open, handle it, repeat."""
-        # Decisions use the agent's own exact times: the clock can be a rounding step short.
-        free_hours = -math.inf
-        while True:
-            self._hand_over_due(max(free_hours, self.env.now))
-            while not self._queue:
-                yield from self._wait_for_a_ticket()
-            ticket = self._queue[0]
-            starts_hours = self._next_opening_hours(max(free_hours, self._opened_hours[ticket]))
-            if starts_hours == math.inf:
-                return  # the desk never opens again
-            self._queue.popleft()
-            if starts_hours > self.env.now:
-                yield self.env.timeout(self._delay_until(starts_hours))
-            self._started_hours[ticket] = starts_hours
-            free_hours = starts_hours + self._handle_hours[ticket]
-            yield self.env.timeout(self._delay_until(free_hours))
-            self._note_change_at(free_hours)
-            self._closed_hours[ticket] = free_hours
-            self._closed_count += 1
-
-    def _wait_for_a_ticket(self) -> Generator[simpy.Event, None, None]:
-        if self._next_due < len(self._due_hours):
-            self._wake_arrivals_for(self._due_hours[self._next_due])
-        wake = self.env.event()
-        self._idle_agents.append(wake)
-        yield wake
+            self._catch_up()
+            self._settled_hours = max(self._settled_hours, self.env.now)  # done up to now
+            target = self._last_close_hours
+            if self._next_due < len(self._due_hours):
+                target = max(target, self._due_hours[-1])
+            if target > self._now():
+                yield self.env.timeout(self._delay_until(target))
+                # The clock can be a rounding step short of the target: count it as reached.
+                self._settled_hours = target
+            else:
+                self._wake = self.env.event()
+                yield self._wake  # until a batch comes
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _hand_over_due(self, now_hours: float) -> None:
-        """Queue every ticket that has arrived by ``now_hours``; wake idle agents for them."""
-        due_hours = self._due_hours
-        first = last = self._next_due
-        while last < len(due_hours) and due_hours[last] <= now_hours:
-            last += 1
-        if last == first:
-            return
-        self._note_change_at(now_hours)
-        self._queue.extend(self._due_tickets[first:last])
-        self._next_due = last
-        self._handed_over_count += last - first
-        for _ in range(min(last - first, len(self._idle_agents))):
-            self._idle_agents.pop().succeed()
+    def _now(self) -> float:
+        """Now, or the desk's own exact time if its process has just reached it."""
+        now = self.env.now
+        return self._settled_hours if self._settled_hours >= now else now
 
-    def _note_change_at(self, hours: float) -> None:
-        """Record the peak backlog before the first close or hand-over at a new instant.
+    def _catch_up(self) -> None:
+        """Schedule the tickets that have arrived by now; count arrivals and closes by now,
+        the backlog just after each instant giving the peak.
 
-        Between such instants only arrivals happen, so the backlog just before this instant
-        is the largest since the last one. Taking it then (not after each change) means a
-        ticket closing at the very moment another arrives never counts as two open tickets.
+        In FCFS order each arrived ticket takes the agent free soonest and starts at the first
+        open instant from the later of its arrival and that agent's free time.
         """
-        if hours == self._last_change_hours:
-            return
-        self._last_change_hours = hours
-        arrived_before = self._handed_over_count + (
-            bisect_left(self._due_hours, hours, self._next_due) - self._next_due
-        )
-        self._peak_backlog = max(self._peak_backlog, arrived_before - self._closed_count)
-
-    def _wake_arrivals_for(self, due_hours: float) -> None:
-        """Make sure the arrivals process is awake by ``due_hours``."""
-        if due_hours < self._arrivals_sleep_until:
-            self._arrivals_sleep_until = -math.inf  # one interrupt per instant is enough
-            self._arrivals.interrupt()
+        now = self._now()
+        due_hours, due_tickets, closing = self._due_hours, self._due_tickets, self._closing_hours
+        next_due, pending = self._next_due, len(due_hours)
+        if (next_due == pending or due_hours[next_due] > now) and (not closing or closing[0] > now):
+            return  # nothing happened since
+        free, handle = self._agent_free_hours, self._handle_hours
+        started, closed_hours = self._started_hours, self._closed_hours
+        open_starts, open_ends, intervals = self._open_starts, self._open_ends, len(self._open_ends)
+        heappush, heappop, heapreplace = heapq.heappush, heapq.heappop, heapq.heapreplace
+        arrived, closed, peak = self._arrived_count, self._closed_count, self._peak_backlog
+        never_again, last_close = self._never_again, self._last_close_hours
+        while True:
+            hours = due_hours[next_due] if next_due < pending else math.inf
+            if closing and closing[0] < hours:
+                hours = closing[0]
+            if hours > now:
+                break
+            while next_due < pending and due_hours[next_due] == hours:
+                if not never_again:
+                    ticket = due_tickets[next_due]
+                    starts_hours = free[0] if free[0] > hours else hours
+                    interval = bisect_right(open_ends, starts_hours)
+                    if interval == intervals:
+                        never_again = True  # the desk never opens again: nobody is served
+                    else:
+                        if open_starts[interval] > starts_hours:
+                            starts_hours = open_starts[interval]
+                        closes_hours = starts_hours + handle[ticket]
+                        started[ticket] = starts_hours
+                        closed_hours[ticket] = closes_hours
+                        heapreplace(free, closes_hours)
+                        heappush(closing, closes_hours)
+                        if closes_hours > last_close:
+                            last_close = closes_hours
+                next_due += 1
+                arrived += 1
+            while closing and closing[0] <= hours:
+                heappop(closing)
+                closed += 1
+            if arrived - closed > peak:
+                peak = arrived - closed
+        self._next_due = next_due
+        self._never_again, self._last_close_hours = never_again, last_close
+        self._arrived_count, self._closed_count, self._peak_backlog = arrived, closed, peak
 
     def _merge_due(self, arrival_hours: np.ndarray, tickets: np.ndarray) -> None:
-        """Merge a batch into the tickets not handed over, keeping (arrival, submission) order."""
+        """Merge a batch into the tickets not scheduled, keeping (arrival, submission) order."""
         all_hours = np.concatenate([self._due_hours[self._next_due :], arrival_hours])
         all_tickets = np.concatenate(
             [np.array(self._due_tickets[self._next_due :], dtype=np.int64), tickets]
@@ -267,17 +280,6 @@ class ServiceDesk:
         self._due_hours = all_hours[order].tolist()
         self._due_tickets = all_tickets[order].tolist()
         self._next_due = 0
-
-    def _next_opening_hours(self, hours: float) -> float:
-        """``hours`` itself if the desk is open then, else the next opening (inf if none).
-
-        The first interval ending after ``hours`` is the one to look at; at a back-to-back
-        boundary that is the next interval, which starts right there, so the desk stays open.
-        """
-        interval = bisect_right(self._open_ends, hours)
-        if interval == len(self._open_ends):
-            return math.inf
-        return max(self._open_starts[interval], hours)
 
     def _delay_until(self, target_hours: float) -> float:
         # SimPy only offers relative delays, and now + (target - now) can round to a step

@@ -67,13 +67,17 @@ class FailureDice:
         self._mailboxes = mailboxes
         self._queue = queue
         self._by_attempt: list[np.ndarray] = []
-        self._first_by_position = self._uniforms(1)[queue] if failures.rate > 0 else None
+        # np.take: the same gather as fancy indexing, faster on large arrays.
+        self._first_by_position = np.take(self._uniforms(1), queue) if failures.rate > 0 else None
         share = failures.persistent_share
-        # By mailbox id: a bool array small enough to stay in cache for evening look-ups.
+        # By mailbox id, and by queue position for the evening look-ups.
         self.persistent = (
             np.random.default_rng(seeds["persistent"]).random(mailboxes) < share
             if share > 0
             else None
+        )
+        self._persistent_by_position = (
+            None if self.persistent is None else np.take(self.persistent, queue)
         )
 
     def fails(self, positions: np.ndarray, attempt: np.ndarray, rate: float) -> np.ndarray:
@@ -90,8 +94,8 @@ class FailureDice:
                     these = attempt == k
                     ids = self._queue[positions[these]]
                     failed[these] = self._uniforms(k)[ids] < rate
-        if self.persistent is not None:
-            failed |= self.persistent[self._queue[positions]]
+        if self._persistent_by_position is not None:
+            failed |= self._persistent_by_position[positions]
         return failed
 
     def _uniforms(self, attempt: int) -> np.ndarray:

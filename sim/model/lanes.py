@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.model.calendar import Calendar, lane_batch_size
-from sim.model.cohorts import Cohorts, plan_cohorts
+from sim.model.cohorts import Cohorts, plan_cohorts, plan_queue
 from sim.model.scenario import MAIN_LANE, Scenario
 
 
@@ -121,7 +121,6 @@ def plan_lanes(
         main = lanes[0]
         days = main.cutover_days
         return plan_cohorts(selection, days, main.batch_size[days], organisation, rng)
-    planned_day = np.full(len(organisation), -1, dtype=np.int32)
     # Each lane's queue is sorted by day: cut it into one block per day, then lay the
     # blocks of all lanes out by (day, lane) (a few hundred blocks: no per-mailbox sort).
     blocks: list[tuple[int, int, np.ndarray]] = []
@@ -130,11 +129,11 @@ def plan_lanes(
         days = lane.cutover_days
         if not len(ids) or not len(days):
             continue
-        own = plan_cohorts(selection, days, lane.batch_size[days], organisation[ids], rng)
-        planned_day[ids] = own.planned_day
-        queue = ids[own.queue]
-        queue_days = own.planned_day[own.queue]
-        edges = np.concatenate([[0], np.flatnonzero(np.diff(queue_days)) + 1, [len(queue)]])
+        queue, queue_days = plan_queue(
+            selection, days, lane.batch_size[days], organisation, rng, ids
+        )
+        # Each day's block of the queue (sorted by day): a few hundred binary searches.
+        edges = np.append(np.searchsorted(queue_days, days), len(queue))
         blocks += [
             (int(queue_days[first]), lane.index, queue[first:end])
             for first, end in itertools.pairwise(edges)
@@ -142,16 +141,21 @@ def plan_lanes(
         ]
     blocks.sort(key=lambda block: block[:2])
     sizes = np.array([len(block[2]) for block in blocks], dtype=np.int64)
+    planned_day = np.full(len(organisation), -1, dtype=np.int32)
     if not blocks:
-        return Cohorts(planned_day, np.zeros(0, np.int64), np.zeros(0, np.int8), ())
-    merged = np.concatenate([block[2] for block in blocks]).astype(np.int64, copy=False)
+        return Cohorts(
+            planned_day, np.zeros(0, np.int64), np.zeros(0, np.int8), (), np.zeros(0, np.int32)
+        )
+    merged = np.concatenate([block[2] for block in blocks], dtype=np.int64)
     lane_by_position = np.repeat(np.array([b[1] for b in blocks], dtype=np.int8), sizes)
+    queue_day = np.repeat(np.array([b[0] for b in blocks], dtype=np.int32), sizes)
+    planned_day[merged] = queue_day
     ends = np.cumsum(sizes)
     spans = tuple(
         (day, lane, int(end - size), int(end))
         for (day, lane, _), size, end in zip(blocks, sizes, ends, strict=True)
     )
-    return Cohorts(planned_day, merged, lane_by_position, spans)
+    return Cohorts(planned_day, merged, lane_by_position, spans, queue_day)
 
 
 def remaining_kind_shares(

@@ -175,7 +175,7 @@ class _Run:
         self.cohorts: Cohorts = self._plan(np.random.default_rng(seeds["selection"]))
         self.queue = self.cohorts.queue
         # Planned day by queue position: non-decreasing, cohort after cohort.
-        self.planned_by_position = self.cohorts.planned_day[self.queue]
+        self.planned_by_position = self.cohorts.queue_day
         self.lane_by_position = self.cohorts.lane
         self.presync = self._presync()
         self.synced_at = self.presync.synced_hours
@@ -251,12 +251,13 @@ class _Run:
         kind = self.pop.kind
         if kind is None:
             kind = np.zeros(len(self.pop), dtype=np.int8)
-        return by_kind[kind]
+        return by_kind.take(kind)  # take: no intp copy of the int8 codes
 
     def _lane_sizes(self) -> list[int]:
         if self.lane_of_mailbox is None:
             return [len(self.pop)]
-        return np.bincount(self.lane_of_mailbox, minlength=len(self.lanes)).tolist()
+        lane_of_mailbox = self.lane_of_mailbox
+        return [int(np.count_nonzero(lane_of_mailbox == lane.index)) for lane in self.lanes]
 
     def _plan(self, rng: np.random.Generator) -> Cohorts:
         """The cohorts, exactly as ``sim.plan`` hands them to the migration team."""
@@ -270,13 +271,13 @@ class _Run:
         capacity = self.model.capacity
         if world.throttle_factor_by_day is not None:
             capacity = build_capacity(self.cal, throttle, day_factor=world.throttle_factor_by_day)
-        sizes = self.pop.size_gb[queue]
+        sizes = np.take(self.pop.size_gb, queue)  # take: fancy indexing's gather, faster
         # A move's own work: its size, or more where items bind (an inventory's item
         # counts), divided by this mailbox's own speed (throttle.per_move_sigma).
         own_pace = self.pop.own_pace_gb(throttle, queue)
         if world.move_speed_factor is not None:
             own = sizes if own_pace is None else own_pace
-            own_pace = own / np.asarray(world.move_speed_factor, dtype=float)[queue]
+            own_pace = own / np.take(np.asarray(world.move_speed_factor, dtype=float), queue)
         lead_hours = throttle.presync_lead_days * 24.0
         eligible = self.model.cutover_hours[self.planned_by_position] - lead_hours
         return initial_syncs(
@@ -286,12 +287,16 @@ class _Run:
     def _ticket_raisers(self, uniform_by_id: np.ndarray) -> np.ndarray:
         """By queue position: will this user raise a ticket once migrated?"""
         support = self.sc.support
-        legacy = self.pop.legacy
-        rate = np.where(legacy, support.legacy_ticket_rate, support.ticket_rate)
+        # Each mailbox's rate from a small table by (lane, legacy client): no float pass.
+        rates = [(support.ticket_rate, support.legacy_ticket_rate)] * len(self.lanes)
         for lane in self.lanes[1:]:
             if lane.ticket_rate is not None:
-                rate = np.where(self.lane_of_mailbox == lane.index, lane.ticket_rate, rate)
-        return (uniform_by_id < rate)[self.queue]
+                rates[lane.index] = (lane.ticket_rate, lane.ticket_rate)
+        code = np.asarray(self.pop.legacy, dtype=bool).view(np.int8)
+        if self.lane_of_mailbox is not None:
+            code = self.lane_of_mailbox * np.int8(2) + code
+        rate = np.take(np.array(rates, dtype=float).ravel(), code)
+        return np.take(uniform_by_id < rate, self.queue)
 
     def _open_initial_backlog(self, rng: np.random.Generator) -> None:
         count = self.world.initial_ticket_backlog
