@@ -11,12 +11,10 @@ the job starts), when the first block of replications was counted on it, and
 when the verdict was on the page (charts drawn). Targets (issue 18): the
 reference in <= 10 s, the small trust in <= 2 s, progress visible within 1 s.
 
-Measured 2026-12-06 on the shared 2-core machine at load ~1.3: reference, bar shown
-0.010 s, first replications counted 1.83 s, verdict 10.49 s (``sim.run`` alone: ~10-12 s,
-the page adds ~0.4 s); small trust 0.004 s / 0.09 s / 0.33 s. At load 7-9 (other work)
-the reference took 38-41 s through the browser. After the lanes merge, at load ~3:
-reference 0.014 s / 3.67 s / 15.31 s, with ``sim.run`` alone 14.6 s just after; small
-trust 0.004 s / 0.08 s / 0.33 s.
+Measured 2026-12-06 (evening, load ~1.5, after the replication speed-ups): reference,
+bar shown 0.055 s, first replications counted 2.2-2.5 s, verdict 8.58 / 8.74 / 8.63 s
+(median 8.63 s); small trust 0.005 s / 0.06 s / 0.29 s. Heavier load (other work on the
+two cores) stretches the reference several-fold.
 """
 
 from __future__ import annotations
