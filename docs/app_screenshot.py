@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,26 +28,13 @@ from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import control, deep, free_port  # noqa: E402  (shared with the browser test)
+
 REFERENCE = ROOT / "scenarios" / "nhsmail-2020.toml"
 WIDTH = 1180  # wide enough for the form and the charts side by side
 
-# Panel widgets live in shadow roots: search the document and every shadow root below it.
-DEEP_QUERY = """
-const selector = arguments[0];
-function search(root) {
-  const hit = root.querySelector(selector);
-  if (hit) return hit;
-  for (const element of root.querySelectorAll('*')) {
-    if (element.shadowRoot) {
-      const found = search(element.shadowRoot);
-      if (found) return found;
-    }
-  }
-  return null;
-}
-return search(document);
-"""
-INSIDE = "return arguments[0].shadowRoot.querySelector(arguments[1]);"
 # The page's height: the deepest bottom edge of anything drawn (leaf elements: the
 # containers stretch to the window), shadow roots included.
 PAGE_HEIGHT = """
@@ -66,12 +52,6 @@ return Math.ceil(bottom);
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for(what: str, check, timeout: float):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -80,15 +60,6 @@ def wait_for(what: str, check, timeout: float):
             return found
         time.sleep(0.3)
     raise SystemExit(f"app_screenshot: {what} did not appear within {timeout:.0f} s")
-
-
-def deep(driver, selector: str, timeout: float):
-    return wait_for(selector, lambda: driver.execute_script(DEEP_QUERY, selector), timeout)
-
-
-def control(driver, host_class: str, tag: str, timeout: float):
-    host = deep(driver, f".{host_class}", timeout)
-    return driver.execute_script(INSIDE, host, tag) or host
 
 
 def browser(width: int) -> webdriver.Chrome:
@@ -182,4 +153,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except LookupError as error:  # an element of the page never appeared
+        sys.exit(f"app_screenshot: {error}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,9 @@ from selenium.webdriver.common.keys import Keys
 
 import sim
 
+from . import browser as browser_page
+from .browser import DEEP_QUERY, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = "scenarios/small-trust.toml"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,34 +41,10 @@ START_SECONDS = 60
 RUN_SECONDS = 120
 STOP_SECONDS = 120
 
-# Panel widgets live in shadow roots: search the document and every shadow root below it.
-DEEP_QUERY = """
-const selector = arguments[0];
-function search(root) {
-  const hit = root.querySelector(selector);
-  if (hit) return hit;
-  for (const element of root.querySelectorAll('*')) {
-    if (element.shadowRoot) {
-      const found = search(element.shadowRoot);
-      if (found) return found;
-    }
-  }
-  return null;
-}
-return search(document);
-"""
-INSIDE = "return arguments[0].shadowRoot.querySelector(arguments[1]);"
-
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="chromium or chromedriver not found (Debian: apt-get install chromium chromium-driver)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -150,19 +128,12 @@ def browser(tmp_path_factory):
 
 def deep(driver, selector: str, timeout: float = START_SECONDS):
     """The first element matching ``selector`` anywhere in the page, shadow roots included."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        element = driver.execute_script(DEEP_QUERY, selector)
-        if element is not None:
-            return element
-        time.sleep(0.2)
-    raise AssertionError(f"nothing matches {selector!r} on the page")
+    return browser_page.deep(driver, selector, timeout)
 
 
 def control(driver, host_class: str, tag: str):
     """The ``tag`` inside the Panel widget whose host element has ``host_class``."""
-    host = deep(driver, f".{host_class}")
-    return driver.execute_script(INSIDE, host, tag) or host
+    return browser_page.control(driver, host_class, tag, START_SECONDS)
 
 
 def type_into(driver, field, text: str) -> None:
