@@ -199,6 +199,7 @@ def test_sobol_indices_of_ishigami_match_the_closed_form():
     assert (table[["S1_conf", "ST_conf"]] > 0).all().all()
 
 
+@pytest.mark.filterwarnings("ignore::sim.experiments.sensitivity.SobolWarning")  # 8 samples
 def test_sobol_over_a_scenario_gives_zero_to_a_key_without_effect():
     result = sensitivity(
         desk_plan(),
@@ -526,11 +527,12 @@ def test_sobol_warns_of_an_impossible_index_and_of_st_below_s1():
 
 
 def test_sobol_through_sensitivity_issues_its_warnings():
-    with pytest.warns(sensitivity_mod.SobolWarning, match="too few"):
+    with pytest.warns(sensitivity_mod.SobolWarning) as caught:
         result = sensitivity(
             desk_plan(), ["batches.weekday", "support.agents"], method="sobol", samples=4,
             replications=1, workers=1,
         )  # fmt: skip
+    assert any("too few" in str(w.message) for w in caught)
     assert result.warnings and result.to_dict()["warnings"] == result.warnings
 
 
