@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import sys
 import threading
 import time
@@ -72,6 +73,16 @@ def test_the_untouched_form_is_the_scenario_itself():
     assert widget(page, "throttle.per_move_gb_per_hour", 0).value == 0.43
     assert widget(page, "throttle.per_move_gb_per_hour", 1).value == 1.11
     assert "2020-12-19, 2021-01-04" in widget(page, "calendar.blackouts").value
+
+
+def test_a_range_field_names_the_files_own_distribution_until_changed():
+    # The reference's move speed is a PERT: the page shows its from/to as a range, but must
+    # not let a planner think it runs as a uniform until they change it.
+    page = WhatIfPage(sim.load("scenarios/nhsmail-2020.toml"))
+    heading = html.unescape(page.form.field("throttle.per_move_gb_per_hour").panel[0].object)
+    assert "the file's pert (low 0.43, mode 0.66, high 1.11) until you change it" in heading
+    small = WhatIfPage(sim.load(SMALL)).form.field("throttle.per_move_gb_per_hour")
+    assert "the file's" not in small.panel[0].object
 
 
 def test_the_form_caps_replications_it_opens_with():

@@ -84,6 +84,22 @@ def _freeze_lines(scenario: Scenario) -> str:
     )
 
 
+def _range_help(scenario: Scenario, key: str, how: str) -> str:
+    """A range field's help: the file's own distribution, when it is not the uniform the
+    page would make of from and to (a planner should not think the pert is a uniform)."""
+    dist: Distribution | None = scenario.uncertain.get(key)
+    if dist is None or dist.dist == "uniform":
+        return how
+    values = dist.model_dump(by_alias=True)
+    order = ("low", "mode", "high", "median", "sigma", "mean", "sd", "alpha", "beta")
+    params = ", ".join(
+        f"{name} {values[name]:g}"
+        for name in order
+        if isinstance(values.get(name), int | float) and not isinstance(values[name], bool)
+    )
+    return f"the file's {dist.dist} ({params}) until you change it; then {how}"
+
+
 def _span(scenario: Scenario, key: str, fixed: float) -> tuple[float, float]:
     """The range a key is shown with: its distribution's (P5-P95 when unbounded), or its value."""
     dist: Distribution | None = scenario.uncertain.get(key)
@@ -181,11 +197,13 @@ def build_fields(scenario: Scenario, max_replications: int = MAX_REPLICATIONS) -
         number_field("Concurrent moves", "throttle.concurrent_moves", throttle.concurrent_moves,
                      integer=True),
         range_field("Move speed, GB/hour per move", "throttle.per_move_gb_per_hour", *speed,
-                    help_text="uniform between from and to; equal for one value"),
+                    help_text=_range_help(scenario, "throttle.per_move_gb_per_hour",
+                                          "uniform between from and to; equal for one value")),
         number_field("Desk agents", "support.agents", support.agents, integer=True),
         hours_field("Desk hours", "support.hours", support.hours),
         range_field("Tickets per migrated user", "support.ticket_rate", *tickets,
-                    help_text="uniform between from and to, e.g. 0.003 to 0.01"),
+                    help_text=_range_help(scenario, "support.ticket_rate",
+                                          "uniform between from and to, e.g. 0.003 to 0.01")),
         number_field("Replications", "scenario.replications",
                      min(sc.replications, max_replications), integer=True,
                      help_text=f"at most {max_replications} on this page"),
