@@ -40,6 +40,24 @@ def test_a_few_mailboxes_report_no_more_than_their_moves_can_carry():
     assert syncs.moved_by(np.array([t0 + 50.0 / 0.7 + 1.0]))[0] == pytest.approx(500.0)
 
 
+def within_the_limit_per_hour(syncs, cap, eligible, moves, per_move):
+    """Data per hour within the SPEC's limit: the window, and the moves waiting (at most
+    C, the ones that can be active) at per_move_gb_per_hour each. The limit integrated
+    exactly: min(window, min(C, waiting) x p) is constant between consecutive events
+    (eligibility, sync, window change, hour), where waiting = eligible and not yet synced."""
+    hours = np.arange(0.0, 24 * 45 + 1)
+    events = np.unique(np.concatenate([hours, eligible, syncs.synced_hours, cap.times]))
+    events = events[(events >= 0) & (events <= hours[-1])]
+    mid = (events[:-1] + events[1:]) / 2
+    waiting = np.searchsorted(eligible, mid, side="right") - np.searchsorted(
+        np.sort(syncs.synced_hours), mid, side="right"
+    )
+    window = cap.gb_per_hour[np.clip(np.searchsorted(cap.times, mid, side="right") - 1, 0, None)]
+    limit = np.minimum(window, np.clip(waiting, 0, moves) * per_move) * np.diff(events)
+    per_hour = np.bincount(np.floor(mid).astype(int), weights=limit, minlength=len(hours))
+    assert np.all(syncs.moved_between(hours) <= per_hour[: len(hours) - 1] + 1e-6)
+
+
 @given(
     cohorts,
     st.integers(1, 40),
@@ -58,22 +76,7 @@ def test_reported_data_per_hour_never_exceeds_window_or_active_moves_times_per_m
     _, cap = capacity_for(windows, concurrent_moves=moves, per_move=per_move)
     eligible, sizes = random_queue(spec, seed)
     syncs = initial_syncs(cap, eligible, sizes, moves)
-    # The limit integrated exactly: min(window, min(C, waiting) x p) is constant between
-    # consecutive events (eligibility, sync, window change, hour), where waiting =
-    # eligible and not yet synced (the moves that could be active).
-    hours = np.arange(0.0, 24 * 45 + 1)
-    events = np.unique(np.concatenate([hours, eligible, syncs.synced_hours, cap.times]))
-    events = events[(events >= 0) & (events <= hours[-1])]
-    mid = (events[:-1] + events[1:]) / 2
-    waiting = np.searchsorted(eligible, mid, side="right") - np.searchsorted(
-        np.sort(syncs.synced_hours), mid, side="right"
-    )
-    window = cap.gb_per_hour[np.clip(np.searchsorted(cap.times, mid, side="right") - 1, 0, None)]
-    limit = np.minimum(window, np.clip(waiting, 0, moves) * per_move) * np.diff(events)
-    limit_per_hour = np.bincount(np.floor(mid).astype(int), weights=limit, minlength=len(hours))
-    limit_per_hour = limit_per_hour[: len(hours) - 1]
-    reported = syncs.moved_between(hours)
-    assert np.all(reported <= limit_per_hour + 1e-6)
+    within_the_limit_per_hour(syncs, cap, eligible, moves, per_move)
 
 
 SMALL_CASES = [
@@ -138,22 +141,6 @@ def test_a_whole_cohort_syncing_in_parallel_under_a_binding_window_finishes_toge
     assert np.all(syncs.moved_between(hours) <= 80.0 + 1e-9)
     assert syncs.moved_by(np.array([hours[-1]]))[0] == pytest.approx(2000.0)
     assert moved.sum() == pytest.approx(2000.0)
-
-
-def within_the_limit_per_hour(syncs, cap, eligible, moves, per_move):
-    """Data per hour within the SPEC's limit: the window, and the moves waiting (at most
-    C, the ones that can be active) at per_move_gb_per_hour each."""
-    hours = np.arange(0.0, 24 * 45 + 1)
-    events = np.unique(np.concatenate([hours, eligible, syncs.synced_hours, cap.times]))
-    events = events[(events >= 0) & (events <= hours[-1])]
-    mid = (events[:-1] + events[1:]) / 2
-    waiting = np.searchsorted(eligible, mid, side="right") - np.searchsorted(
-        np.sort(syncs.synced_hours), mid, side="right"
-    )
-    window = cap.gb_per_hour[np.clip(np.searchsorted(cap.times, mid, side="right") - 1, 0, None)]
-    limit = np.minimum(window, np.clip(waiting, 0, moves) * per_move) * np.diff(events)
-    per_hour = np.bincount(np.floor(mid).astype(int), weights=limit, minlength=len(hours))
-    assert np.all(syncs.moved_between(hours) <= per_hour[: len(hours) - 1] + 1e-6)
 
 
 paces = st.sampled_from([0.0, 0.5])
