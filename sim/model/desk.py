@@ -28,12 +28,11 @@ numpy arrays out. Times are float hours since the simulation epoch.
 
 from __future__ import annotations
 
-import heapq
 import math
-from bisect import bisect_right
 from collections.abc import Generator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import simpy
 
@@ -92,22 +91,25 @@ class ServiceDesk:
         self.env = env
         self.agents = int(agents)
         self._open_starts, self._open_ends = _open_intervals(open_starts, open_ends)
-        # Per ticket, indexed by submission order; start and close once scheduled (else NaN).
+        # Per ticket, indexed by submission order, the first ``_tickets`` of each array (grown
+        # by doubling); start and close once scheduled (else NaN).
         self._mailbox_batches: list[np.ndarray] = []
-        self._opened_hours: list[float] = []
-        self._handle_hours: list[float] = []
-        self._started_hours: list[float] = []
-        self._closed_hours: list[float] = []
+        self._tickets = 0
+        self._opened_hours = np.empty(0)
+        self._handle_hours = np.empty(0)
+        self._started_hours = np.empty(0)
+        self._closed_hours = np.empty(0)
         # Tickets not yet scheduled, sorted by (arrival, submission order); from _next_due on.
-        self._due_hours: list[float] = []
-        self._due_tickets: list[int] = []
+        self._due_hours = np.empty(0)
+        self._due_tickets = np.empty(0, dtype=np.int64)
         self._next_due = 0
-        self._agent_free_hours: list[float] = [-math.inf] * self.agents  # a heap
-        self._closing_hours: list[float] = []  # a heap: scheduled tickets not yet closed
+        self._agent_free_hours = np.full(self.agents, -math.inf)  # a heap
+        # A heap, its first _closing_count: scheduled tickets not yet closed.
+        self._closing_hours = np.empty(0)
+        self._closing_count = 0
         self._never_again = self.agents == 0  # no agent will ever start another ticket
-        self._arrived_count = 0
-        self._closed_count = 0
-        self._peak_backlog = 0
+        # Tickets arrived and closed by now, and the largest backlog so far.
+        self._tally = np.zeros(3, dtype=np.int64)
         self._last_close_hours = -math.inf  # of every ticket scheduled so far
         self._settled_hours = -math.inf  # the desk's process has reached this instant
         self._wake: simpy.Event | None = None
@@ -131,12 +133,12 @@ class ServiceDesk:
         if count == 0:
             return
         self._catch_up()  # what has arrived is settled: only later arrivals are merged
-        first_ticket = len(self._opened_hours)
+        first_ticket = self._tickets
+        self._grow_tickets(first_ticket + count)
         self._mailbox_batches.append(mailbox)
-        self._opened_hours.extend(arrival_hours.tolist())
-        self._handle_hours.extend(handle_hours.tolist())
-        self._started_hours.extend([math.nan] * count)
-        self._closed_hours.extend([math.nan] * count)
+        self._opened_hours[first_ticket : first_ticket + count] = arrival_hours
+        self._handle_hours[first_ticket : first_ticket + count] = handle_hours
+        self._tickets = first_ticket + count
         self._merge_due(arrival_hours, np.arange(first_ticket, first_ticket + count))
         if self._wake is not None:
             self._wake.succeed()
@@ -146,25 +148,25 @@ class ServiceDesk:
     def opened_count(self) -> int:
         """Tickets that have arrived by now (cumulative)."""
         self._catch_up()
-        return self._arrived_count
+        return int(self._tally[_ARRIVED])
 
     @property
     def closed_count(self) -> int:
         """Tickets closed by now (cumulative)."""
         self._catch_up()
-        return self._closed_count
+        return int(self._tally[_CLOSED])
 
     @property
     def backlog(self) -> int:
         """Tickets that have arrived by now and are not yet closed."""
         self._catch_up()
-        return self._arrived_count - self._closed_count
+        return int(self._tally[_ARRIVED] - self._tally[_CLOSED])
 
     @property
     def peak_backlog(self) -> int:
         """The largest backlog so far, over every instant (not sampled)."""
         self._catch_up()
-        return self._peak_backlog
+        return int(self._tally[_PEAK])
 
     def records(self) -> TicketRecords:
         """A snapshot of every submitted ticket, in submission order."""
@@ -174,8 +176,9 @@ class ServiceDesk:
             if self._mailbox_batches
             else np.empty(0, dtype=np.int64)
         )
-        started = np.array(self._started_hours, dtype=float)
-        closed = np.array(self._closed_hours, dtype=float)
+        tickets = self._tickets
+        started = self._started_hours[:tickets].copy()
+        closed = self._closed_hours[:tickets].copy()
         # Scheduled is not yet happened: a start or close still ahead shows as NaN, and so
         # does one at this very instant unless the desk's process has reached it (as a run
         # that stops at ``until`` leaves what falls on ``until`` undone).
@@ -186,10 +189,10 @@ class ServiceDesk:
                 hours[ahead] = math.nan
         return TicketRecords(
             mailbox=mailbox,
-            opened_hours=np.array(self._opened_hours, dtype=float),
+            opened_hours=self._opened_hours[:tickets].copy(),
             started_hours=started,
             closed_hours=closed,
-            handle_hours=np.array(self._handle_hours, dtype=float),
+            handle_hours=self._handle_hours[:tickets].copy(),
         )
 
     # -- the desk's process ----------------------------------------------------------------
@@ -202,7 +205,7 @@ class ServiceDesk:
             self._settled_hours = max(self._settled_hours, self.env.now)  # done up to now
             target = self._last_close_hours
             if self._next_due < len(self._due_hours):
-                target = max(target, self._due_hours[-1])
+                target = max(target, float(self._due_hours[-1]))
             if target > self._now():
                 yield self.env.timeout(self._delay_until(target))
                 # The clock can be a rounding step short of the target: count it as reached.
@@ -220,65 +223,61 @@ class ServiceDesk:
 
     def _catch_up(self) -> None:
         """Schedule the tickets that have arrived by now; count arrivals and closes by now,
-        the backlog just after each instant giving the peak.
-
-        In FCFS order each arrived ticket takes the agent free soonest and starts at the first
-        open instant from the later of its arrival and that agent's free time.
-        """
+        the backlog just after each instant giving the peak (``_schedule_arrived``)."""
         now = self._now()
-        due_hours, due_tickets, closing = self._due_hours, self._due_tickets, self._closing_hours
-        next_due, pending = self._next_due, len(due_hours)
-        if (next_due == pending or due_hours[next_due] > now) and (not closing or closing[0] > now):
+        due_hours, next_due, closing = self._due_hours, self._next_due, self._closing_count
+        pending = len(due_hours)
+        if (next_due == pending or due_hours[next_due] > now) and (
+            not closing or self._closing_hours[0] > now
+        ):
             return  # nothing happened since
-        free, handle = self._agent_free_hours, self._handle_hours
-        started, closed_hours = self._started_hours, self._closed_hours
-        open_starts, open_ends, intervals = self._open_starts, self._open_ends, len(self._open_ends)
-        heappush, heappop, heapreplace = heapq.heappush, heapq.heappop, heapq.heapreplace
-        arrived, closed, peak = self._arrived_count, self._closed_count, self._peak_backlog
-        never_again, last_close = self._never_again, self._last_close_hours
-        while True:
-            hours = due_hours[next_due] if next_due < pending else math.inf
-            if closing and closing[0] < hours:
-                hours = closing[0]
-            if hours > now:
-                break
-            while next_due < pending and due_hours[next_due] == hours:
-                if not never_again:
-                    ticket = due_tickets[next_due]
-                    starts_hours = free[0] if free[0] > hours else hours
-                    interval = bisect_right(open_ends, starts_hours)
-                    if interval == intervals:
-                        never_again = True  # the desk never opens again: nobody is served
-                    else:
-                        if open_starts[interval] > starts_hours:
-                            starts_hours = open_starts[interval]
-                        closes_hours = starts_hours + handle[ticket]
-                        started[ticket] = starts_hours
-                        closed_hours[ticket] = closes_hours
-                        heapreplace(free, closes_hours)
-                        heappush(closing, closes_hours)
-                        if closes_hours > last_close:
-                            last_close = closes_hours
-                next_due += 1
-                arrived += 1
-            while closing and closing[0] <= hours:
-                heappop(closing)
-                closed += 1
-            if arrived - closed > peak:
-                peak = arrived - closed
-        self._next_due = next_due
-        self._never_again, self._last_close_hours = never_again, last_close
-        self._arrived_count, self._closed_count, self._peak_backlog = arrived, closed, peak
+        if len(self._closing_hours) < closing + pending - next_due:
+            grown = np.empty(2 * (closing + pending - next_due))
+            grown[:closing] = self._closing_hours[:closing]
+            self._closing_hours = grown
+        self._next_due, self._closing_count, self._never_again, self._last_close_hours = (
+            _schedule_arrived(
+                now,
+                due_hours,
+                self._due_tickets,
+                next_due,
+                self._agent_free_hours,
+                self._closing_hours,
+                closing,
+                self._handle_hours,
+                self._started_hours,
+                self._closed_hours,
+                self._open_starts,
+                self._open_ends,
+                self._tally,
+                self._never_again,
+                self._last_close_hours,
+            )
+        )
+
+    def _grow_tickets(self, tickets: int) -> None:
+        """Room for ``tickets`` tickets in the per-ticket arrays (doubling: few copies)."""
+        if tickets <= len(self._opened_hours):
+            return
+        size = max(tickets, 2 * len(self._opened_hours), 64)
+        kept = self._tickets
+        for name, fill in (
+            ("_opened_hours", 0.0),
+            ("_handle_hours", 0.0),
+            ("_started_hours", math.nan),
+            ("_closed_hours", math.nan),
+        ):
+            grown = np.full(size, fill)
+            grown[:kept] = getattr(self, name)[:kept]
+            setattr(self, name, grown)
 
     def _merge_due(self, arrival_hours: np.ndarray, tickets: np.ndarray) -> None:
         """Merge a batch into the tickets not scheduled, keeping (arrival, submission) order."""
         all_hours = np.concatenate([self._due_hours[self._next_due :], arrival_hours])
-        all_tickets = np.concatenate(
-            [np.array(self._due_tickets[self._next_due :], dtype=np.int64), tickets]
-        )
+        all_tickets = np.concatenate([self._due_tickets[self._next_due :], tickets])
         order = np.argsort(all_hours, kind="stable")  # stable: earlier submissions first
-        self._due_hours = all_hours[order].tolist()
-        self._due_tickets = all_tickets[order].tolist()
+        self._due_hours = all_hours[order]
+        self._due_tickets = all_tickets[order]
         self._next_due = 0
 
     def _delay_until(self, target_hours: float) -> float:
@@ -337,10 +336,10 @@ def serve(
 
 def _open_intervals(
     open_starts: np.ndarray | None, open_ends: np.ndarray | None
-) -> tuple[list[float], list[float]]:
-    """Validated open hours, as lists: bisect on a list beats np.searchsorted on a scalar."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validated open hours."""
     if open_starts is None and open_ends is None:
-        return [-math.inf], [math.inf]
+        return np.array([-math.inf]), np.array([math.inf])
     if open_starts is None or open_ends is None:
         raise ValueError("give both open_starts and open_ends, or neither (open 24/7)")
     starts = np.asarray(open_starts, dtype=float)
@@ -356,4 +355,102 @@ def _open_intervals(
         raise ValueError("every open interval must have start < end")
     if not np.all(starts[1:] >= ends[:-1]):
         raise ValueError("open intervals must be sorted and must not overlap")
-    return starts.tolist(), ends.tolist()
+    return starts.copy(), ends.copy()
+
+
+# -- the compiled scheduling loop ----------------------------------------------------------------
+
+_ARRIVED, _CLOSED, _PEAK = 0, 1, 2  # the desk's tally
+
+
+@numba.njit(cache=True)
+def _schedule_arrived(
+    now,
+    due_hours,
+    due_tickets,
+    next_due,
+    free,
+    closing,
+    closing_count,
+    handle,
+    started,
+    closed_hours,
+    open_starts,
+    open_ends,
+    tally,
+    never_again,
+    last_close,
+):
+    """Instant by instant up to ``now``: each arriving ticket, in FCFS order, takes the agent
+    free soonest (``free``, a heap) and starts at the first open instant from the later of its
+    arrival and that agent's free time; closes (``closing``, a heap) are counted, and the
+    backlog after each instant gives the peak. Returns the desk's new scalars."""
+    pending, intervals = len(due_hours), len(open_ends)
+    arrived, closed, peak = tally[_ARRIVED], tally[_CLOSED], tally[_PEAK]
+    while True:
+        hours = due_hours[next_due] if next_due < pending else math.inf
+        if closing_count and closing[0] < hours:
+            hours = closing[0]
+        if hours > now:
+            break
+        while next_due < pending and due_hours[next_due] == hours:
+            if not never_again:
+                ticket = due_tickets[next_due]
+                starts_hours = free[0] if free[0] > hours else hours
+                interval = np.searchsorted(open_ends, starts_hours, side="right")
+                if interval == intervals:
+                    never_again = True  # the desk never opens again: nobody is served
+                else:
+                    if open_starts[interval] > starts_hours:
+                        starts_hours = open_starts[interval]
+                    closes_hours = starts_hours + handle[ticket]
+                    started[ticket] = starts_hours
+                    closed_hours[ticket] = closes_hours
+                    free[0] = closes_hours
+                    _sift_down(free, len(free))
+                    closing[closing_count] = closes_hours
+                    closing_count += 1
+                    _sift_up(closing, closing_count - 1)
+                    if closes_hours > last_close:
+                        last_close = closes_hours
+            next_due += 1
+            arrived += 1
+        while closing_count and closing[0] <= hours:
+            closing_count -= 1
+            closing[0] = closing[closing_count]
+            _sift_down(closing, closing_count)
+            closed += 1
+        if arrived - closed > peak:
+            peak = arrived - closed
+    tally[_ARRIVED], tally[_CLOSED], tally[_PEAK] = arrived, closed, peak
+    return next_due, closing_count, never_again, last_close
+
+
+@numba.njit(cache=True)
+def _sift_down(heap, size):
+    """Restore the min-heap ``heap[:size]`` after its top was replaced."""
+    item, pos = heap[0], 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if not heap[child] < item:
+            break
+        heap[pos] = heap[child]
+        pos = child
+    heap[pos] = item
+
+
+@numba.njit(cache=True)
+def _sift_up(heap, pos):
+    """Restore the min-heap above ``heap[pos]``, just added at the end."""
+    item = heap[pos]
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if not item < heap[parent]:
+            break
+        heap[pos] = heap[parent]
+        pos = parent
+    heap[pos] = item
