@@ -15,6 +15,7 @@ day a risk doubles the rate (``World.failure_factor_by_day``) so does one at 0.0
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.model.scenario import Failures, HandleMinutes
@@ -67,6 +68,7 @@ class FailureDice:
         self._mailboxes = mailboxes
         self._queue = queue
         self._by_attempt: list[np.ndarray] = []
+        self._start_by_attempt: dict[int, np.ndarray] = {}
         # np.take: the same gather as fancy indexing, faster on large arrays.
         self._first_by_position = np.take(self._uniforms(1), queue) if failures.rate > 0 else None
         share = failures.persistent_share
@@ -82,21 +84,30 @@ class FailureDice:
 
     def fails(self, positions: np.ndarray, attempt: np.ndarray, rate: float) -> np.ndarray:
         """Bool per attempt: does the mailbox at ``positions[j]`` fail attempt ``attempt[j]``?"""
-        top = int(attempt.max()) if len(attempt) else 0
-        if rate > 0 and top == 1:  # the usual evening: everyone on a first attempt
+        if rate > 0:
+            # Everyone by their first attempt's uniform, then the few on a later attempt.
             failed = self._first_by_position[positions] < rate
+            later = np.flatnonzero(attempt > 1)
+            if len(later):
+                later_attempt = attempt[later]
+                ids = self._queue[positions[later]]
+                for k in range(2, int(later_attempt.max()) + 1):
+                    these = later_attempt == k
+                    failed[later[these]] = self._uniforms_at(k, ids[these]) < rate
         else:
             failed = np.zeros(len(positions), dtype=bool)
-            if rate > 0:
-                first = attempt == 1
-                failed[first] = self._first_by_position[positions[first]] < rate
-                for k in range(2, top + 1):
-                    these = attempt == k
-                    ids = self._queue[positions[these]]
-                    failed[these] = self._uniforms(k)[ids] < rate
         if self._persistent_by_position is not None:
             failed |= self._persistent_by_position[positions]
         return failed
+
+    def _uniforms_at(self, attempt: int, ids: np.ndarray) -> np.ndarray:
+        """``self._uniforms(attempt)[ids]``, without drawing the other mailboxes' uniforms:
+        the few on a later attempt read their place in the stream (``_stream_uniforms``)."""
+        start = self._start_by_attempt.get(attempt)
+        if start is None:
+            start = _pcg64_start(_child(self._seed, attempt - 1))
+            self._start_by_attempt[attempt] = start
+        return _stream_uniforms(start, ids, _PCG64_JUMPS, _PCG64_SUMS)
 
     def _uniforms(self, attempt: int) -> np.ndarray:
         while len(self._by_attempt) < attempt:
@@ -117,3 +128,83 @@ def arrival_minutes(hour_cdf: np.ndarray, rng: np.random.Generator, count: int) 
 def handle_hours(handle: HandleMinutes, rng: np.random.Generator, count: int) -> np.ndarray:
     """Lognormal ticket handle times, in hours."""
     return rng.lognormal(np.log(handle.median), handle.sigma, count) / 60.0
+
+
+# -- random access into a stream ------------------------------------------------------------------
+#
+# ``default_rng(seed).random(n)[ids]`` for a few ids of millions, without drawing the rest.
+# numpy's PCG64 is a 128-bit LCG, state <- state * MULTIPLIER + increment, whose i-th step's
+# state gives the i-th 64-bit output (xor-shift-low, random rotation) and the i-th uniform its
+# top 53 bits. Jumping i steps composes the stepped maps for the powers of two in i: 2^j steps
+# map x to A_j x + increment G_j, A_j = MULTIPLIER^(2^j), G_j = 1 + MULTIPLIER + ... + A_j / M.
+# Tests compare it with numpy's own stream.
+
+_PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
+_MASK64, _MASK128 = (1 << 64) - 1, (1 << 128) - 1
+
+
+def _pcg64_halves(values: list[int]) -> np.ndarray:
+    return np.array([[value >> 64, value & _MASK64] for value in values], dtype=np.uint64)
+
+
+def _pcg64_tables() -> tuple[np.ndarray, np.ndarray]:
+    """A_j and G_j (as high, low 64-bit halves) for j = 0..63."""
+    multiplier, total, jumps, sums = _PCG64_MULTIPLIER, 1, [], []
+    for _ in range(64):
+        jumps.append(multiplier)
+        sums.append(total)
+        total = (total * (multiplier + 1)) & _MASK128
+        multiplier = (multiplier * multiplier) & _MASK128
+    return _pcg64_halves(jumps), _pcg64_halves(sums)
+
+
+_PCG64_JUMPS, _PCG64_SUMS = _pcg64_tables()
+
+
+def _pcg64_start(seed: np.random.SeedSequence) -> np.ndarray:
+    """The state and increment of ``default_rng(seed)``'s PCG64, as 64-bit halves."""
+    state = np.random.PCG64(seed).state["state"]
+    return _pcg64_halves([state["state"], state["inc"]]).ravel()
+
+
+@numba.njit(inline="always")
+def _multiply_64(a, b):
+    """The 128-bit product of two uint64, as (high, low)."""
+    m32, s32 = np.uint64(0xFFFFFFFF), np.uint64(32)
+    a0, a1, b0, b1 = a & m32, a >> s32, b & m32, b >> s32
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> s32) + (p01 & m32) + (p10 & m32)
+    return p11 + (p01 >> s32) + (p10 >> s32) + (mid >> s32), (mid << s32) | (p00 & m32)
+
+
+@numba.njit(inline="always")
+def _multiply_128(a_high, a_low, b_high, b_low):
+    """a * b mod 2^128, in (high, low) 64-bit halves."""
+    high, low = _multiply_64(a_low, b_low)
+    return high + a_high * b_low + a_low * b_high, low
+
+
+@numba.njit(cache=True)
+def _stream_uniforms(start, ids, jumps, sums):
+    """The uniforms at places ``ids`` of the PCG64 stream whose state and increment are
+    ``start`` (``_pcg64_start``): what ``Generator.random`` draws there."""
+    one, zero = np.uint64(1), np.uint64(0)
+    state_high, state_low, inc_high, inc_low = start[0], start[1], start[2], start[3]
+    shifts = np.empty_like(sums)  # the increment times G_j
+    for j in range(len(sums)):
+        shifts[j, 0], shifts[j, 1] = _multiply_128(inc_high, inc_low, sums[j, 0], sums[j, 1])
+    out = np.empty(len(ids))
+    for k in range(len(ids)):
+        steps, high, low, j = np.uint64(ids[k]) + one, state_high, state_low, 0
+        while steps:
+            if steps & one:
+                high, low = _multiply_128(high, low, jumps[j, 0], jumps[j, 1])
+                added = low + shifts[j, 1]
+                high = high + shifts[j, 0] + (one if added < low else zero)
+                low = added
+            steps >>= one
+            j += 1
+        mixed, rotation = high ^ low, high >> np.uint64(58)
+        output = (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
+        out[k] = np.float64(output >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return out

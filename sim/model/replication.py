@@ -49,8 +49,6 @@ import simpy
 
 from sim.model import draws, tables
 from sim.model.bookkeeping import (
-    MIGRATED,
-    REMEDIATION,
     STATUS_NAMES,
     DailyCounts,
     DueList,
@@ -394,34 +392,25 @@ class _Run:
         tonight = ready
 
         state = self.state
-        attempts = state.attempts[tonight] + 1
-        state.attempts[tonight] = attempts
+        attempts = state.next_attempts(tonight)
         rate = self.sc.failures.rate
         if self.world.failure_factor_by_day is not None:
             rate = min(1.0, rate * float(self.world.failure_factor_by_day[day]))
         failed = self.failure_dice.fails(tonight, attempts, rate)
-        if failed.any():
-            ok, bad, bad_attempts = tonight[~failed], tonight[failed], attempts[failed]
-        else:
-            ok, bad, bad_attempts = tonight, tonight[:0], attempts[:0]
-        state.status[ok] = MIGRATED
-        state.cutover_day[ok] = day
-        state.final_day[ok] = day
+        max_attempts = self.sc.failures.max_attempts
+        ok, bad, retry, given_up = state.record_attempts(
+            tonight, attempts, failed, day, max_attempts
+        )
         self.counts.add("cutover_ok", day, len(ok))
         if lane.notifies:
             self.counts.add("success_notices", day, len(ok))
         self.counts.add("cutover_failed", day, len(bad))
-        max_attempts = self.sc.failures.max_attempts
-        given_up = bad[bad_attempts >= max_attempts]
-        state.status[given_up] = REMEDIATION
-        state.final_day[given_up] = day
-        done = len(ok) + len(given_up)
+        done = len(ok) + given_up
         self.lane_migrated[lane.index] += len(ok)
         self.outstanding -= done
         self.lane_outstanding[lane.index] -= done
         if done and self.lane_outstanding[lane.index] == 0:
             self.lane_completion[lane.index] = day
-        retry = bad[bad_attempts < max_attempts]
         state.waiting_since[retry] = day
         retry_day = lane.next_cutover_day(day + max(1, self.sc.failures.retry_after_days))
         self._carry(lane, retry, retry_day)
