@@ -84,20 +84,20 @@ class FailureDice:
 
     def fails(self, positions: np.ndarray, attempt: np.ndarray, rate: float) -> np.ndarray:
         """Bool per attempt: does the mailbox at ``positions[j]`` fail attempt ``attempt[j]``?"""
-        if rate > 0:
-            # Everyone by their first attempt's uniform, then the few on a later attempt.
-            failed = self._first_by_position[positions] < rate
-            later = np.flatnonzero(attempt > 1)
-            if len(later):
-                later_attempt = attempt[later]
-                ids = self._queue[positions[later]]
-                for k in range(2, int(later_attempt.max()) + 1):
-                    these = later_attempt == k
-                    failed[later[these]] = self._uniforms_at(k, ids[these]) < rate
-        else:
-            failed = np.zeros(len(positions), dtype=bool)
-        if self._persistent_by_position is not None:
-            failed |= self._persistent_by_position[positions]
+        persistent = self._persistent_by_position
+        failed, later = _first_attempt_fails(
+            positions,
+            attempt,
+            self._first_by_position if rate > 0 else _NO_UNIFORMS,
+            _NO_FLAGS if persistent is None else persistent,
+            rate,
+        )
+        if len(later):  # the few on a later attempt, by that attempt's uniform
+            later_attempt = attempt[later]
+            ids = self._queue[positions[later]]
+            for k in range(2, int(later_attempt.max()) + 1):
+                these = later_attempt == k
+                failed[later[these]] |= self._uniforms_at(k, ids[these]) < rate
         return failed
 
     def _uniforms_at(self, attempt: int, ids: np.ndarray) -> np.ndarray:
@@ -118,11 +118,20 @@ class FailureDice:
 
 def arrival_minutes(hour_cdf: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
     """Local minutes after midnight, by hourly arrival weights (``hour_cdf``: their CDF)."""
-    u = rng.random(count)
-    hour = np.minimum(np.searchsorted(hour_cdf, u, side="right"), 23)
-    below = np.where(hour > 0, hour_cdf[hour - 1], 0.0)
-    within = (u - below) / np.maximum(hour_cdf[hour] - below, 1e-12)
-    return (hour + np.clip(within, 0, 1)) * 60.0
+    return _minutes_of_uniforms(hour_cdf, rng.random(count))
+
+
+@numba.njit(cache=True)
+def _minutes_of_uniforms(hour_cdf: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Each uniform's hour by the CDF, and its place within that hour's share: one pass over
+    an evening's few tickets, where numpy took a dozen calls."""
+    minutes = np.empty(len(uniforms))
+    for j, u in enumerate(uniforms):
+        hour = min(np.searchsorted(hour_cdf, u, side="right"), 23)
+        below = hour_cdf[hour - 1] if hour > 0 else 0.0
+        within = (u - below) / max(hour_cdf[hour] - below, 1e-12)
+        minutes[j] = (hour + min(max(within, 0.0), 1.0)) * 60.0
+    return minutes
 
 
 def handle_hours(handle: HandleMinutes, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -208,3 +217,25 @@ def _stream_uniforms(start, ids, jumps, sums):
         output = (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
         out[k] = np.float64(output >> np.uint64(11)) * (1.0 / 9007199254740992.0)
     return out
+
+
+_NO_UNIFORMS, _NO_FLAGS = np.empty(0), np.empty(0, dtype=bool)
+
+
+@numba.njit(cache=True)
+def _first_attempt_fails(positions, attempt, first_uniform, persistent, rate):
+    """Per attempt (one pass): fails if persistent (none if ``persistent`` is empty) or, on a
+    first attempt, by its uniform (by queue position); and which are later attempts."""
+    failed = np.empty(len(positions), dtype=np.bool_)
+    later = np.empty(len(positions), dtype=np.int64)
+    count = 0
+    for j, position in enumerate(positions):
+        fails = len(persistent) > 0 and persistent[position]
+        if rate > 0:
+            if attempt[j] > 1:
+                later[count] = j
+                count += 1
+            elif first_uniform[position] < rate:
+                fails = True
+        failed[j] = fails
+    return failed, later[:count]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 import simpy
@@ -380,11 +381,9 @@ class _Run:
 
     def cutover(self, lane: LanePlan, day: int, due: np.ndarray) -> None:
         """Defer the unsynced, switch over up to the evening's capacity, slip the rest."""
-        synced = self.synced_at[due] <= self.model.cutover_hours[day]
-        ready = due
-        if not synced.all():
-            self.defer(lane, day, due[~synced])
-            ready = due[synced]
+        ready, unsynced = _split_by_sync(due, self.synced_at, self.model.cutover_hours[day])
+        if len(unsynced):
+            self.defer(lane, day, unsynced)
         capacity = int(lane.evening_capacity[day])
         if len(ready) > capacity:
             self.slip(lane, day, ready[capacity:], evening_full=True)
@@ -439,7 +438,7 @@ class _Run:
     def raise_tickets(self, day: int, migrated: np.ndarray, failed: np.ndarray) -> None:
         """Tickets from migrated users, and from some failed switch-overs, next working day."""
         support = self.sc.support
-        raisers = migrated[self.raises_ticket[migrated]]
+        raisers = _flagged(migrated, self.raises_ticket)
         if support.failed_cutover_ticket_rate > 0 and len(failed):
             unlucky = self.ticket_rng.random(len(failed)) < support.failed_cutover_ticket_rate
             raisers = np.concatenate([raisers, failed[unlucky]])
@@ -484,6 +483,38 @@ class _Run:
         if lane.notifies:
             self.counts.add("reminders_sent", day - 1, len(positions))
             self.date_changes += len(positions)
+
+
+# --- compiled passes over an evening's users (one loop where numpy took several calls) ------
+
+
+@numba.njit(cache=True)
+def _split_by_sync(due, synced_hours, hours):
+    """``due`` split, in order, into those whose initial sync finished by ``hours``, and
+    the others."""
+    synced = np.empty_like(due)
+    unsynced = np.empty_like(due)
+    done = waiting = 0
+    for position in due:
+        if synced_hours[position] <= hours:
+            synced[done] = position
+            done += 1
+        else:
+            unsynced[waiting] = position
+            waiting += 1
+    return synced[:done], unsynced[:waiting]
+
+
+@numba.njit(cache=True)
+def _flagged(positions, flag_by_position):
+    """``positions[flag_by_position[positions]]``."""
+    out = np.empty_like(positions)
+    count = 0
+    for position in positions:
+        if flag_by_position[position]:
+            out[count] = position
+            count += 1
+    return out[:count]
 
 
 __all__ = ["STATUS_NAMES", "PlainModel", "Replication", "World"]

@@ -1,4 +1,5 @@
-"""The failure dice read a later attempt's uniforms straight from their place in the stream."""
+"""The dice's compiled passes give exactly what numpy gives: a later attempt's uniforms read
+straight from their place in the stream, ticket arrival minutes in one pass."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model.draws import _PCG64_JUMPS, _PCG64_SUMS, _pcg64_start, _stream_uniforms
+from sim.model.draws import (
+    _PCG64_JUMPS,
+    _PCG64_SUMS,
+    _pcg64_start,
+    _stream_uniforms,
+    arrival_minutes,
+)
 
 
 @settings(deadline=None, max_examples=60)
@@ -32,3 +39,21 @@ def test_stream_uniforms_reach_millions_of_places_in():
     every = np.random.default_rng(seed).random(2_100_000)
     got = _stream_uniforms(_pcg64_start(seed), ids, _PCG64_JUMPS, _PCG64_SUMS)
     np.testing.assert_array_equal(got, every[ids])
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    weights=st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0, 1e-9]), min_size=24, max_size=24).filter(
+        lambda w: sum(w) > 0
+    ),
+    count=st.integers(0, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_arrival_minutes_equal_numpys_calculation(weights, count, seed):
+    hour_cdf = np.cumsum(weights) / np.sum(weights)
+    got = arrival_minutes(hour_cdf, np.random.default_rng(seed), count)
+    u = np.random.default_rng(seed).random(count)
+    hour = np.minimum(np.searchsorted(hour_cdf, u, side="right"), 23)
+    below = np.where(hour > 0, hour_cdf[hour - 1], 0.0)
+    within = (u - below) / np.maximum(hour_cdf[hour] - below, 1e-12)
+    np.testing.assert_array_equal(got, (hour + np.clip(within, 0, 1)) * 60.0)
