@@ -139,7 +139,10 @@ class ServiceDesk:
         self._opened_hours[first_ticket : first_ticket + count] = arrival_hours
         self._handle_hours[first_ticket : first_ticket + count] = handle_hours
         self._tickets = first_ticket + count
-        self._merge_due(arrival_hours, np.arange(first_ticket, first_ticket + count))
+        self._due_hours, self._due_tickets = _merged_due(
+            self._due_hours, self._due_tickets, self._next_due, arrival_hours, first_ticket
+        )
+        self._next_due = 0
         if self._wake is not None:
             self._wake.succeed()
             self._wake = None
@@ -271,15 +274,6 @@ class ServiceDesk:
             grown[:kept] = getattr(self, name)[:kept]
             setattr(self, name, grown)
 
-    def _merge_due(self, arrival_hours: np.ndarray, tickets: np.ndarray) -> None:
-        """Merge a batch into the tickets not scheduled, keeping (arrival, submission) order."""
-        all_hours = np.concatenate([self._due_hours[self._next_due :], arrival_hours])
-        all_tickets = np.concatenate([self._due_tickets[self._next_due :], tickets])
-        order = np.argsort(all_hours, kind="stable")  # stable: earlier submissions first
-        self._due_hours = all_hours[order]
-        self._due_tickets = all_tickets[order]
-        self._next_due = 0
-
     def _delay_until(self, target_hours: float) -> float:
         # SimPy only offers relative delays, and now + (target - now) can round to a step
         # short of target; the desk keeps its own exact times, so that is harmless.
@@ -300,13 +294,13 @@ class ServiceDesk:
             )
         if len(arrival_hours) == 0:
             return arrival_hours, handle_hours, mailbox.astype(np.int64)
-        if not np.all(np.isfinite(arrival_hours)):
+        # min and max: NaN propagates through both, so they tell every check.
+        earliest, latest = arrival_hours.min(), arrival_hours.max()
+        if not (math.isfinite(earliest) and math.isfinite(latest)):
             raise ValueError("arrival_hours must be finite")
-        if arrival_hours.min() < self.env.now:
-            raise ValueError(
-                f"arrival_hours must be >= now ({self.env.now}); got {arrival_hours.min()}"
-            )
-        if not (np.all(np.isfinite(handle_hours)) and handle_hours.min() >= 0):
+        if earliest < self.env.now:
+            raise ValueError(f"arrival_hours must be >= now ({self.env.now}); got {earliest}")
+        if not (handle_hours.min() >= 0 and handle_hours.max() < math.inf):
             raise ValueError("handle_hours must be finite and >= 0")
         if mailbox.dtype.kind not in "iu":
             raise ValueError(f"mailbox must hold integer ids (got dtype {mailbox.dtype})")
@@ -424,6 +418,26 @@ def _schedule_arrived(
             peak = arrived - closed
     tally[_ARRIVED], tally[_CLOSED], tally[_PEAK] = arrived, closed, peak
     return next_due, closing_count, never_again, last_close
+
+
+@numba.njit(cache=True)
+def _merged_due(due_hours, due_tickets, next_due, arrival_hours, first_ticket):
+    """The tickets not yet scheduled (``due_hours[next_due:]``, sorted) and a batch (tickets
+    ``first_ticket`` on), merged in (arrival, submission) order: ties keep earlier tickets
+    first, as a stable sort of the two one after the other would."""
+    order = np.argsort(arrival_hours, kind="mergesort")  # mergesort: stable
+    pending, count = len(due_hours), len(arrival_hours)
+    hours = np.empty(pending - next_due + count)
+    tickets = np.empty(pending - next_due + count, dtype=np.int64)
+    old, new = next_due, 0
+    for k in range(len(hours)):
+        if new == count or (old < pending and due_hours[old] <= arrival_hours[order[new]]):
+            hours[k], tickets[k] = due_hours[old], due_tickets[old]
+            old += 1
+        else:
+            hours[k], tickets[k] = arrival_hours[order[new]], first_ticket + order[new]
+            new += 1
+    return hours, tickets
 
 
 @numba.njit(cache=True)
