@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 from sim.model.draws import (
     _PCG64_JUMPS,
     _PCG64_SUMS,
+    FailureDice,
     _pcg64_start,
     _stream_uniforms,
     arrival_minutes,
+    stream_seeds,
 )
+from sim.model.scenario import Failures
 
 
 @settings(deadline=None, max_examples=60)
@@ -57,3 +60,21 @@ def test_arrival_minutes_equal_numpys_calculation(weights, count, seed):
     below = np.where(hour > 0, hour_cdf[hour - 1], 0.0)
     within = (u - below) / np.maximum(hour_cdf[hour] - below, 1e-12)
     np.testing.assert_array_equal(got, (hour + np.clip(within, 0, 1)) * 60.0)
+
+
+def test_a_retrying_mailbox_reads_its_next_attempts_uniform_drawn_for_every_mailbox_by_id():
+    mailboxes = 5_000
+    seeds = stream_seeds(np.random.SeedSequence(11))
+    queue = np.random.default_rng(0).permutation(mailboxes)
+    dice = FailureDice(Failures(rate=0.01), seeds, mailboxes, queue)
+    # Attempt k's uniforms: the failures stream's k-th child, one per mailbox id.
+    by_attempt = [np.random.default_rng(s).random(mailboxes) for s in seeds["failures"].spawn(4)]
+    positions = np.array([4_999, 0, 17, 2_500, 3])
+    failed_attempt = np.array([1, 2, 1, 3, 2])
+    dice.retry(positions, failed_attempt)
+    first, later, persistent = dice.evening_tables(0.01)
+    np.testing.assert_array_equal(first, by_attempt[0][queue])
+    for position, attempt in zip(positions, failed_attempt, strict=True):
+        assert later[position] == by_attempt[attempt][queue[position]]
+    assert not len(persistent)
+    assert all(not len(table) for table in dice.evening_tables(0.0)[:2])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 PENDING, MIGRATED, REMEDIATION = 0, 1, 2
@@ -70,20 +69,6 @@ class MailboxState:
         self.ever_deferred = np.zeros(queued, dtype=bool)
         self.ever_slipped = np.zeros(queued, dtype=bool)
         self.final_day = np.full(queued, -1, dtype=np.int32)  # migrated or sent to remediation
-
-    def next_attempts(self, positions: np.ndarray) -> np.ndarray:
-        """Count one more attempt for each of ``positions`` (distinct); returns the counts."""
-        return _next_attempts(self.attempts, positions)
-
-    def record_attempts(
-        self, positions: np.ndarray, attempts: np.ndarray, failed: np.ndarray, day: int, limit: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The evening's switch-overs: ``positions`` not ``failed`` are migrated on ``day``;
-        failed ones on their ``limit``-th attempt go to remediation. Returns (migrated, failed,
-        to retry, sent to remediation): the first three positions in their order tonight."""
-        return _record_attempts(
-            positions, attempts, failed, day, limit, self.status, self.cutover_day, self.final_day
-        )
 
 
 class DueList:
@@ -169,38 +154,3 @@ def _runs_of_equal_days(days: np.ndarray):
     edges = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1, [len(days)]])
     for first, end in itertools.pairwise(edges):
         yield int(days[first]), (int(first), int(end))
-
-
-@numba.njit(cache=True)
-def _next_attempts(attempts: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    counts = np.empty(len(positions), dtype=attempts.dtype)
-    for j, position in enumerate(positions):
-        counts[j] = attempts[position] + 1
-        attempts[position] = counts[j]
-    return counts
-
-
-@numba.njit(cache=True)
-def _record_attempts(positions, attempts, failed, day, limit, status, cutover_day, final_day):
-    failures = np.count_nonzero(failed)
-    migrated = np.empty(len(positions) - failures, dtype=positions.dtype)
-    bad = np.empty(failures, dtype=positions.dtype)
-    retry = np.empty(failures, dtype=positions.dtype)
-    ok = retried = remediation = 0
-    for j, position in enumerate(positions):
-        if not failed[j]:
-            migrated[ok] = position
-            ok += 1
-            status[position] = MIGRATED
-            cutover_day[position] = day
-            final_day[position] = day
-            continue
-        bad[j - ok] = position  # j - ok: failed before j
-        if attempts[j] >= limit:
-            status[position] = REMEDIATION
-            final_day[position] = day
-            remediation += 1
-        else:
-            retry[retried] = position
-            retried += 1
-    return migrated, bad, retry[:retried], remediation

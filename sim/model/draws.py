@@ -34,6 +34,8 @@ STREAMS = (
     "kinds",
 )
 
+_NO_UNIFORMS, _NO_FLAGS = np.empty(0), np.empty(0, dtype=bool)  # nothing to read
+
 
 def stream_seeds(seed: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
     """One child sequence per stochastic process: what ``seed.spawn`` gives a fresh
@@ -51,10 +53,11 @@ class FailureDice:
     Attempt ``k`` (1-based) of mailbox ``i`` fails when ``i`` is persistent (a share
     ``persistent_share`` of mailboxes: corrupt or oversized items) or when its
     ``k``-th uniform is below the day's failure rate. Attempt ``k``'s uniforms come
-    from their own child of the failures stream, drawn for every mailbox id at
-    once, and only when some mailbox first reaches attempt ``k``. Mailboxes are
-    addressed by queue position (``queue`` maps positions to ids); first attempts,
-    nearly all of them, read arrays already put in queue order.
+    from their own child of the failures stream, by mailbox id: the first attempt's
+    drawn for every mailbox at once, a later attempt's read for the few who retry
+    from their places in its stream (the same numbers). Mailboxes are addressed by
+    queue position (``queue`` maps positions to ids); first attempts, nearly all of
+    them, read arrays already put in queue order.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class FailureDice:
         self._queue = queue
         self._by_attempt: list[np.ndarray] = []
         self._start_by_attempt: dict[int, np.ndarray] = {}
+        self._later_by_position: np.ndarray | None = None  # see retry
         # np.take: the same gather as fancy indexing, faster on large arrays.
         self._first_by_position = np.take(self._uniforms(1), queue) if failures.rate > 0 else None
         share = failures.persistent_share
@@ -82,23 +86,31 @@ class FailureDice:
             None if self.persistent is None else np.take(self.persistent, queue)
         )
 
-    def fails(self, positions: np.ndarray, attempt: np.ndarray, rate: float) -> np.ndarray:
-        """Bool per attempt: does the mailbox at ``positions[j]`` fail attempt ``attempt[j]``?"""
+    def evening_tables(self, rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What an evening's switch-overs read, by queue position: the first attempt's uniform,
+        the next attempt's of those retrying (see ``retry``), and who is persistent. An
+        attempt fails if persistent or if its uniform is below ``rate``. Empty arrays where
+        nothing is to be read (``rate`` 0, nobody retrying, no persistent share)."""
+        first = later = _NO_UNIFORMS
+        if rate > 0:
+            first = self._first_by_position
+            if self._later_by_position is not None:
+                later = self._later_by_position
         persistent = self._persistent_by_position
-        failed, later = _first_attempt_fails(
-            positions,
-            attempt,
-            self._first_by_position if rate > 0 else _NO_UNIFORMS,
-            _NO_FLAGS if persistent is None else persistent,
-            rate,
-        )
-        if len(later):  # the few on a later attempt, by that attempt's uniform
-            later_attempt = attempt[later]
-            ids = self._queue[positions[later]]
-            for k in range(2, int(later_attempt.max()) + 1):
-                these = later_attempt == k
-                failed[later[these]] |= self._uniforms_at(k, ids[these]) < rate
-        return failed
+        return first, later, _NO_FLAGS if persistent is None else persistent
+
+    def retry(self, positions: np.ndarray, failed_attempt: np.ndarray) -> None:
+        """The mailboxes at ``positions`` failed attempt ``failed_attempt`` and will try again:
+        their next attempt's uniforms, a few of millions, read from their places in its stream."""
+        if self._first_by_position is None or not len(positions):
+            return  # no failure rate: only the persistent fail
+        if self._later_by_position is None:
+            # Written for retrying positions only: its other pages are never touched.
+            self._later_by_position = np.empty(len(self._queue))
+        ids = self._queue[positions]
+        for k in np.unique(failed_attempt):
+            these = failed_attempt == k
+            self._later_by_position[positions[these]] = self._uniforms_at(int(k) + 1, ids[these])
 
     def _uniforms_at(self, attempt: int, ids: np.ndarray) -> np.ndarray:
         """``self._uniforms(attempt)[ids]``, without drawing the other mailboxes' uniforms:
@@ -217,25 +229,3 @@ def _stream_uniforms(start, ids, jumps, sums):
         output = (mixed >> rotation) | (mixed << ((np.uint64(64) - rotation) & np.uint64(63)))
         out[k] = np.float64(output >> np.uint64(11)) * (1.0 / 9007199254740992.0)
     return out
-
-
-_NO_UNIFORMS, _NO_FLAGS = np.empty(0), np.empty(0, dtype=bool)
-
-
-@numba.njit(cache=True)
-def _first_attempt_fails(positions, attempt, first_uniform, persistent, rate):
-    """Per attempt (one pass): fails if persistent (none if ``persistent`` is empty) or, on a
-    first attempt, by its uniform (by queue position); and which are later attempts."""
-    failed = np.empty(len(positions), dtype=np.bool_)
-    later = np.empty(len(positions), dtype=np.int64)
-    count = 0
-    for j, position in enumerate(positions):
-        fails = len(persistent) > 0 and persistent[position]
-        if rate > 0:
-            if attempt[j] > 1:
-                later[count] = j
-                count += 1
-            elif first_uniform[position] < rate:
-                fails = True
-        failed[j] = fails
-    return failed, later[:count]
