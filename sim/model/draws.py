@@ -108,9 +108,13 @@ class FailureDice:
             # Written for retrying positions only: its other pages are never touched.
             self._later_by_position = np.empty(len(self._queue))
         ids = self._queue[positions]
-        for k in np.unique(failed_attempt):
+        low, high = int(failed_attempt.min()), int(failed_attempt.max())
+        if low == high:  # the usual evening: every retry failed the same attempt
+            self._later_by_position[positions] = self._uniforms_at(low + 1, ids)
+            return
+        for k in range(low, high + 1):
             these = failed_attempt == k
-            self._later_by_position[positions[these]] = self._uniforms_at(int(k) + 1, ids[these])
+            self._later_by_position[positions[these]] = self._uniforms_at(k + 1, ids[these])
 
     def _uniforms_at(self, attempt: int, ids: np.ndarray) -> np.ndarray:
         """``self._uniforms(attempt)[ids]``, without drawing the other mailboxes' uniforms:
