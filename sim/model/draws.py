@@ -72,7 +72,6 @@ class FailureDice:
         self._queue = queue
         self._by_attempt: list[np.ndarray] = []
         self._start_by_attempt: dict[int, np.ndarray] = {}
-        self._later_by_position: np.ndarray | None = None  # see retry
         # np.take: the same gather as fancy indexing, faster on large arrays.
         self._first_by_position = np.take(self._uniforms(1), queue) if failures.rate > 0 else None
         share = failures.persistent_share
@@ -86,35 +85,32 @@ class FailureDice:
             None if self.persistent is None else np.take(self.persistent, queue)
         )
 
-    def evening_tables(self, rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What an evening's switch-overs read, by queue position: the first attempt's uniform,
-        the next attempt's of those retrying (see ``retry``), and who is persistent. An
-        attempt fails if persistent or if its uniform is below ``rate``. Empty arrays where
-        nothing is to be read (``rate`` 0, nobody retrying, no persistent share)."""
-        first = later = _NO_UNIFORMS
-        if rate > 0:
-            first = self._first_by_position
-            if self._later_by_position is not None:
-                later = self._later_by_position
+    def evening_tables(self, rate: float) -> tuple[np.ndarray, np.ndarray]:
+        """What an evening's switch-overs read, by queue position: the uniform of each
+        mailbox's next attempt (its first, until it retries: see ``retry``), and who is
+        persistent. An attempt fails if persistent or if its uniform is below ``rate``.
+        Empty arrays where nothing is to be read (``rate`` 0, no persistent share)."""
         persistent = self._persistent_by_position
-        return first, later, _NO_FLAGS if persistent is None else persistent
+        return (
+            self._first_by_position if rate > 0 else _NO_UNIFORMS,
+            _NO_FLAGS if persistent is None else persistent,
+        )
 
     def retry(self, positions: np.ndarray, failed_attempt: np.ndarray) -> None:
         """The mailboxes at ``positions`` failed attempt ``failed_attempt`` and will try again:
-        their next attempt's uniforms, a few of millions, read from their places in its stream."""
+        their next attempt's uniforms, a few of millions read from their places in its stream,
+        replace the uniforms they have used (so ``_first_by_position`` holds each mailbox's
+        next attempt's uniform)."""
         if self._first_by_position is None or not len(positions):
             return  # no failure rate: only the persistent fail
-        if self._later_by_position is None:
-            # Written for retrying positions only: its other pages are never touched.
-            self._later_by_position = np.empty(len(self._queue))
         ids = self._queue[positions]
         low, high = int(failed_attempt.min()), int(failed_attempt.max())
         if low == high:  # the usual evening: every retry failed the same attempt
-            self._later_by_position[positions] = self._uniforms_at(low + 1, ids)
+            self._first_by_position[positions] = self._uniforms_at(low + 1, ids)
             return
         for k in range(low, high + 1):
             these = failed_attempt == k
-            self._later_by_position[positions[these]] = self._uniforms_at(k + 1, ids[these])
+            self._first_by_position[positions[these]] = self._uniforms_at(k + 1, ids[these])
 
     def _uniforms_at(self, attempt: int, ids: np.ndarray) -> np.ndarray:
         """``self._uniforms(attempt)[ids]``, without drawing the other mailboxes' uniforms:

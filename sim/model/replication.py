@@ -504,7 +504,7 @@ def _switch_over(due, synced_hours, hours, capacity, state, dice, rate, max_atte
     to retry, sent to remediation count), positions in ``due`` order. Numpy took a dozen
     passes over the ~22,000 of an evening for this."""
     attempts, status, cutover_day, final_day = state
-    first_uniform, next_uniform, persistent = dice
+    uniform, persistent = dice
     unsynced, slipped = np.empty_like(due), np.empty_like(due)
     raisers, failed, retry = np.empty_like(due), np.empty_like(due), np.empty_like(due)
     deferred = turned_away = tonight = migrated = raising = failures = retrying = 0
@@ -522,8 +522,7 @@ def _switch_over(due, synced_hours, hours, capacity, state, dice, rate, max_atte
         attempts[position] = attempt
         fails = len(persistent) > 0 and persistent[position]
         if not fails and rate > 0:
-            uniform = first_uniform[position] if attempt == 1 else next_uniform[position]
-            fails = uniform < rate
+            fails = uniform[position] < rate
         if not fails:
             status[position] = MIGRATED
             cutover_day[position] = day
