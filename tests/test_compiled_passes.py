@@ -1,5 +1,5 @@
-"""The dice's compiled passes give exactly what numpy gives: a later attempt's uniforms read
-straight from their place in the stream, ticket arrival minutes in one pass."""
+"""The compiled passes give exactly what numpy gives: a later attempt's uniforms read straight
+from their place in the stream, ticket arrival minutes, an evening's switch-overs."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sim.model.draws import (
     arrival_minutes,
     stream_seeds,
 )
+from sim.model.replication import _switch_over
 from sim.model.scenario import Failures
 
 
@@ -79,3 +80,65 @@ def test_a_retrying_mailbox_reads_its_next_attempts_uniform_drawn_for_every_mail
     np.testing.assert_array_equal(uniform, expected)
     assert not len(persistent)
     assert not len(dice.evening_tables(0.0)[0])
+
+
+def switch_over_with_numpy(
+    due, synced_hours, hours, capacity, state, dice, rate, limit, day, raises
+):
+    """The evening as numpy says it, one whole-array step at a time."""
+    attempts, status, cutover_day, final_day = state
+    uniform, persistent = dice
+    synced = synced_hours[due] <= hours
+    unsynced, ready = due[~synced], due[synced]
+    slipped, tonight = ready[capacity:], ready[:capacity]
+    attempt = attempts[tonight] + 1
+    attempts[tonight] = attempt
+    failed = uniform[tonight] < rate if rate > 0 else np.zeros(len(tonight), dtype=bool)
+    if len(persistent):
+        failed |= persistent[tonight]
+    ok, bad, bad_attempt = tonight[~failed], tonight[failed], attempt[failed]
+    status[ok], cutover_day[ok], final_day[ok] = 1, day, day
+    given_up = bad[bad_attempt >= limit]
+    status[given_up], final_day[given_up] = 2, day
+    retry = bad[bad_attempt < limit]
+    return unsynced, slipped, len(ok), ok[raises[ok]], bad, retry, len(given_up)
+
+
+@settings(deadline=None, max_examples=100)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    due_count=st.integers(0, 60),
+    capacity=st.integers(0, 70),
+    rate=st.sampled_from([0.0, 0.2, 0.7, 1.0]),
+    limit=st.integers(1, 4),
+    persistent_share=st.sampled_from([None, 0.0, 0.3]),
+)
+def test_switch_over_does_what_numpy_does_step_by_step(
+    seed, due_count, capacity, rate, limit, persistent_share
+):
+    rng = np.random.default_rng(seed)
+    queued = 80
+    due = rng.permutation(queued)[:due_count].astype(np.int64)
+    synced_hours = np.where(rng.random(queued) < 0.2, np.inf, rng.uniform(0, 10, queued))
+    persistent = (
+        np.empty(0, dtype=bool)
+        if persistent_share is None
+        else rng.random(queued) < persistent_share
+    )
+    dice = (rng.random(queued), persistent)
+    raises = rng.random(queued) < 0.3
+    # Some users on a later attempt; nobody switched over yet.
+    attempts = rng.integers(0, limit, queued).astype(np.int16)
+
+    def fresh_state():
+        days = np.full(queued, -1, np.int32)
+        return attempts.copy(), np.zeros(queued, np.int8), days, days.copy()
+
+    compiled, stepwise = fresh_state(), fresh_state()
+    args = (due, synced_hours, 6.0, capacity)
+    got = _switch_over(*args, compiled, dice, rate, limit, 9, raises)
+    want = switch_over_with_numpy(*args, stepwise, dice, rate, limit, 9, raises)
+    for got_part, want_part in zip(got, want, strict=True):
+        np.testing.assert_array_equal(got_part, want_part)
+    for got_array, want_array in zip(compiled, stepwise, strict=True):
+        np.testing.assert_array_equal(got_array, want_array)
