@@ -33,7 +33,7 @@ def test_stream_uniforms_equal_numpys_draw_of_every_mailbox_at_those_ids(
     seed = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key))
     ids = np.array([0, mailboxes - 1, *(int(p * mailboxes) for p in picks)], dtype=np.int64)
     every = np.random.default_rng(seed).random(mailboxes)
-    got = _stream_uniforms(_pcg64_start(seed), ids, _PCG64_JUMPS, _PCG64_SUMS)
+    got = _stream_uniforms(_pcg64_start(seed)[None], 0 * ids, ids, _PCG64_JUMPS, _PCG64_SUMS)
     np.testing.assert_array_equal(got, every[ids])
 
 
@@ -41,7 +41,7 @@ def test_stream_uniforms_reach_millions_of_places_in():
     seed = np.random.SeedSequence(2020, spawn_key=(4, 1))
     ids = np.array([2**21 - 1, 2**21, 2_099_999, 1_048_575, 1_048_576, 3, 0])
     every = np.random.default_rng(seed).random(2_100_000)
-    got = _stream_uniforms(_pcg64_start(seed), ids, _PCG64_JUMPS, _PCG64_SUMS)
+    got = _stream_uniforms(_pcg64_start(seed)[None], 0 * ids, ids, _PCG64_JUMPS, _PCG64_SUMS)
     np.testing.assert_array_equal(got, every[ids])
 
 

@@ -71,7 +71,7 @@ class FailureDice:
         self._mailboxes = mailboxes
         self._queue = queue
         self._by_attempt: list[np.ndarray] = []
-        self._start_by_attempt: dict[int, np.ndarray] = {}
+        self._start_by_attempt = np.zeros((0, 4), dtype=np.uint64)  # see _stream_starts
         # np.take: the same gather as fancy indexing, faster on large arrays.
         self._first_by_position = np.take(self._uniforms(1), queue) if failures.rate > 0 else None
         share = failures.persistent_share
@@ -103,23 +103,22 @@ class FailureDice:
         next attempt's uniform)."""
         if self._first_by_position is None or not len(positions):
             return  # no failure rate: only the persistent fail
-        ids = self._queue[positions]
-        low, high = int(failed_attempt.min()), int(failed_attempt.max())
-        if low == high:  # the usual evening: every retry failed the same attempt
-            self._first_by_position[positions] = self._uniforms_at(low + 1, ids)
-            return
-        for k in range(low, high + 1):
-            these = failed_attempt == k
-            self._first_by_position[positions[these]] = self._uniforms_at(k + 1, ids[these])
+        attempt = failed_attempt.astype(np.int64) + 1
+        self._first_by_position[positions] = _stream_uniforms(
+            self._stream_starts(int(attempt.max())),
+            attempt,
+            self._queue[positions],
+            _PCG64_JUMPS,
+            _PCG64_SUMS,
+        )
 
-    def _uniforms_at(self, attempt: int, ids: np.ndarray) -> np.ndarray:
-        """``self._uniforms(attempt)[ids]``, without drawing the other mailboxes' uniforms:
-        the few on a later attempt read their place in the stream (``_stream_uniforms``)."""
-        start = self._start_by_attempt.get(attempt)
-        if start is None:
-            start = _pcg64_start(_child(self._seed, attempt - 1))
-            self._start_by_attempt[attempt] = start
-        return _stream_uniforms(start, ids, _PCG64_JUMPS, _PCG64_SUMS)
+    def _stream_starts(self, attempts: int) -> np.ndarray:
+        """Row k: where attempt k's uniforms start (``_pcg64_start``), for k <= ``attempts``."""
+        if len(self._start_by_attempt) <= attempts:
+            rows = [np.zeros(4, dtype=np.uint64)]  # no attempt 0
+            rows += [_pcg64_start(_child(self._seed, k - 1)) for k in range(1, attempts + 1)]
+            self._start_by_attempt = np.array(rows)
+        return self._start_by_attempt
 
     def _uniforms(self, attempt: int) -> np.ndarray:
         while len(self._by_attempt) < attempt:
@@ -206,22 +205,26 @@ def _multiply_128(a_high, a_low, b_high, b_low):
 
 
 @numba.njit(cache=True)
-def _stream_uniforms(start, ids, jumps, sums):
-    """The uniforms at places ``ids`` of the PCG64 stream whose state and increment are
-    ``start`` (``_pcg64_start``): what ``Generator.random`` draws there."""
+def _stream_uniforms(starts, stream, ids, jumps, sums):
+    """The uniforms at places ``ids`` of PCG64 streams, id ``k``'s in the stream whose state
+    and increment are ``starts[stream[k]]`` (``_pcg64_start``): what ``Generator.random``
+    draws there."""
     one, zero = np.uint64(1), np.uint64(0)
-    state_high, state_low, inc_high, inc_low = start[0], start[1], start[2], start[3]
-    shifts = np.empty_like(sums)  # the increment times G_j
-    for j in range(len(sums)):
-        shifts[j, 0], shifts[j, 1] = _multiply_128(inc_high, inc_low, sums[j, 0], sums[j, 1])
+    shifts = np.empty((len(starts), len(sums), 2), dtype=np.uint64)  # the increment times G_j
+    for s in range(len(starts)):
+        for j in range(len(sums)):
+            shifts[s, j, 0], shifts[s, j, 1] = _multiply_128(
+                starts[s, 2], starts[s, 3], sums[j, 0], sums[j, 1]
+            )
     out = np.empty(len(ids))
     for k in range(len(ids)):
-        steps, high, low, j = np.uint64(ids[k]) + one, state_high, state_low, 0
+        s = stream[k]
+        steps, high, low, j = np.uint64(ids[k]) + one, starts[s, 0], starts[s, 1], 0
         while steps:
             if steps & one:
                 high, low = _multiply_128(high, low, jumps[j, 0], jumps[j, 1])
-                added = low + shifts[j, 1]
-                high = high + shifts[j, 0] + (one if added < low else zero)
+                added = low + shifts[s, j, 1]
+                high = high + shifts[s, j, 0] + (one if added < low else zero)
                 low = added
             steps >>= one
             j += 1
