@@ -100,19 +100,23 @@ class DueList:
     def take(self, day: int, waiting_since: np.ndarray) -> np.ndarray:
         """Everyone due on ``day``: carried over (longest waiting first) and planned, in
         the order of ``carried_first``."""
-        parts = []
+        waiting = np.zeros(0, dtype=np.int64)
         carried = self.carried.pop(day, None)
         if carried:
             positions = np.concatenate(carried)
             # Longest waiting first; among equals, queue order (the plan's order).
-            parts.append(positions[np.lexsort((positions, waiting_since[positions]))])
-        if day in self.planned:
-            first, end = self.planned.pop(day)
-            planned = np.arange(first, end)
-            parts.append(planned) if self.carried_first else parts.insert(0, planned)
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            waiting = positions[np.lexsort((positions, waiting_since[positions]))]
+        if day not in self.planned:
+            return waiting
+        first, end = self.planned.pop(day)
+        # The planned cohort's range with room at one end for the carried over: one array.
+        if self.carried_first:
+            due = np.arange(first - len(waiting), end)
+            due[: len(waiting)] = waiting
+        else:
+            due = np.arange(first, end + len(waiting))
+            due[end - first :] = waiting
+        return due
 
     def take_span(self, first: int, end: int, waiting_since: np.ndarray):
         """(day, due) for every day in [first, end) on which someone is due, in day order."""

@@ -22,8 +22,9 @@ The processes read like the plan:
   and some failed switch-overs do too; the service desk (``sim.model.desk``)
   works them first come, first served, in opening hours.
 
-Mailbox-level work is numpy over whole cohorts; SimPy moves time from one
-cutover evening to the next and runs the desk. Dice: ``sim.model.draws``;
+Mailbox-level work is over whole cohorts (an evening's switch-overs are one
+compiled pass, ``_switch_over``); SimPy moves time from one cutover evening to
+the next and runs the desk. Dice: ``sim.model.draws``;
 who is due when: ``sim.model.bookkeeping``; what a finished replication leaves:
 ``sim.model.record``, made into its output tables by ``sim.model.tables``.
 
