@@ -49,9 +49,9 @@ docs/model.md states how late the schedule is against the exact system.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from sim.model.calendar import Calendar
@@ -202,14 +202,10 @@ def initial_syncs(
     with np.errstate(all="ignore"):
         ratio = sizes / own  # own pace / p (1 where there is no own work)
     ratio[np.flatnonzero(~(own > 0))] = 1.0
-    finish = None
+    segments = scaled = None
     if own_pace_gb is not None and np.any(ratio != 1.0):
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
-
         scaled = sizes * moves  # (the data, in the clocks' units)
-
-        def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
-            return segments.finish(at, scaled[first:last], first, last)
 
     # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
     # (The queue is sorted, so its distinct times are where it changes.)
@@ -223,17 +219,17 @@ def initial_syncs(
     # Past EXACT_BELOW a finish is found as its bucket's end (later than its level): a
     # slot is handed on at that bucket's top, so no move starts in it before the move
     # ahead has finished, and the data reported per hour stays within C x p.
-    handover = busy.bucket_top if len(eligible) > busy.EXACT_BELOW else None
+    handover = busy.width if len(eligible) > busy.EXACT_BELOW else 0.0
     start_level, done_level = _slot_levels(
-        eligible_level, work, moves, refinements, finish, handover
+        eligible_level, work, moves, refinements, segments, scaled, handover
     )
     start = busy.time_sorted(start_level)
     np.maximum(eligible, start, out=start)
-    if finish is not None:  # long moves: their real speed in every stretch, not the slowest
+    if segments is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(
             start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
         )
-        finish = segments = scaled = ratio = None  # (freed for the arrays below to reuse)
+        segments = scaled = ratio = None  # (freed for the arrays below to reuse)
     reached = busy.time_after(done_level, spare=True)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
@@ -313,14 +309,8 @@ class _Clock:
         self._hours = np.concatenate([[0.0], hours, [0.0]])
 
     def _on_segment(self, levels: np.ndarray, k: np.ndarray) -> np.ndarray:
-        # (Gathers into two arrays, not one each: fresh memory costs as much as a pass.)
-        out = np.take(self._base_level, k)
-        part = np.take(self._per_unit, k)
-        with np.errstate(invalid="ignore"):  # an infinite level: inf x 0, then never
-            np.subtract(levels, out, out=out)
-            out *= part
-        np.fmin(out, np.take(self._hours, k, out=part), out=out)
-        out += np.take(self._base_time, k, out=part)
+        out = np.empty(len(levels))
+        _on_segments(levels, k, self._base_level, self._per_unit, self._hours, self._base_time, out)
         return out
 
     def level(self, hours: np.ndarray) -> np.ndarray:
@@ -368,11 +358,11 @@ class _Clock:
 
     def time_sorted(self, levels: np.ndarray) -> np.ndarray:
         """The last time the clock is at each level (non-decreasing levels; inf beyond)."""
-        # searchsorted(curve, levels, "right") without a binary search per level: level
-        # i is past curve[j] where i is at least the number of levels below curve[j].
-        below = np.searchsorted(levels, self.curve, side="left")
-        runs = np.diff(below, prepend=0, append=len(levels))
-        return self._on_segment(levels, np.repeat(np.arange(len(self.curve) + 1), runs))
+        out = np.empty(len(levels))
+        _times_sorted(
+            levels, self.curve, self._base_level, self._per_unit, self._hours, self._base_time, out
+        )
+        return out
 
     def _first_times(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First time the clock reaches each level (inf if never), and that grid index."""
@@ -391,6 +381,39 @@ class _Clock:
             self._bucket_end, self._bucket_bin = self._first_times(tops)
         index = self._bucket(levels, spare)
         return _Reached(self, self._bucket_end[index], self._bucket_bin[index], index=index)
+
+
+@numba.njit(cache=True)
+def _np_fmin(a: float, b: float) -> float:
+    """``np.fmin`` of two floats (the other if one is NaN)."""
+    if a != a:
+        return b
+    return a if (a <= b or b != b) else b
+
+
+@numba.njit(cache=True)
+def _on_segment(level, k, base_level, per_unit, hours, base_time) -> float:
+    """A level's time on the clock's segment ``k`` (see :class:`_Clock`): base time +
+    (level - base level) x hours per unit, at most the segment's hours. An infinite
+    level gives inf x 0 there, then the segment's end (never early)."""
+    return _np_fmin((level - base_level[k]) * per_unit[k], hours[k]) + base_time[k]
+
+
+@numba.njit(cache=True)
+def _on_segments(levels, k, base_level, per_unit, hours, base_time, out) -> None:
+    for i in range(len(levels)):
+        out[i] = _on_segment(levels[i], k[i], base_level, per_unit, hours, base_time)
+
+
+@numba.njit(cache=True)
+def _times_sorted(levels, curve, base_level, per_unit, hours, base_time, out) -> None:
+    """:meth:`_Clock.time_sorted`: for non-decreasing levels the segment of each, the
+    first grid index above it (``searchsorted(curve, level, "right")``), only steps on."""
+    k, points = 0, len(curve)
+    for i in range(len(levels)):
+        while k < points and curve[k] <= levels[i]:
+            k += 1
+        out[i] = _on_segment(levels[i], k, base_level, per_unit, hours, base_time)
 
 
 @dataclass
@@ -431,8 +454,9 @@ def _slot_levels(
     work: np.ndarray,
     moves: int,
     refinements: int,
-    finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
-    handover: Callable[[np.ndarray], np.ndarray] | None = None,
+    segments: _Segments | None = None,
+    sizes: np.ndarray | None = None,
+    handover: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
 
@@ -443,39 +467,115 @@ def _slot_levels(
     the block's own finishes. Every finish used is one the exact schedule has by then
     (a later member's finish is no earlier than this member's exact start), so a
     start is never earlier than the exact one. Within a block a finish is the start
-    plus the work; the finishes handed on to later blocks are ``finish(first, last,
-    starts)`` when given (tighter: :class:`_Segments`). ``handover`` (when given) is the
-    level at which a finish frees its slot, no earlier than the finish itself.
+    plus the work; the finishes handed on to later blocks are those of ``segments``
+    when given (tighter: :class:`_Segments`, ``sizes`` the data in clock units).
+    ``handover`` (when positive) is a bucket width: a finish frees its slot at its
+    bucket's top, no earlier than the finish itself.
     """
     n = len(arrive)
-    start = arrive.copy()
+    start = np.empty(n)
     done = np.empty(n)
-    pool = np.full(min(moves, n), -np.inf)  # sorted finish levels of the slots
+    slots = min(moves, n)
+    pool = np.full(slots, -np.inf)  # sorted finish levels of the slots
+    spare = np.empty(slots)
+    freed = np.empty(slots)
+    own = np.empty(slots)
     for first in range(0, n, moves):
         last = min(first + moves, n)
-        w = work[first:last]
         m = last - first
-        a = arrive[first:last]
-        if first:  # first come, first served: never before the mailbox ahead
-            a = np.maximum(a, start[first - 1])
-        s = np.maximum(a, pool[:m])
+        a = _block_arrivals(arrive, start, first, last)
+        s = start[first:last]
+        np.maximum(a, pool[:m], out=s)
         for _ in range(refinements):  # reuse the slots of the block's own short moves
-            own = s + w if handover is None else handover(s + w)
-            if own.min() >= s[-1]:  # none frees before the last member starts
-                break
-            merged = np.concatenate([pool, own])
-            merged.partition(m - 1)  # (the m smallest, then sorted: as a full sort has them)
-            merged = merged[:m]
-            merged.sort()
-            s = np.maximum(a, merged)
-        start[first:last] = s
-        done[first:last] = s + w if finish is None else finish(first, last, s)
-        freed = done[first:last] if handover is None else handover(done[first:last])
-        pool = np.concatenate([pool, freed])
-        pool.partition(m)  # (the latest len(pool) - m, sorted)
-        pool = pool[m:]
-        pool.sort()
+            mine = own[:m]
+            if _own_finishes(s, work[first:last], handover, mine) >= s[-1]:
+                break  # none frees before the last member starts
+            mine.sort()
+            _smallest(a, pool, mine, s)  # the m smallest of the pool and those finishes
+        if segments is None:
+            np.add(start[first:last], work[first:last], out=done[first:last])
+        else:
+            segments.finish(start, sizes, done, first, last)
+        # The latest finishes (freed at their bucket tops), sorted, as the next pool.
+        _handed_over(done[first:last], handover, freed[:m])
+        freed[:m].sort()
+        _latest(pool, freed[:m], spare)
+        pool, spare = spare, pool
     return start, done
+
+
+@numba.njit(cache=True)
+def _np_min(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (NaN if either is NaN)."""
+    return a if (a <= b or a != a) else b
+
+
+@numba.njit(cache=True)
+def _np_max(a: float, b: float) -> float:
+    """``np.maximum`` of two floats (NaN if either is NaN)."""
+    return a if (a >= b or a != a) else b
+
+
+@numba.njit(cache=True)
+def _bucket_top(level: float, width: float) -> float:
+    """A level's bucket top (:meth:`_Clock.bucket_top`); the level itself if ``width`` is 0."""
+    if width > 0.0:
+        return width * np.ceil(level * (1.0 / width))
+    return level
+
+
+@numba.njit(cache=True)
+def _handed_over(done: np.ndarray, width: float, out: np.ndarray) -> None:
+    for i in range(len(done)):
+        out[i] = _bucket_top(done[i], width)
+
+
+@numba.njit(cache=True)
+def _latest(pool: np.ndarray, freed: np.ndarray, out: np.ndarray) -> None:
+    """The ``len(pool)`` largest of sorted ``pool`` and sorted ``freed``, sorted, into ``out``."""
+    i, j = len(pool) - 1, len(freed) - 1
+    for k in range(len(out) - 1, -1, -1):
+        if j < 0 or (i >= 0 and pool[i] >= freed[j]):
+            out[k] = pool[i]
+            i -= 1
+        else:
+            out[k] = freed[j]
+            j -= 1
+
+
+@numba.njit(cache=True)
+def _block_arrivals(arrive: np.ndarray, start: np.ndarray, first: int, last: int) -> np.ndarray:
+    """A block's arrivals, first come first served: never before the mailbox ahead."""
+    a = arrive[first:last].copy()
+    if first:
+        ahead = start[first - 1]
+        for k in range(len(a)):
+            a[k] = _np_max(a[k], ahead)
+    return a
+
+
+@numba.njit(cache=True)
+def _own_finishes(s: np.ndarray, work: np.ndarray, width: float, out: np.ndarray) -> float:
+    """Each member's finish from its start (freed at its bucket top), and the earliest."""
+    lowest = np.inf
+    for k in range(len(s)):
+        out[k] = _bucket_top(s[k] + work[k], width)
+        lowest = min(lowest, out[k])
+    return lowest
+
+
+@numba.njit(cache=True)
+def _smallest(a: np.ndarray, pool: np.ndarray, own: np.ndarray, s: np.ndarray) -> None:
+    """``s``: the ``len(s)`` smallest of sorted ``pool`` and sorted ``own``, each no
+    earlier than its member's arrival ``a``."""
+    i, j = 0, 0
+    for k in range(len(s)):
+        if j < len(own) and not (pool[i] <= own[j]):
+            s[k] = _np_max(a[k], own[j])
+            j += 1
+        else:
+            s[k] = _np_max(a[k], pool[i])
+            i += 1
 
 
 class _Segments:
@@ -509,11 +609,11 @@ class _Segments:
         self.own = np.multiply(ratio, pace, out=ratio)  # each mailbox's own pace (ratio spent)
         # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
         self.stretch = np.zeros(len(ratio), dtype=np.intp)
-        self._later: list[np.ndarray] = []  # per block, those past their second stretch
+        self.past_second = np.zeros(len(ratio), dtype=bool)  # finished past it (:meth:`finish`)
 
     def later(self) -> np.ndarray:
         """Queue positions whose :meth:`finish` is past their second stretch."""
-        return np.concatenate(self._later) if self._later else np.zeros(0, dtype=np.intp)
+        return np.flatnonzero(self.past_second)
 
     def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
@@ -563,41 +663,49 @@ class _Segments:
             at = self.end_level[j - 1]
         return out
 
-    def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
-        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``
-        (non-decreasing: a block's starts)."""
-        own, slowest = self.own[first:last], self.slowest[first:last]
-        lo, hi = np.searchsorted(self.end_level, start[[0, -1]], side="right")
-        if lo == hi:  # the whole block starts within one stretch
-            j = np.intp(lo)
-        else:
-            # searchsorted(end_level, start, "right") for sorted starts, by the few ends.
-            below = np.searchsorted(start, self.end_level[lo:hi], side="left")
-            runs = np.diff(below, prepend=0, append=len(start))
-            j = np.repeat(np.arange(lo, hi + 1), runs)
-        self.stretch[first:last] = j
-        credit1 = self._credit(j, own, slowest)
-        out = sizes / credit1
-        out += start  # (as if within the first stretch)
-        j2 = np.minimum(j + 1, len(self.end_level) - 1)
-        with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
-            left = self.end_level[j] - start
-            left *= credit1
-            np.subtract(sizes, left, out=left)  # data left after the first stretch
-            # (Most finish within it: the others by index, not np.where's random branches.)
-            later = np.flatnonzero(~(left <= 0))
-            if len(later):
-                if lo != hi:
-                    j = j[later]
-                credit2 = self._credit(j2 if lo == hi else j2[later], own[later], slowest[later])
-                end1, end2 = self.end_level[j], self.end_level[j2 if lo == hi else j2[later]]
-                left = left[later]
-                second = (end2 - end1) * credit2
-                two = end2 + (left - second) / slowest[later]
-                out[later] = np.where(left <= second, end1 + left / credit2, two)
-        # Those past their second stretch, for :meth:`walk`.
-        self._later.append(first + np.flatnonzero(out > self.end_level[j2]))
-        return out
+    def finish(
+        self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray, first: int, last: int
+    ) -> None:
+        """Finish levels of mailboxes ``first`` to ``last`` (queue positions) from their
+        ``start`` (non-decreasing: a block's starts), into ``done``."""
+        _finish_block(
+            start, sizes, done, first, last, self.own, self.slowest,
+            self.end_level, self.share, self.move, self.stretch, self.past_second,
+        )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _credit(own: float, slowest: float, share: float, move: float) -> float:
+    """GB per clock unit in a stretch, between the slowest and 1 (:meth:`_Segments._credit`)."""
+    return _np_min(_np_max(_np_min(own, share) / move, slowest), 1.0)
+
+
+@numba.njit(cache=True)
+def _finish_block(
+    start, sizes, done, first, last, own, slowest, end_level, share, move, stretch, past_second
+) -> None:
+    """:meth:`_Segments.finish`: exact within a move's first two stretches, then at its
+    slowest rate (never early). Starts are non-decreasing, so each one's stretch is
+    found by stepping on from the one before."""
+    ends = len(end_level)
+    j = np.searchsorted(end_level, start[first], side="right")
+    for i in range(first, last):
+        at = start[i]
+        while j < ends and end_level[j] <= at:
+            j += 1
+        stretch[i] = j
+        credit1 = _credit(own[i], slowest[i], share[j], move[j])
+        out = sizes[i] / credit1 + at  # (as if within the first stretch)
+        j2 = min(j + 1, ends - 1)
+        left = sizes[i] - (end_level[j] - at) * credit1  # data left after the first stretch
+        if not (left <= 0):
+            credit2 = _credit(own[i], slowest[i], share[j2], move[j2])
+            end1, end2 = end_level[j], end_level[j2]
+            second = (end2 - end1) * credit2
+            within = left <= second  # within the second stretch, else at the slowest rate
+            out = end1 + left / credit2 if within else end2 + (left - second) / slowest[i]
+        done[i] = out
+        past_second[i] = out > end_level[j2]
 
 
 def _reported(
