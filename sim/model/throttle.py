@@ -338,12 +338,11 @@ class _Clock:
         """The top of each level's bucket: the level :meth:`time_after` finds it at."""
         return self.width * np.ceil(levels * (1.0 / self.width))
 
-    def _bucket(self, levels: np.ndarray, spare: bool = False) -> np.ndarray:
-        """Each level's bucket (``spare``: ``levels`` may be overwritten)."""
-        index = np.multiply(levels, 1.0 / self.width, out=levels if spare else None)
-        np.ceil(index, out=index)
-        np.clip(index, 0, self.buckets + 1, out=index)
-        return index.astype(np.intp)
+    def _bucket(self, levels: np.ndarray) -> np.ndarray:
+        """Each level's bucket: the ceiling of level / width, within 0 and the top."""
+        index = np.empty(len(levels), dtype=np.intp)
+        _buckets(levels, 1.0 / self.width, self.buckets + 1, index)
+        return index
 
     def count_reached(self, levels: np.ndarray) -> np.ndarray:
         """Per grid time, how many of ``levels`` the clock has surely reached by then."""
@@ -379,8 +378,14 @@ class _Clock:
         if self._bucket_end is None:
             tops = self.width * np.arange(self.buckets + 2)
             self._bucket_end, self._bucket_bin = self._first_times(tops)
-        index = self._bucket(levels, spare)
-        return _Reached(self, self._bucket_end[index], self._bucket_bin[index], index=index)
+        index = np.empty(len(levels), dtype=np.intp)
+        first = np.empty(len(levels), dtype=np.intp)
+        hours = levels if spare else np.empty(len(levels))
+        _buckets_reached(
+            levels, 1.0 / self.width, self.buckets + 1, self._bucket_end, self._bucket_bin,
+            index, hours, first,
+        )  # fmt: skip
+        return _Reached(self, hours, first, index=index)
 
 
 @numba.njit(cache=True)
@@ -414,6 +419,29 @@ def _times_sorted(levels, curve, base_level, per_unit, hours, base_time, out) ->
         while k < points and curve[k] <= levels[i]:
             k += 1
         out[i] = _on_segment(levels[i], k, base_level, per_unit, hours, base_time)
+
+
+@numba.njit(cache=True)
+def _bucket_of(level: float, inv_width: float, top: int) -> int:
+    """``clip(ceil(level x inv_width), 0, top)`` as an index."""
+    return int(min(max(np.ceil(level * inv_width), 0.0), float(top)))
+
+
+@numba.njit(cache=True)
+def _buckets(levels, inv_width, top, index) -> None:
+    for i in range(len(levels)):
+        index[i] = _bucket_of(levels[i], inv_width, top)
+
+
+@numba.njit(cache=True)
+def _buckets_reached(levels, inv_width, top, bucket_end, bucket_bin, index, hours, first) -> None:
+    """Each level's bucket, the time its top is reached and that grid index (``hours`` may
+    be ``levels``: each is read before it is written)."""
+    for i in range(len(levels)):
+        b = _bucket_of(levels[i], inv_width, top)
+        index[i] = b
+        hours[i] = bucket_end[b]
+        first[i] = bucket_bin[b]
 
 
 @dataclass
@@ -645,22 +673,10 @@ class _Segments:
             second = self.end_level[np.minimum(j + 1, len(self.end_level) - 1)]
             later = np.flatnonzero(done > second)
         out = done if spare else done.copy()
-        at, left, j = start[later], sizes[later], j[later]
-        own, slowest = self.own[later], self.slowest[later]
-        while len(later):
-            credit = self._credit(j, own, slowest)
-            with np.errstate(invalid="ignore"):
-                room = (self.end_level[j] - at) * credit
-            end = left <= room
-            fin = np.flatnonzero(end)  # (indices, not random boolean masks: fewer branches)
-            if len(fin):
-                done_at = later[fin]
-                out[done_at] = np.minimum(out[done_at], at[fin] + left[fin] / credit[fin])
-            go = np.flatnonzero(~end)
-            left -= room
-            later, left, own, slowest = later[go], left[go], own[go], slowest[go]
-            j = np.minimum(j[go] + 1, len(self.share) - 1)
-            at = self.end_level[j - 1]
+        _walk(
+            start, sizes, out, j, later,
+            self.own, self.slowest, self.end_level, self.share, self.move,
+        )  # fmt: skip
         return out
 
     def finish(
@@ -708,6 +724,23 @@ def _finish_block(
         past_second[i] = out > end_level[j2]
 
 
+@numba.njit(cache=True)
+def _walk(start, sizes, out, j, later, own, slowest, end_level, share, move) -> None:
+    """:meth:`_Segments.walk` for the positions ``later``, stretch by stretch."""
+    last = len(share) - 1
+    for i in later:
+        at, left, k = start[i], sizes[i], j[i]
+        while True:
+            credit = _credit(own[i], slowest[i], share[k], move[k])
+            room = (end_level[k] - at) * credit
+            if left <= room:
+                out[i] = _np_min(out[i], at + left / credit)
+                break
+            left -= room
+            k = min(k + 1, last)
+            at = end_level[k - 1]
+
+
 def _reported(
     clock: _Clock,
     start: np.ndarray,
@@ -723,36 +756,50 @@ def _reported(
     the limit), so it has exactly its size when synced. At a grid time ``g`` the
     total is the data of the mailboxes synced by ``g`` plus, over those in flight,
     ``clock(g) x A - B``: ``A`` the sum of their size per clock unit, ``B`` that
-    times the clock at their start. (``synced_level`` is spent: overwritten.)
+    times the clock at their start.
     """
     grid = clock.grid
-    g = len(grid)
-    span = np.subtract(synced_level, start_level, out=synced_level)
-    none = np.flatnonzero(~(span > 0))
-    with np.errstate(all="ignore"):
-        ratio = np.divide(sizes, span, out=span)
-    ratio[none] = 0.0
-    ends = synced_bin  # (at most g: bincount's bin g and beyond are cut off below)
     # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
     begun = np.searchsorted(start, grid, side="right")  # started at or before each time
-    none_begun = begun == 0
-    last_begun = np.maximum(begun - 1, 0)
-
-    total = np.empty(len(sizes))
-
-    def net(weights: np.ndarray) -> np.ndarray:
-        if not len(weights):
-            return np.zeros(g)
-        started = np.cumsum(weights, out=total)[last_begun]
-        started[none_begun] = 0.0
-        return started - np.cumsum(np.bincount(ends, weights, g + 1))[:g]
-
-    in_flight = net(ratio)
-    at_start = net(np.multiply(start_level, ratio, out=ratio))
-    done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
+    in_flight, at_start, done, flying = _reported_sums(
+        start_level, synced_level, sizes, synced_bin, begun
+    )
     moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
     # None in flight: exactly the data synced (not a rounding error of two large sums).
-    # (Counts in integers: the same as net() of ones, whose float sums are exact.)
-    flying = begun - np.cumsum(np.bincount(ends, minlength=g + 1))[:g]
     moving[flying < 1] = 0.0
     return done + moving
+
+
+@numba.njit(cache=True)
+def _reported_sums(start_level, synced_level, sizes, synced_bin, begun):
+    """Per grid time (``begun``: how many started by then, non-decreasing): the sums of
+    size per clock unit and of that times the start level over the moves in flight,
+    the data synced, and the moves in flight. Sums run in queue order, each as
+    ``np.cumsum`` and ``np.bincount`` would add them."""
+    g = len(begun)
+    ratio_begun, level_begun = np.zeros(g), np.zeros(g)  # cumulative over started moves
+    ratio_ended, level_ended = np.zeros(g + 1), np.zeros(g + 1)  # by finishing grid index
+    synced, ended = np.zeros(g + 1), np.zeros(g + 1, dtype=np.int64)
+    ratio_sum = level_sum = 0.0
+    k = 0
+    while k < g and begun[k] == 0:
+        k += 1
+    for i in range(len(sizes)):
+        span = synced_level[i] - start_level[i]
+        ratio = sizes[i] / span if span > 0 else 0.0
+        weight = start_level[i] * ratio
+        ratio_sum += ratio
+        level_sum += weight
+        while k < g and begun[k] == i + 1:  # (the running sums up to this start)
+            ratio_begun[k], level_begun[k] = ratio_sum, level_sum
+            k += 1
+        b = synced_bin[i]
+        if b <= g:
+            ratio_ended[b] += ratio
+            level_ended[b] += weight
+            synced[b] += sizes[i]
+            ended[b] += 1
+    in_flight = ratio_begun - np.cumsum(ratio_ended)[:g]
+    at_start = level_begun - np.cumsum(level_ended)[:g]
+    flying = begun - np.cumsum(ended)[:g]
+    return in_flight, at_start, np.cumsum(synced)[:g], flying
