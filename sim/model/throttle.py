@@ -246,14 +246,8 @@ def initial_syncs(
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
         now = faster.time_after(at + work, spare=True)
-        done, done_bin = now.hours, now.first
-        # The earlier finish, as a level of the faster clock.
-        kept = np.flatnonzero(synced < done)
-        top = now.used()
-        top[kept] = reached.on(faster, kept)
+        top = reached.keep_earlier(now)  # the earlier finish, as a level of the faster clock
         reached = _Reached(faster, synced, synced_bin)  # (after this pass: times only)
-        np.minimum(synced, done, out=synced)
-        np.minimum(synced_bin, done_bin, out=synced_bin)
         clock, level = faster, at
         if not again:
             break
@@ -462,6 +456,24 @@ class _Reached:
             return self.levels.copy()
         return self.index * self.clock.width
 
+    def keep_earlier(self, other: _Reached) -> np.ndarray:
+        """Each of these finishes or ``other``'s, whichever is earlier (kept here, in
+        place), as a level of ``other``'s clock."""
+        if self.index is not None and other.index is not None:  # both by bucket: one pass
+            clock, top = self.clock, np.empty(len(self.hours))
+            at_bucket = other.clock.level_at(clock._bucket_end, clock._bucket_bin)
+            _keep_earlier(
+                self.hours, self.first, self.index, at_bucket,
+                other.hours, other.first, other.index, other.clock.width, top,
+            )  # fmt: skip
+            return top
+        kept = np.flatnonzero(self.hours < other.hours)
+        top = other.used()
+        top[kept] = self.on(other.clock, kept)
+        np.minimum(self.hours, other.hours, out=self.hours)
+        np.minimum(self.first, other.first, out=self.first)
+        return top
+
     def on(self, other: _Clock, which: np.ndarray) -> np.ndarray:
         """``other``'s clock at the times of positions ``which``."""
         if self.index is None:
@@ -469,6 +481,20 @@ class _Reached:
         # The times are bucket ends: the clock at each bucket's end, once per bucket.
         clock = self.clock
         return other.level_at(clock._bucket_end, clock._bucket_bin)[self.index[which]]
+
+
+@numba.njit(cache=True)
+def _keep_earlier(
+    hours, first, index, at_bucket, other_hours, other_first, other_index, width, top
+):
+    """:meth:`_Reached.keep_earlier` when both are found by bucket."""
+    for i in range(len(hours)):
+        if hours[i] < other_hours[i]:
+            top[i] = at_bucket[index[i]]
+        else:
+            top[i] = other_index[i] * width
+            hours[i] = _np_min(hours[i], other_hours[i])
+        first[i] = min(first[i], other_first[i])
 
 
 def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
