@@ -382,7 +382,7 @@ class _Clock:
         return _Reached(self, hours, first, index=index)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _np_fmin(a: float, b: float) -> float:
     """``np.fmin`` of two floats (the other if one is NaN)."""
     if a != a:
@@ -390,7 +390,7 @@ def _np_fmin(a: float, b: float) -> float:
     return a if (a <= b or b != b) else b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _on_segment(level, k, base_level, per_unit, hours, base_time) -> float:
     """A level's time on the clock's segment ``k`` (see :class:`_Clock`): base time +
     (level - base level) x hours per unit, at most the segment's hours. An infinite
@@ -398,13 +398,13 @@ def _on_segment(level, k, base_level, per_unit, hours, base_time) -> float:
     return _np_fmin((level - base_level[k]) * per_unit[k], hours[k]) + base_time[k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _on_segments(levels, k, base_level, per_unit, hours, base_time, out) -> None:
     for i in range(len(levels)):
         out[i] = _on_segment(levels[i], k[i], base_level, per_unit, hours, base_time)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _times_sorted(levels, curve, base_level, per_unit, hours, base_time, out) -> None:
     """:meth:`_Clock.time_sorted`: for non-decreasing levels the segment of each, the
     first grid index above it (``searchsorted(curve, level, "right")``), only steps on."""
@@ -415,19 +415,19 @@ def _times_sorted(levels, curve, base_level, per_unit, hours, base_time, out) ->
         out[i] = _on_segment(levels[i], k, base_level, per_unit, hours, base_time)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _bucket_of(level: float, inv_width: float, top: int) -> int:
     """``clip(ceil(level x inv_width), 0, top)`` as an index."""
     return int(min(max(np.ceil(level * inv_width), 0.0), float(top)))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _buckets(levels, inv_width, top, index) -> None:
     for i in range(len(levels)):
         index[i] = _bucket_of(levels[i], inv_width, top)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _buckets_reached(levels, inv_width, top, bucket_end, bucket_bin, index, hours, first) -> None:
     """Each level's bucket, the time its top is reached and that grid index (``hours`` may
     be ``levels``: each is read before it is written)."""
@@ -483,7 +483,7 @@ class _Reached:
         return other.level_at(clock._bucket_end, clock._bucket_bin)[self.index[which]]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _keep_earlier(
     hours, first, index, at_bucket, other_hours, other_first, other_index, width, top
 ):
@@ -558,19 +558,19 @@ def _slot_levels(
     return start, done
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _np_min(a: float, b: float) -> float:
     """``np.minimum`` of two floats (NaN if either is NaN)."""
     return a if (a <= b or a != a) else b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _np_max(a: float, b: float) -> float:
     """``np.maximum`` of two floats (NaN if either is NaN)."""
     return a if (a >= b or a != a) else b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _bucket_top(level: float, width: float) -> float:
     """A level's bucket top (:meth:`_Clock.bucket_top`); the level itself if ``width`` is 0."""
     if width > 0.0:
@@ -578,13 +578,13 @@ def _bucket_top(level: float, width: float) -> float:
     return level
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _handed_over(done: np.ndarray, width: float, out: np.ndarray) -> None:
     for i in range(len(done)):
         out[i] = _bucket_top(done[i], width)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _latest(pool: np.ndarray, freed: np.ndarray, out: np.ndarray) -> None:
     """The ``len(pool)`` largest of sorted ``pool`` and sorted ``freed``, sorted, into ``out``."""
     i, j = len(pool) - 1, len(freed) - 1
@@ -597,7 +597,7 @@ def _latest(pool: np.ndarray, freed: np.ndarray, out: np.ndarray) -> None:
             j -= 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _block_arrivals(arrive: np.ndarray, start: np.ndarray, first: int, last: int) -> np.ndarray:
     """A block's arrivals, first come first served: never before the mailbox ahead."""
     a = arrive[first:last].copy()
@@ -608,7 +608,7 @@ def _block_arrivals(arrive: np.ndarray, start: np.ndarray, first: int, last: int
     return a
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _own_finishes(s: np.ndarray, work: np.ndarray, width: float, out: np.ndarray) -> float:
     """Each member's finish from its start (freed at its bucket top), and the earliest."""
     lowest = np.inf
@@ -618,7 +618,7 @@ def _own_finishes(s: np.ndarray, work: np.ndarray, width: float, out: np.ndarray
     return lowest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _smallest(a: np.ndarray, pool: np.ndarray, own: np.ndarray, s: np.ndarray) -> None:
     """``s``: the ``len(s)`` smallest of sorted ``pool`` and sorted ``own``, each no
     earlier than its member's arrival ``a``."""
@@ -716,13 +716,13 @@ class _Segments:
         )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _credit(own: float, slowest: float, share: float, move: float) -> float:
     """GB per clock unit in a stretch, between the slowest and 1 (:meth:`_Segments._credit`)."""
     return _np_min(_np_max(_np_min(own, share) / move, slowest), 1.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _finish_block(
     start, sizes, done, first, last, own, slowest, end_level, share, move, stretch, past_second
 ) -> None:
@@ -750,7 +750,7 @@ def _finish_block(
         past_second[i] = out > end_level[j2]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _walk(start, sizes, out, j, later, own, slowest, end_level, share, move) -> None:
     """:meth:`_Segments.walk` for the positions ``later``, stretch by stretch."""
     last = len(share) - 1
@@ -796,7 +796,7 @@ def _reported(
     return done + moving
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _reported_sums(start_level, synced_level, sizes, synced_bin, begun):
     """Per grid time (``begun``: how many started by then, non-decreasing): the sums of
     size per clock unit and of that times the start level over the moves in flight,
