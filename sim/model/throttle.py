@@ -191,19 +191,16 @@ def initial_syncs(
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
     # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
-    work = np.maximum(sizes, own)
-    work *= moves
+    work, ratio = np.empty(len(sizes)), np.empty(len(sizes))
+    varies = _work_and_ratio(sizes, own, moves, work, ratio)  # ratio: own pace / p
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
     pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace * moves, window) * length)
-    with np.errstate(all="ignore"):
-        ratio = sizes / own  # own pace / p (1 where there is no own work)
-    ratio[np.flatnonzero(~(own > 0))] = 1.0
     segments = scaled = None
-    if own_pace_gb is not None and np.any(ratio != 1.0):
+    if own_pace_gb is not None and varies:
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
         scaled = sizes * moves  # (the data, in the clocks' units)
 
@@ -262,6 +259,18 @@ def initial_syncs(
     synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
     reported = _reported(clock, start, level, synced_bin, top, sizes)
     return InitialSyncs(synced, start, eligible, capacity, grid, reported)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _work_and_ratio(sizes, own, moves, work, ratio) -> bool:
+    """Each move's work in clock units, ``max(size, own) x C``, and its own pace / p,
+    ``size / own`` (1 where there is no own work); whether any pace differs from p."""
+    varies = False
+    for i in range(len(sizes)):
+        work[i] = _np_max(sizes[i], own[i]) * moves
+        ratio[i] = sizes[i] / own[i] if own[i] > 0 else 1.0
+        varies |= ratio[i] != 1.0
+    return varies
 
 
 class _Clock:
