@@ -132,8 +132,9 @@ def plan_lanes(
         queue, queue_days = plan_queue(
             selection, days, lane.batch_size[days], organisation, rng, ids
         )
-        # Each day's block of the queue (sorted by day): a few hundred binary searches.
-        edges = np.append(np.searchsorted(queue_days, days), len(queue))
+        # Each day's block of the queue (sorted by day): a few hundred binary searches
+        # (the days as int32 like the queue's, or numpy would copy the queue's to int64).
+        edges = np.append(np.searchsorted(queue_days, days.astype(queue_days.dtype)), len(queue))
         blocks += [
             (int(queue_days[first]), lane.index, queue[first:end])
             for first, end in itertools.pairwise(edges)
