@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pandas as pd
 
 from sim.model.bookkeeping import MIGRATED, PENDING, REMEDIATION, STATUS_NAMES
-from sim.model.calendar import Calendar, LocalClock
+from sim.model.calendar import NAT_NS, Calendar, LocalClock
 from sim.model.record import RunRecord
-
-NAT = np.iinfo(np.int64).min  # NaT as nanoseconds
 
 
 def metrics(record: RunRecord, replication: int) -> dict:
@@ -176,14 +175,13 @@ def mailboxes(record: RunRecord) -> pd.DataFrame:
     """One row per mailbox id (replication 0's table in ``Result.mailboxes``)."""
     cal, n, tickets = record.calendar, len(record.mailboxes), record.tickets
     clock = cal.clock
-    queue = record.queue
     # Local midnight of the planned day, in the scenario's zone like every timestamp here, so
     # ``cutover_at.dt.normalize() >= scheduled_date`` compares like with like.
     midnights = cal.dates.as_unit("ns").tz_localize(
         clock.timezone, nonexistent="shift_forward", ambiguous=False
     )
-    scheduled_date = _looked_up(clock, midnights.asi8, record.cohorts.planned_day)
-    evenings = clock.timestamps(record.cutover_hours)
+    scheduled_date = clock.zoned(_looked_up(midnights.asi8, record.cohorts.planned_day))
+    synced_at, cutover_at, attempts, status = _outcomes_by_id(record, n)
     # The first ticket of each user (the records are in submission order); few users
     # raise one, so only theirs are converted to timestamps.
     users = np.flatnonzero(tickets.mailbox >= 0)
@@ -191,7 +189,6 @@ def mailboxes(record: RunRecord) -> pd.DataFrame:
     first_ticket = users[first]
     opened = _sparse_timestamps(clock, n, raisers, tickets.opened_hours[first_ticket])
     closed = _sparse_timestamps(clock, n, raisers, tickets.closed_hours[first_ticket])
-    state = record.state
     return pd.DataFrame(
         {
             "mailbox": record.mailboxes.id_column(),
@@ -201,11 +198,11 @@ def mailboxes(record: RunRecord) -> pd.DataFrame:
             "size_gb": record.mailboxes.size_gb,
             "legacy": record.mailboxes.legacy,
             "scheduled_date": scheduled_date,
-            "synced_at": clock.timestamps(_by_id(queue, record.synced_at, n, np.inf)),
-            "cutover_at": _looked_up(clock, evenings.asi8, _by_id(queue, state.cutover_day, n, -1)),
-            "attempts": _by_id(queue, state.attempts, n, 0),
+            "synced_at": clock.zoned(synced_at),
+            "cutover_at": clock.zoned(cutover_at),
+            "attempts": attempts,
             "status": pd.Categorical.from_codes(
-                _by_id(queue, state.status, n, PENDING), categories=list(STATUS_NAMES)
+                status, categories=list(STATUS_NAMES), validate=False
             ),
             "ticket_opened_at": opened,
             "ticket_closed_at": closed,
@@ -221,36 +218,87 @@ def _lane_column(record: RunRecord, n: int) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=[lane.name for lane in record.lanes])
 
 
-def _looked_up(clock: LocalClock, ns_by_day: np.ndarray, day: np.ndarray) -> pd.DatetimeIndex:
-    """Timestamps by day index (-1: NaT) from one instant (UTC ns) per calendar day: a
+def _looked_up(ns_by_day: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Instants (UTC ns) by day index (-1: NaT) from one instant per calendar day: a
     lookup, not a time-zone conversion of each of millions of values."""
-    ns = np.append(ns_by_day, NAT)[day]  # day -1 reads the NaT at the end
-    return _zoned(clock, ns)
+    return np.append(ns_by_day, NAT_NS)[day]  # day -1 reads the NaT at the end
 
 
 def _sparse_timestamps(
     clock: LocalClock, n: int, ids: np.ndarray, hours: np.ndarray
 ) -> pd.DatetimeIndex:
     """Timestamps of ``hours`` at ``ids``, NaT elsewhere: ``n`` of them."""
-    ns = np.full(n, NAT, dtype=np.int64)
-    ns[ids] = clock.timestamps(hours).asi8
-    return _zoned(clock, ns)
+    ns = np.full(n, NAT_NS, dtype=np.int64)
+    ns[ids] = clock.utc_ns(hours)
+    return clock.zoned(ns)
 
 
-def _zoned(clock: LocalClock, utc_ns: np.ndarray) -> pd.DatetimeIndex:
-    """Instants (UTC ns, NaT as int64 min) in the scenario's time zone."""
-    utc = pd.DatetimeIndex(utc_ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
-    return utc.tz_convert(clock.timezone)
+def _outcomes_by_id(
+    record: RunRecord, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """By mailbox id: when its initial sync ended and when it was cut over (UTC ns, NaT
+    for never), its attempts and its status (code); unscheduled ones never synced, were
+    never cut over, have 0 attempts and are pending."""
+    state = record.state
+    evening_ns = record.calendar.clock.utc_ns(record.cutover_hours)
+    outcomes = (
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=state.attempts.dtype),
+        np.empty(n, dtype=state.status.dtype),
+    )
+    _scatter_outcomes(
+        record.queue,
+        record.calendar.clock.utc_ns(record.synced_at),
+        state.cutover_day,
+        state.attempts,
+        state.status,
+        np.append(evening_ns, NAT_NS),
+        PENDING,
+        np.empty((n, 2), dtype=np.int64),
+        *outcomes,
+    )
+    return outcomes
 
 
-def _by_id(queue: np.ndarray, values: np.ndarray, n: int, fill) -> np.ndarray:
-    """A per-position array as a per-mailbox-id array (unscheduled ones get ``fill``)."""
-    if len(queue) == n:  # every mailbox has a place in the queue: nothing to fill
-        out = np.empty(n, dtype=values.dtype)
-    else:
-        out = np.full(n, fill, dtype=values.dtype)
-    out[queue] = values
-    return out
+@numba.njit(cache=True)
+def _scatter_outcomes(
+    queue,
+    synced_ns,
+    cutover_day,
+    attempts,
+    status,
+    evening_ns,
+    pending,
+    rows,
+    synced_out,
+    cutover_out,
+    attempts_out,
+    status_out,
+) -> None:
+    """:func:`_outcomes_by_id`'s scatter from queue positions to ids. Writing to random
+    ids costs a cache miss each, so each position's values go to one 16-byte row of
+    ``rows`` (its sync's instant; its cutover day, attempts and status packed in an
+    int64: attempts and status fit 16 and 8 bits), which are then unpacked in id order,
+    the cutover day looked up in ``evening_ns`` (NaT last: day -1 reads it)."""
+    n = len(rows)
+    if len(queue) < n:
+        rows[:, 0] = NAT_NS
+        rows[:, 1] = (np.int64(-1) << 32) | np.int64(pending)
+    for i in range(len(queue)):
+        row = queue[i]
+        rows[row, 0] = synced_ns[i]
+        rows[row, 1] = (
+            (np.int64(cutover_day[i]) << 32)
+            | ((np.int64(attempts[i]) & 0xFFFF) << 8)
+            | (np.int64(status[i]) & 0xFF)
+        )
+    for row in range(n):
+        synced_out[row] = rows[row, 0]
+        packed = rows[row, 1]
+        cutover_out[row] = evening_ns[packed >> 32]
+        attempts_out[row] = (packed >> 8) & 0xFFFF
+        status_out[row] = packed & 0xFF
 
 
 def _count_by_day(cal: Calendar, hours: np.ndarray, days: int) -> np.ndarray:
