@@ -234,13 +234,14 @@ def _lane_column(record: RunRecord, n: int) -> pd.Categorical:
     """Each mailbox's lane (by its kind, planned or not)."""
     lane = record.lane_of_mailbox
     codes = np.zeros(n, dtype=np.int8) if lane is None else lane
-    return pd.Categorical.from_codes(codes, categories=[lane.name for lane in record.lanes])
+    names = [lane.name for lane in record.lanes]
+    return pd.Categorical.from_codes(codes, categories=names, validate=False)
 
 
 def _looked_up(ns_by_day: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Instants (UTC ns) by day index (-1: NaT) from one instant per calendar day: a
     lookup, not a time-zone conversion of each of millions of values."""
-    return np.append(ns_by_day, NAT_NS)[day]  # day -1 reads the NaT at the end
+    return np.take(np.append(ns_by_day, NAT_NS), day)  # day -1 reads the NaT at the end
 
 
 def _sparse_timestamps(
