@@ -65,7 +65,7 @@ def lateness(record: RunRecord) -> dict:
     first day they were told, their planned day. Over the users of lanes that tell them;
     one still waiting at the horizon is late by the days to its end."""
     told = _told_by_lane(record)
-    late_by_days = np.zeros(record.calendar.days + 1, dtype=np.int64)  # final days are its
+    late_by_days = np.zeros(record.calendar.days + 1, dtype=np.int64)  # by calendar days
     users = _days_late_counts(
         record.state.final_day,
         record.planned_by_position,
@@ -136,18 +136,19 @@ def sync_buffer_hours_p10(record: RunRecord) -> float:
     positions = len(record.queue)
     if not positions:
         return 0.0
-    buffers = (record.cutover_hours, record.planned_by_position, record.synced_at)
+    evening, day, synced = record.cutover_hours, record.planned_by_position, record.synced_at
     # The order statistic at the 10th percentile (inverted CDF): a partial sort of the
     # buffers up to a bound that a sample of every 64th puts at its 15th percentile.
     # The rank-th smallest of those at most the bound is the rank-th of all, if there
     # are more than rank of them: the sample misled when not, then all are sorted.
     rank = max(math.ceil(0.1 * positions - 1e-9) - 1, 0)
-    sampled = buffers[0][buffers[1][::64]] - buffers[2][::64]
-    bound = np.partition(sampled, len(sampled) * 15 // 100)[len(sampled) * 15 // 100]
-    buffer = np.empty(positions)
-    kept = _buffers_at_most(*buffers, bound, buffer)
+    sampled = evening[day[::64]] - synced[::64]
+    at = len(sampled) * 15 // 100
+    bound = np.partition(sampled, at)[at]
+    buffer = np.empty(positions)  # the pages past the kept ones are never touched
+    kept = _buffers_at_most(evening, day, synced, bound, buffer)
     if kept <= rank:
-        kept = _buffers_at_most(*buffers, None, buffer)
+        kept = _buffers_at_most(evening, day, synced, None, buffer)
     low = buffer[:kept]
     low.partition(rank)
     return max(float(low[rank]), -24.0 * record.calendar.days)
