@@ -298,6 +298,8 @@ def _outcomes_by_id(
     for never), its attempts and its status (code); unscheduled ones never synced, were
     never cut over, have 0 attempts and are pending."""
     state = record.state
+    if state.attempts.dtype.itemsize > 2 or state.status.dtype.itemsize > 1:
+        raise TypeError("attempts and status must fit 16 and 8 bits: they are packed")
     evening_ns = record.calendar.clock.utc_ns(record.cutover_hours)
     outcomes = (
         np.empty(n, dtype=np.int64),
