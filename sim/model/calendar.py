@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import holidays as holidays_lib
+import numba
 import numpy as np
 import pandas as pd
 
@@ -26,6 +27,7 @@ from sim.model.scenario import DAY_NAMES, Scenario
 
 # Days kept after the horizon so that the service desk can drain its queue.
 DESK_DRAIN_DAYS = 60
+NAT_NS = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,31 @@ class LocalClock:
 
     def timestamps(self, hours: np.ndarray) -> pd.DatetimeIndex:
         """Time-zone-aware timestamps of real hours (NaN and inf become NaT)."""
+        return self.zoned(self.utc_ns(hours))
+
+    def utc_ns(self, hours: np.ndarray) -> np.ndarray:
+        """The instants of real hours as int64 UTC nanoseconds (NaN and inf: NaT's int64)."""
         epoch = pd.Timestamp(self.first_day).tz_localize(self.timezone).as_unit("ns")
-        ns = np.multiply(hours, 3.6e12, dtype=float)  # one new array, worked on in place
-        missing = ~np.isfinite(ns)
-        ns[missing] = 0.0
-        np.round(ns, out=ns)
-        stamps = ns.astype(np.int64)
-        stamps += epoch.value
-        stamps[missing] = np.iinfo(np.int64).min  # NaT
-        utc = pd.DatetimeIndex(stamps.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
-        return utc.tz_convert(self.timezone)
+        hours = np.asarray(hours, dtype=float)
+        stamps = np.empty(len(hours), dtype=np.int64)
+        _utc_ns(hours, epoch.value, stamps)
+        return stamps
+
+    def zoned(self, utc_ns: np.ndarray) -> pd.DatetimeIndex:
+        """Instants (int64 UTC nanoseconds, NaT's int64 for none) in this clock's zone."""
+        # pandas reads integers as UTC instants: the array is wrapped, neither copied
+        # nor localized value by value.
+        return pd.DatetimeIndex(utc_ns, dtype=pd.DatetimeTZDtype("ns", self.timezone), copy=False)
+
+
+@numba.njit(cache=True)
+def _utc_ns(hours, epoch_ns, out) -> None:
+    """:meth:`LocalClock.utc_ns` in one pass: numpy's version (scale, mask the missing,
+    round, cast, shift, mark NaT) makes six over millions of mailboxes. Rounded to the
+    nearest nanosecond, half to even, as ``np.round``."""
+    for i in range(len(hours)):
+        ns = hours[i] * 3.6e12
+        out[i] = np.int64(np.rint(ns)) + epoch_ns if np.isfinite(ns) else NAT_NS
 
 
 def _offsets_hours(instants: pd.DatetimeIndex) -> np.ndarray:

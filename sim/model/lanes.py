@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.model.calendar import Calendar, lane_batch_size
-from sim.model.cohorts import Cohorts, plan_cohorts, plan_queue
+from sim.model.cohorts import Cohorts, plan_cohorts, plan_queue, planned_day_by_mailbox
 from sim.model.scenario import MAIN_LANE, Scenario
 
 
@@ -132,8 +132,9 @@ def plan_lanes(
         queue, queue_days = plan_queue(
             selection, days, lane.batch_size[days], organisation, rng, ids
         )
-        # Each day's block of the queue (sorted by day): a few hundred binary searches.
-        edges = np.append(np.searchsorted(queue_days, days), len(queue))
+        # Each day's block of the queue (sorted by day): a few hundred binary searches
+        # (the days as int32 like the queue's, or numpy would copy the queue's to int64).
+        edges = np.append(np.searchsorted(queue_days, days.astype(queue_days.dtype)), len(queue))
         blocks += [
             (int(queue_days[first]), lane.index, queue[first:end])
             for first, end in itertools.pairwise(edges)
@@ -141,15 +142,15 @@ def plan_lanes(
         ]
     blocks.sort(key=lambda block: block[:2])
     sizes = np.array([len(block[2]) for block in blocks], dtype=np.int64)
-    planned_day = np.full(len(organisation), -1, dtype=np.int32)
     if not blocks:
+        planned_day = np.full(len(organisation), -1, dtype=np.int32)
         return Cohorts(
             planned_day, np.zeros(0, np.int64), np.zeros(0, np.int8), (), np.zeros(0, np.int32)
         )
     merged = np.concatenate([block[2] for block in blocks], dtype=np.int64)
     lane_by_position = np.repeat(np.array([b[1] for b in blocks], dtype=np.int8), sizes)
     queue_day = np.repeat(np.array([b[0] for b in blocks], dtype=np.int32), sizes)
-    planned_day[merged] = queue_day
+    planned_day = planned_day_by_mailbox(merged, queue_day, len(organisation))
     ends = np.cumsum(sizes)
     spans = tuple(
         (day, lane, int(end - size), int(end))

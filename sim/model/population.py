@@ -118,10 +118,12 @@ def draw_kinds(
     edges = np.cumsum(list(shares.values()))
     edges /= edges[-1]
     uniform = rng.random(spec.mailboxes)
-    # The kind whose cumulative share first exceeds the uniform (few kinds: comparisons).
+    # The kind whose cumulative share first exceeds the uniform (few kinds: comparisons,
+    # into one bool buffer added as int8: no bool-to-int8 cast, no array per kind).
     codes = np.zeros(spec.mailboxes, dtype=np.int8)
+    above = np.empty(spec.mailboxes, dtype=bool)
     for edge in edges[:-1]:
-        codes += uniform >= edge
+        codes += np.greater_equal(uniform, edge, out=above).view(np.int8)
     return codes, names
 
 

@@ -126,6 +126,36 @@ class PlainModel:
         )
 
 
+@numba.njit(cache=True)
+def _looked_up(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]`` for codes 0..len(table)-1: numpy's take first copies int8 codes to
+    intp, several times the work of this one pass on 2.1M mailboxes."""
+    out = np.empty(len(codes), dtype=table.dtype)
+    for i in range(len(codes)):
+        out[i] = table[np.uint64(codes[i])]  # unsigned: no check for negative indices
+    return out
+
+
+@numba.njit(cache=True)
+def _below_rate_by_position(
+    uniform_by_id: np.ndarray,
+    rates: np.ndarray,
+    lane: np.ndarray,
+    legacy: np.ndarray,
+    queue: np.ndarray,
+) -> np.ndarray:
+    """By queue position: is the mailbox's uniform below ``rates[its lane, legacy client]``?
+    Compared by id in one pass (numpy would first build 2.1M floats of rates), then
+    gathered by position, in about half the time of ``np.take``'s checked gather."""
+    below = np.empty(len(uniform_by_id), dtype=np.bool_)
+    for i in range(len(uniform_by_id)):
+        below[i] = uniform_by_id[i] < rates[np.uint64(lane[i]), np.uint64(legacy[i])]
+    out = np.empty(len(queue), dtype=np.bool_)
+    for position in range(len(queue)):
+        out[position] = below[np.uint64(queue[position])]
+    return out
+
+
 def _planned_counts(planned: dict[int, tuple[int, int]], days: int) -> np.ndarray:
     """Users planned on each day, from a lane's {day: (first, end)} cohorts."""
     counts = np.zeros(days + 1, dtype=np.int64)
@@ -252,8 +282,8 @@ class _Run:
         by_kind = lane_of_kind(self.lanes, self.pop.kind_names)
         kind = self.pop.kind
         if kind is None:
-            kind = np.zeros(len(self.pop), dtype=np.int8)
-        return by_kind.take(kind)  # take: no intp copy of the int8 codes
+            return np.full(len(self.pop), by_kind[0], dtype=np.int8)
+        return _looked_up(by_kind, kind)
 
     def _lane_sizes(self) -> list[int]:
         if self.lane_of_mailbox is None:
@@ -289,16 +319,16 @@ class _Run:
     def _ticket_raisers(self, uniform_by_id: np.ndarray) -> np.ndarray:
         """By queue position: will this user raise a ticket once migrated?"""
         support = self.sc.support
-        # Each mailbox's rate from a small table by (lane, legacy client): no float pass.
         rates = [(support.ticket_rate, support.legacy_ticket_rate)] * len(self.lanes)
         for lane in self.lanes[1:]:
             if lane.ticket_rate is not None:
                 rates[lane.index] = (lane.ticket_rate, lane.ticket_rate)
-        code = np.asarray(self.pop.legacy, dtype=bool).view(np.int8)
-        if self.lane_of_mailbox is not None:
-            code = self.lane_of_mailbox * np.int8(2) + code
-        rate = np.take(np.array(rates, dtype=float).ravel(), code)
-        return np.take(uniform_by_id < rate, self.queue)
+        lane = self.lane_of_mailbox
+        if lane is None:
+            lane = np.zeros(len(self.pop), dtype=np.int8)
+        legacy = np.asarray(self.pop.legacy, dtype=bool)
+        rates = np.array(rates, dtype=float)
+        return _below_rate_by_position(uniform_by_id, rates, lane, legacy, self.queue)
 
     def _open_initial_backlog(self, rng: np.random.Generator) -> None:
         count = self.world.initial_ticket_backlog

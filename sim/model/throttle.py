@@ -49,9 +49,9 @@ docs/model.md states how late the schedule is against the exact system.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from sim.model.calendar import Calendar
@@ -191,25 +191,18 @@ def initial_syncs(
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
     # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
-    work = np.maximum(sizes, own)
-    work *= moves
+    work, ratio = np.empty(len(sizes)), np.empty(len(sizes))
+    varies = _work_and_ratio(sizes, own, moves, work, ratio)  # ratio: own pace / p
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
     pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace * moves, window) * length)
-    with np.errstate(all="ignore"):
-        ratio = sizes / own  # own pace / p (1 where there is no own work)
-    ratio[np.flatnonzero(~(own > 0))] = 1.0
-    finish = None
-    if own_pace_gb is not None and np.any(ratio != 1.0):
+    segments = scaled = None
+    if own_pace_gb is not None and varies:
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
-
         scaled = sizes * moves  # (the data, in the clocks' units)
-
-        def finish(first: int, last: int, at: np.ndarray) -> np.ndarray:
-            return segments.finish(at, scaled[first:last], first, last)
 
     # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
     # (The queue is sorted, so its distinct times are where it changes.)
@@ -223,17 +216,17 @@ def initial_syncs(
     # Past EXACT_BELOW a finish is found as its bucket's end (later than its level): a
     # slot is handed on at that bucket's top, so no move starts in it before the move
     # ahead has finished, and the data reported per hour stays within C x p.
-    handover = busy.bucket_top if len(eligible) > busy.EXACT_BELOW else None
+    handover = busy.width if len(eligible) > busy.EXACT_BELOW else 0.0
     start_level, done_level = _slot_levels(
-        eligible_level, work, moves, refinements, finish, handover
+        eligible_level, work, moves, refinements, segments, scaled, handover
     )
     start = busy.time_sorted(start_level)
     np.maximum(eligible, start, out=start)
-    if finish is not None:  # long moves: their real speed in every stretch, not the slowest
+    if segments is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(
             start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
         )
-        finish = segments = scaled = ratio = None  # (freed for the arrays below to reuse)
+        segments = scaled = ratio = None  # (freed for the arrays below to reuse)
     reached = busy.time_after(done_level, spare=True)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
@@ -250,14 +243,8 @@ def initial_syncs(
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
         now = faster.time_after(at + work, spare=True)
-        done, done_bin = now.hours, now.first
-        # The earlier finish, as a level of the faster clock.
-        kept = np.flatnonzero(synced < done)
-        top = now.used()
-        top[kept] = reached.on(faster, kept)
+        top = reached.keep_earlier(now)  # the earlier finish, as a level of the faster clock
         reached = _Reached(faster, synced, synced_bin)  # (after this pass: times only)
-        np.minimum(synced, done, out=synced)
-        np.minimum(synced_bin, done_bin, out=synced_bin)
         clock, level = faster, at
         if not again:
             break
@@ -272,6 +259,18 @@ def initial_syncs(
     synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
     reported = _reported(clock, start, level, synced_bin, top, sizes)
     return InitialSyncs(synced, start, eligible, capacity, grid, reported)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _work_and_ratio(sizes, own, moves, work, ratio) -> bool:
+    """Each move's work in clock units, ``max(size, own) x C``, and its own pace / p,
+    ``size / own`` (1 where there is no own work); whether any pace differs from p."""
+    varies = False
+    for i in range(len(sizes)):
+        work[i] = _np_max(sizes[i], own[i]) * moves
+        ratio[i] = sizes[i] / own[i] if own[i] > 0 else 1.0
+        varies |= ratio[i] != 1.0
+    return varies
 
 
 class _Clock:
@@ -313,14 +312,8 @@ class _Clock:
         self._hours = np.concatenate([[0.0], hours, [0.0]])
 
     def _on_segment(self, levels: np.ndarray, k: np.ndarray) -> np.ndarray:
-        # (Gathers into two arrays, not one each: fresh memory costs as much as a pass.)
-        out = np.take(self._base_level, k)
-        part = np.take(self._per_unit, k)
-        with np.errstate(invalid="ignore"):  # an infinite level: inf x 0, then never
-            np.subtract(levels, out, out=out)
-            out *= part
-        np.fmin(out, np.take(self._hours, k, out=part), out=out)
-        out += np.take(self._base_time, k, out=part)
+        out = np.empty(len(levels))
+        _on_segments(levels, k, self._base_level, self._per_unit, self._hours, self._base_time, out)
         return out
 
     def level(self, hours: np.ndarray) -> np.ndarray:
@@ -348,12 +341,11 @@ class _Clock:
         """The top of each level's bucket: the level :meth:`time_after` finds it at."""
         return self.width * np.ceil(levels * (1.0 / self.width))
 
-    def _bucket(self, levels: np.ndarray, spare: bool = False) -> np.ndarray:
-        """Each level's bucket (``spare``: ``levels`` may be overwritten)."""
-        index = np.multiply(levels, 1.0 / self.width, out=levels if spare else None)
-        np.ceil(index, out=index)
-        np.clip(index, 0, self.buckets + 1, out=index)
-        return index.astype(np.intp)
+    def _bucket(self, levels: np.ndarray) -> np.ndarray:
+        """Each level's bucket: the ceiling of level / width, within 0 and the top."""
+        index = np.empty(len(levels), dtype=np.intp)
+        _buckets(levels, 1.0 / self.width, self.buckets + 1, index)
+        return index
 
     def count_reached(self, levels: np.ndarray) -> np.ndarray:
         """Per grid time, how many of ``levels`` the clock has surely reached by then."""
@@ -368,11 +360,11 @@ class _Clock:
 
     def time_sorted(self, levels: np.ndarray) -> np.ndarray:
         """The last time the clock is at each level (non-decreasing levels; inf beyond)."""
-        # searchsorted(curve, levels, "right") without a binary search per level: level
-        # i is past curve[j] where i is at least the number of levels below curve[j].
-        below = np.searchsorted(levels, self.curve, side="left")
-        runs = np.diff(below, prepend=0, append=len(levels))
-        return self._on_segment(levels, np.repeat(np.arange(len(self.curve) + 1), runs))
+        out = np.empty(len(levels))
+        _times_sorted(
+            levels, self.curve, self._base_level, self._per_unit, self._hours, self._base_time, out
+        )
+        return out
 
     def _first_times(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First time the clock reaches each level (inf if never), and that grid index."""
@@ -389,8 +381,70 @@ class _Clock:
         if self._bucket_end is None:
             tops = self.width * np.arange(self.buckets + 2)
             self._bucket_end, self._bucket_bin = self._first_times(tops)
-        index = self._bucket(levels, spare)
-        return _Reached(self, self._bucket_end[index], self._bucket_bin[index], index=index)
+        index = np.empty(len(levels), dtype=np.intp)
+        first = np.empty(len(levels), dtype=np.intp)
+        hours = levels if spare else np.empty(len(levels))
+        _buckets_reached(
+            levels, 1.0 / self.width, self.buckets + 1, self._bucket_end, self._bucket_bin,
+            index, hours, first,
+        )  # fmt: skip
+        return _Reached(self, hours, first, index=index)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _np_fmin(a: float, b: float) -> float:
+    """``np.fmin`` of two floats (the other if one is NaN)."""
+    if a != a:
+        return b
+    return a if (a <= b or b != b) else b
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _on_segment(level, k, base_level, per_unit, hours, base_time) -> float:
+    """A level's time on the clock's segment ``k`` (see :class:`_Clock`): base time +
+    (level - base level) x hours per unit, at most the segment's hours. An infinite
+    level gives inf x 0 there, then the segment's end (never early)."""
+    return _np_fmin((level - base_level[k]) * per_unit[k], hours[k]) + base_time[k]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _on_segments(levels, k, base_level, per_unit, hours, base_time, out) -> None:
+    for i in range(len(levels)):
+        out[i] = _on_segment(levels[i], k[i], base_level, per_unit, hours, base_time)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _times_sorted(levels, curve, base_level, per_unit, hours, base_time, out) -> None:
+    """:meth:`_Clock.time_sorted`: for non-decreasing levels the segment of each, the
+    first grid index above it (``searchsorted(curve, level, "right")``), only steps on."""
+    k, points = 0, len(curve)
+    for i in range(len(levels)):
+        while k < points and curve[k] <= levels[i]:
+            k += 1
+        out[i] = _on_segment(levels[i], k, base_level, per_unit, hours, base_time)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _bucket_of(level: float, inv_width: float, top: int) -> int:
+    """``clip(ceil(level x inv_width), 0, top)`` as an index."""
+    return int(min(max(np.ceil(level * inv_width), 0.0), float(top)))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _buckets(levels, inv_width, top, index) -> None:
+    for i in range(len(levels)):
+        index[i] = _bucket_of(levels[i], inv_width, top)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _buckets_reached(levels, inv_width, top, bucket_end, bucket_bin, index, hours, first) -> None:
+    """Each level's bucket, the time its top is reached and that grid index (``hours`` may
+    be ``levels``: each is read before it is written)."""
+    for i in range(len(levels)):
+        b = _bucket_of(levels[i], inv_width, top)
+        index[i] = b
+        hours[i] = bucket_end[b]
+        first[i] = bucket_bin[b]
 
 
 @dataclass
@@ -411,6 +465,24 @@ class _Reached:
             return self.levels.copy()
         return self.index * self.clock.width
 
+    def keep_earlier(self, other: _Reached) -> np.ndarray:
+        """Each of these finishes or ``other``'s, whichever is earlier (kept here, in
+        place), as a level of ``other``'s clock."""
+        if self.index is not None and other.index is not None:  # both by bucket: one pass
+            clock, top = self.clock, np.empty(len(self.hours))
+            at_bucket = other.clock.level_at(clock._bucket_end, clock._bucket_bin)
+            _keep_earlier(
+                self.hours, self.first, self.index, at_bucket,
+                other.hours, other.first, other.index, other.clock.width, top,
+            )  # fmt: skip
+            return top
+        kept = np.flatnonzero(self.hours < other.hours)
+        top = other.used()
+        top[kept] = self.on(other.clock, kept)
+        np.minimum(self.hours, other.hours, out=self.hours)
+        np.minimum(self.first, other.first, out=self.first)
+        return top
+
     def on(self, other: _Clock, which: np.ndarray) -> np.ndarray:
         """``other``'s clock at the times of positions ``which``."""
         if self.index is None:
@@ -418,6 +490,20 @@ class _Reached:
         # The times are bucket ends: the clock at each bucket's end, once per bucket.
         clock = self.clock
         return other.level_at(clock._bucket_end, clock._bucket_bin)[self.index[which]]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _keep_earlier(
+    hours, first, index, at_bucket, other_hours, other_first, other_index, width, top
+):
+    """:meth:`_Reached.keep_earlier` when both are found by bucket."""
+    for i in range(len(hours)):
+        if hours[i] < other_hours[i]:
+            top[i] = at_bucket[index[i]]
+        else:
+            top[i] = other_index[i] * width
+            hours[i] = _np_min(hours[i], other_hours[i])
+        first[i] = min(first[i], other_first[i])
 
 
 def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
@@ -431,8 +517,9 @@ def _slot_levels(
     work: np.ndarray,
     moves: int,
     refinements: int,
-    finish: Callable[[int, int, np.ndarray], np.ndarray] | None = None,
-    handover: Callable[[np.ndarray], np.ndarray] | None = None,
+    segments: _Segments | None = None,
+    sizes: np.ndarray | None = None,
+    handover: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Clock level at which each mailbox gets a slot: ``C`` slots, first come first served.
 
@@ -443,39 +530,115 @@ def _slot_levels(
     the block's own finishes. Every finish used is one the exact schedule has by then
     (a later member's finish is no earlier than this member's exact start), so a
     start is never earlier than the exact one. Within a block a finish is the start
-    plus the work; the finishes handed on to later blocks are ``finish(first, last,
-    starts)`` when given (tighter: :class:`_Segments`). ``handover`` (when given) is the
-    level at which a finish frees its slot, no earlier than the finish itself.
+    plus the work; the finishes handed on to later blocks are those of ``segments``
+    when given (tighter: :class:`_Segments`, ``sizes`` the data in clock units).
+    ``handover`` (when positive) is a bucket width: a finish frees its slot at its
+    bucket's top, no earlier than the finish itself.
     """
     n = len(arrive)
-    start = arrive.copy()
+    start = np.empty(n)
     done = np.empty(n)
-    pool = np.full(min(moves, n), -np.inf)  # sorted finish levels of the slots
+    slots = min(moves, n)
+    pool = np.full(slots, -np.inf)  # sorted finish levels of the slots
+    spare = np.empty(slots)
+    freed = np.empty(slots)
+    own = np.empty(slots)
     for first in range(0, n, moves):
         last = min(first + moves, n)
-        w = work[first:last]
         m = last - first
-        a = arrive[first:last]
-        if first:  # first come, first served: never before the mailbox ahead
-            a = np.maximum(a, start[first - 1])
-        s = np.maximum(a, pool[:m])
+        a = _block_arrivals(arrive, start, first, last)
+        s = start[first:last]
+        np.maximum(a, pool[:m], out=s)
         for _ in range(refinements):  # reuse the slots of the block's own short moves
-            own = s + w if handover is None else handover(s + w)
-            if own.min() >= s[-1]:  # none frees before the last member starts
-                break
-            merged = np.concatenate([pool, own])
-            merged.partition(m - 1)  # (the m smallest, then sorted: as a full sort has them)
-            merged = merged[:m]
-            merged.sort()
-            s = np.maximum(a, merged)
-        start[first:last] = s
-        done[first:last] = s + w if finish is None else finish(first, last, s)
-        freed = done[first:last] if handover is None else handover(done[first:last])
-        pool = np.concatenate([pool, freed])
-        pool.partition(m)  # (the latest len(pool) - m, sorted)
-        pool = pool[m:]
-        pool.sort()
+            mine = own[:m]
+            if _own_finishes(s, work[first:last], handover, mine) >= s[-1]:
+                break  # none frees before the last member starts
+            mine.sort()
+            _smallest(a, pool, mine, s)  # the m smallest of the pool and those finishes
+        if segments is None:
+            np.add(start[first:last], work[first:last], out=done[first:last])
+        else:
+            segments.finish(start, sizes, done, first, last)
+        # The latest finishes (freed at their bucket tops), sorted, as the next pool.
+        _handed_over(done[first:last], handover, freed[:m])
+        freed[:m].sort()
+        _latest(pool, freed[:m], spare)
+        pool, spare = spare, pool
     return start, done
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _np_min(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (NaN if either is NaN)."""
+    return a if (a <= b or a != a) else b
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _np_max(a: float, b: float) -> float:
+    """``np.maximum`` of two floats (NaN if either is NaN)."""
+    return a if (a >= b or a != a) else b
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _bucket_top(level: float, width: float) -> float:
+    """A level's bucket top (:meth:`_Clock.bucket_top`); the level itself if ``width`` is 0."""
+    if width > 0.0:
+        return width * np.ceil(level * (1.0 / width))
+    return level
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _handed_over(done: np.ndarray, width: float, out: np.ndarray) -> None:
+    for i in range(len(done)):
+        out[i] = _bucket_top(done[i], width)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _latest(pool: np.ndarray, freed: np.ndarray, out: np.ndarray) -> None:
+    """The ``len(pool)`` largest of sorted ``pool`` and sorted ``freed``, sorted, into ``out``."""
+    i, j = len(pool) - 1, len(freed) - 1
+    for k in range(len(out) - 1, -1, -1):
+        if j < 0 or (i >= 0 and pool[i] >= freed[j]):
+            out[k] = pool[i]
+            i -= 1
+        else:
+            out[k] = freed[j]
+            j -= 1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _block_arrivals(arrive: np.ndarray, start: np.ndarray, first: int, last: int) -> np.ndarray:
+    """A block's arrivals, first come first served: never before the mailbox ahead."""
+    a = arrive[first:last].copy()
+    if first:
+        ahead = start[first - 1]
+        for k in range(len(a)):
+            a[k] = _np_max(a[k], ahead)
+    return a
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _own_finishes(s: np.ndarray, work: np.ndarray, width: float, out: np.ndarray) -> float:
+    """Each member's finish from its start (freed at its bucket top), and the earliest."""
+    lowest = np.inf
+    for k in range(len(s)):
+        out[k] = _bucket_top(s[k] + work[k], width)
+        lowest = min(lowest, out[k])
+    return lowest
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _smallest(a: np.ndarray, pool: np.ndarray, own: np.ndarray, s: np.ndarray) -> None:
+    """``s``: the ``len(s)`` smallest of sorted ``pool`` and sorted ``own``, each no
+    earlier than its member's arrival ``a``."""
+    i, j = 0, 0
+    for k in range(len(s)):
+        if j < len(own) and not (pool[i] <= own[j]):
+            s[k] = _np_max(a[k], own[j])
+            j += 1
+        else:
+            s[k] = _np_max(a[k], pool[i])
+            i += 1
 
 
 class _Segments:
@@ -509,11 +672,11 @@ class _Segments:
         self.own = np.multiply(ratio, pace, out=ratio)  # each mailbox's own pace (ratio spent)
         # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
         self.stretch = np.zeros(len(ratio), dtype=np.intp)
-        self._later: list[np.ndarray] = []  # per block, those past their second stretch
+        self.past_second = np.zeros(len(ratio), dtype=bool)  # finished past it (:meth:`finish`)
 
     def later(self) -> np.ndarray:
         """Queue positions whose :meth:`finish` is past their second stretch."""
-        return np.concatenate(self._later) if self._later else np.zeros(0, dtype=np.intp)
+        return np.flatnonzero(self.past_second)
 
     def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
         """GB per clock unit in stretch ``j``, between the slowest and 1."""
@@ -545,59 +708,72 @@ class _Segments:
             second = self.end_level[np.minimum(j + 1, len(self.end_level) - 1)]
             later = np.flatnonzero(done > second)
         out = done if spare else done.copy()
-        at, left, j = start[later], sizes[later], j[later]
-        own, slowest = self.own[later], self.slowest[later]
-        while len(later):
-            credit = self._credit(j, own, slowest)
-            with np.errstate(invalid="ignore"):
-                room = (self.end_level[j] - at) * credit
-            end = left <= room
-            fin = np.flatnonzero(end)  # (indices, not random boolean masks: fewer branches)
-            if len(fin):
-                done_at = later[fin]
-                out[done_at] = np.minimum(out[done_at], at[fin] + left[fin] / credit[fin])
-            go = np.flatnonzero(~end)
-            left -= room
-            later, left, own, slowest = later[go], left[go], own[go], slowest[go]
-            j = np.minimum(j[go] + 1, len(self.share) - 1)
-            at = self.end_level[j - 1]
+        _walk(
+            start, sizes, out, j, later,
+            self.own, self.slowest, self.end_level, self.share, self.move,
+        )  # fmt: skip
         return out
 
-    def finish(self, start: np.ndarray, sizes: np.ndarray, first: int, last: int) -> np.ndarray:
-        """Finish levels of mailbox ``first`` to ``last`` (queue positions) from ``start``
-        (non-decreasing: a block's starts)."""
-        own, slowest = self.own[first:last], self.slowest[first:last]
-        lo, hi = np.searchsorted(self.end_level, start[[0, -1]], side="right")
-        if lo == hi:  # the whole block starts within one stretch
-            j = np.intp(lo)
-        else:
-            # searchsorted(end_level, start, "right") for sorted starts, by the few ends.
-            below = np.searchsorted(start, self.end_level[lo:hi], side="left")
-            runs = np.diff(below, prepend=0, append=len(start))
-            j = np.repeat(np.arange(lo, hi + 1), runs)
-        self.stretch[first:last] = j
-        credit1 = self._credit(j, own, slowest)
-        out = sizes / credit1
-        out += start  # (as if within the first stretch)
-        j2 = np.minimum(j + 1, len(self.end_level) - 1)
-        with np.errstate(invalid="ignore"):  # past the last stretch: inf - inf, not chosen
-            left = self.end_level[j] - start
-            left *= credit1
-            np.subtract(sizes, left, out=left)  # data left after the first stretch
-            # (Most finish within it: the others by index, not np.where's random branches.)
-            later = np.flatnonzero(~(left <= 0))
-            if len(later):
-                if lo != hi:
-                    j = j[later]
-                credit2 = self._credit(j2 if lo == hi else j2[later], own[later], slowest[later])
-                end1, end2 = self.end_level[j], self.end_level[j2 if lo == hi else j2[later]]
-                left = left[later]
-                second = (end2 - end1) * credit2
-                two = end2 + (left - second) / slowest[later]
-                out[later] = np.where(left <= second, end1 + left / credit2, two)
-        # Those past their second stretch, for :meth:`walk`.
-        self._later.append(first + np.flatnonzero(out > self.end_level[j2]))
-        return out
+    def finish(
+        self, start: np.ndarray, sizes: np.ndarray, done: np.ndarray, first: int, last: int
+    ) -> None:
+        """Finish levels of mailboxes ``first`` to ``last`` (queue positions) from their
+        ``start`` (non-decreasing: a block's starts), into ``done``."""
+        _finish_block(
+            start, sizes, done, first, last, self.own, self.slowest,
+            self.end_level, self.share, self.move, self.stretch, self.past_second,
+        )  # fmt: skip
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _credit(own: float, slowest: float, share: float, move: float) -> float:
+    """GB per clock unit in a stretch, between the slowest and 1 (:meth:`_Segments._credit`)."""
+    return _np_min(_np_max(_np_min(own, share) / move, slowest), 1.0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _finish_block(
+    start, sizes, done, first, last, own, slowest, end_level, share, move, stretch, past_second
+) -> None:
+    """:meth:`_Segments.finish`: exact within a move's first two stretches, then at its
+    slowest rate (never early). Starts are non-decreasing, so each one's stretch is
+    found by stepping on from the one before."""
+    ends = len(end_level)
+    j = np.searchsorted(end_level, start[first], side="right")
+    for i in range(first, last):
+        at = start[i]
+        while j < ends and end_level[j] <= at:
+            j += 1
+        stretch[i] = j
+        credit1 = _credit(own[i], slowest[i], share[j], move[j])
+        out = sizes[i] / credit1 + at  # (as if within the first stretch)
+        j2 = min(j + 1, ends - 1)
+        left = sizes[i] - (end_level[j] - at) * credit1  # data left after the first stretch
+        if not (left <= 0):
+            credit2 = _credit(own[i], slowest[i], share[j2], move[j2])
+            end1, end2 = end_level[j], end_level[j2]
+            second = (end2 - end1) * credit2
+            within = left <= second  # within the second stretch, else at the slowest rate
+            out = end1 + left / credit2 if within else end2 + (left - second) / slowest[i]
+        done[i] = out
+        past_second[i] = out > end_level[j2]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _walk(start, sizes, out, j, later, own, slowest, end_level, share, move) -> None:
+    """:meth:`_Segments.walk` for the positions ``later``, stretch by stretch."""
+    last = len(share) - 1
+    for i in later:
+        at, left, k = start[i], sizes[i], j[i]
+        while True:
+            credit = _credit(own[i], slowest[i], share[k], move[k])
+            room = (end_level[k] - at) * credit
+            if left <= room:
+                out[i] = _np_min(out[i], at + left / credit)
+                break
+            left -= room
+            k = min(k + 1, last)
+            at = end_level[k - 1]
 
 
 def _reported(
@@ -615,36 +791,50 @@ def _reported(
     the limit), so it has exactly its size when synced. At a grid time ``g`` the
     total is the data of the mailboxes synced by ``g`` plus, over those in flight,
     ``clock(g) x A - B``: ``A`` the sum of their size per clock unit, ``B`` that
-    times the clock at their start. (``synced_level`` is spent: overwritten.)
+    times the clock at their start.
     """
     grid = clock.grid
-    g = len(grid)
-    span = np.subtract(synced_level, start_level, out=synced_level)
-    none = np.flatnonzero(~(span > 0))
-    with np.errstate(all="ignore"):
-        ratio = np.divide(sizes, span, out=span)
-    ratio[none] = 0.0
-    ends = synced_bin  # (at most g: bincount's bin g and beyond are cut off below)
     # Starts are in queue order (non-decreasing): sums up to each grid time by cumsum.
     begun = np.searchsorted(start, grid, side="right")  # started at or before each time
-    none_begun = begun == 0
-    last_begun = np.maximum(begun - 1, 0)
-
-    total = np.empty(len(sizes))
-
-    def net(weights: np.ndarray) -> np.ndarray:
-        if not len(weights):
-            return np.zeros(g)
-        started = np.cumsum(weights, out=total)[last_begun]
-        started[none_begun] = 0.0
-        return started - np.cumsum(np.bincount(ends, weights, g + 1))[:g]
-
-    in_flight = net(ratio)
-    at_start = net(np.multiply(start_level, ratio, out=ratio))
-    done = np.cumsum(np.bincount(ends, sizes, g + 1))[:g]
+    in_flight, at_start, done, flying = _reported_sums(
+        start_level, synced_level, sizes, synced_bin, begun
+    )
     moving = np.maximum(clock.curve * in_flight - at_start, 0.0)
     # None in flight: exactly the data synced (not a rounding error of two large sums).
-    # (Counts in integers: the same as net() of ones, whose float sums are exact.)
-    flying = begun - np.cumsum(np.bincount(ends, minlength=g + 1))[:g]
     moving[flying < 1] = 0.0
     return done + moving
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _reported_sums(start_level, synced_level, sizes, synced_bin, begun):
+    """Per grid time (``begun``: how many started by then, non-decreasing): the sums of
+    size per clock unit and of that times the start level over the moves in flight,
+    the data synced, and the moves in flight. Sums run in queue order, each as
+    ``np.cumsum`` and ``np.bincount`` would add them."""
+    g = len(begun)
+    ratio_begun, level_begun = np.zeros(g), np.zeros(g)  # cumulative over started moves
+    ratio_ended, level_ended = np.zeros(g + 1), np.zeros(g + 1)  # by finishing grid index
+    synced, ended = np.zeros(g + 1), np.zeros(g + 1, dtype=np.int64)
+    ratio_sum = level_sum = 0.0
+    k = 0
+    while k < g and begun[k] == 0:
+        k += 1
+    for i in range(len(sizes)):
+        span = synced_level[i] - start_level[i]
+        ratio = sizes[i] / span if span > 0 else 0.0
+        weight = start_level[i] * ratio
+        ratio_sum += ratio
+        level_sum += weight
+        while k < g and begun[k] == i + 1:  # (the running sums up to this start)
+            ratio_begun[k], level_begun[k] = ratio_sum, level_sum
+            k += 1
+        b = synced_bin[i]
+        if b <= g:
+            ratio_ended[b] += ratio
+            level_ended[b] += weight
+            synced[b] += sizes[i]
+            ended[b] += 1
+    in_flight = ratio_begun - np.cumsum(ratio_ended)[:g]
+    at_start = level_begun - np.cumsum(level_ended)[:g]
+    flying = begun - np.cumsum(ended)[:g]
+    return in_flight, at_start, np.cumsum(synced)[:g], flying
