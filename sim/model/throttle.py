@@ -187,31 +187,29 @@ def initial_syncs(
     own = sizes if own_pace_gb is None else np.asarray(own_pace_gb, dtype=float)
     if not len(eligible):
         eligible = sizes = own = np.zeros(0)
-    if np.any(eligible[1:] < eligible[:-1]):
+    # Eligibility comes cohort by cohort: the queue changes eligible time a few hundred times.
+    changes = _changes(eligible)
+    if len(changes) and changes[-1] < 0:
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
     # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
-    work, ratio = np.empty(len(sizes)), np.empty(len(sizes))
-    varies = _work_and_ratio(sizes, own, moves, work, ratio)  # ratio: own pace / p
+    work, ratio, scaled = np.empty(len(sizes)), np.empty(len(sizes)), np.empty(len(sizes))
+    varies, empty = _work_and_ratio(sizes, own, moves, work, ratio, scaled)
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
     pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace * moves, window) * length)
-    segments = scaled = None
+    segments = None
     if own_pace_gb is not None and varies:
         segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
-        scaled = sizes * moves  # (the data, in the clocks' units)
+    else:
+        scaled = None
 
-    # Eligibility comes cohort by cohort: the clock at a few hundred distinct times.
-    # (The queue is sorted, so its distinct times are where it changes.)
-    new_time = np.empty(len(eligible), dtype=bool)
-    new_time[:1] = True
-    np.not_equal(eligible[1:], eligible[:-1], out=new_time[1:])
-    times = eligible[new_time]
+    # The clock at the queue's few hundred distinct eligible times.
     eligible_level = np.repeat(
-        busy.level(times), np.diff(np.append(np.flatnonzero(new_time), len(eligible)))
+        busy.level(eligible[changes]), np.diff(np.append(changes, len(eligible)))
     )
     # Past EXACT_BELOW a finish is found as its bucket's end (later than its level): a
     # slot is handed on at that bucket's top, so no move starts in it before the move
@@ -254,7 +252,9 @@ def initial_syncs(
         waiting = fewer
     if top is None:
         top = reached.used()
-    empty = work <= 0
+    else:  # (the pass's finish levels: a move's own, not its bucket's, where never reached)
+        never = np.flatnonzero(np.isinf(synced))  # (a bucket's top is capped at the clock's)
+        top[never] = level[never] + work[never]  # so such a move is reported at its own pace
     synced[empty], top[empty] = start[empty], level[empty]
     synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
     reported = _reported(clock, start, level, synced_bin, top, sizes)
@@ -262,15 +262,35 @@ def initial_syncs(
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _work_and_ratio(sizes, own, moves, work, ratio) -> bool:
-    """Each move's work in clock units, ``max(size, own) x C``, and its own pace / p,
-    ``size / own`` (1 where there is no own work); whether any pace differs from p."""
-    varies = False
+def _work_and_ratio(sizes, own, moves, work, ratio, scaled):
+    """Each move's work in clock units, ``max(size, own) x C``, its own pace / p,
+    ``size / own`` (1 where there is no own work), and its data in clock units, ``size
+    x C``; whether any pace differs from p, and the positions of moves with no work."""
+    varies, empty = False, []
     for i in range(len(sizes)):
         work[i] = _np_max(sizes[i], own[i]) * moves
         ratio[i] = sizes[i] / own[i] if own[i] > 0 else 1.0
+        scaled[i] = sizes[i] * moves
         varies |= ratio[i] != 1.0
-    return varies
+        if work[i] <= 0:
+            empty.append(i)
+    return varies, np.array(empty, dtype=np.intp)
+
+
+@numba.njit(cache=True)
+def _changes(values):
+    """Where non-decreasing ``values`` change: position 0 and each new value's first
+    (empty for none); -1 at the end if they ever decrease."""
+    if not len(values):
+        return np.empty(0, dtype=np.intp)
+    changes = [0]
+    for i in range(1, len(values)):
+        if values[i] != values[i - 1]:
+            changes.append(i)
+            if values[i] < values[i - 1]:
+                changes.append(-1)
+                break
+    return np.array(changes, dtype=np.intp)
 
 
 class _Clock:
