@@ -156,6 +156,16 @@ def _below_rate_by_position(
     return out
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _sizes_and_own_work(size_gb, speed, queue):
+    """By queue position: each mailbox's size, and its size / its speed factor."""
+    sizes, own = np.empty(len(queue)), np.empty(len(queue))
+    for i in range(len(queue)):
+        sizes[i] = size_gb[queue[i]]
+        own[i] = sizes[i] / speed[queue[i]]
+    return sizes, own
+
+
 def _planned_counts(planned: dict[int, tuple[int, int]], days: int) -> np.ndarray:
     """Users planned on each day, from a lane's {day: (first, end)} cohorts."""
     counts = np.zeros(days + 1, dtype=np.int64)
@@ -303,13 +313,16 @@ class _Run:
         capacity = self.model.capacity
         if world.throttle_factor_by_day is not None:
             capacity = build_capacity(self.cal, throttle, day_factor=world.throttle_factor_by_day)
-        sizes = np.take(self.pop.size_gb, queue)  # take: fancy indexing's gather, faster
         # A move's own work: its size, or more where items bind (an inventory's item
         # counts), divided by this mailbox's own speed (throttle.per_move_sigma).
         own_pace = self.pop.own_pace_gb(throttle, queue)
-        if world.move_speed_factor is not None:
-            own = sizes if own_pace is None else own_pace
-            own_pace = own / np.take(np.asarray(world.move_speed_factor, dtype=float), queue)
+        speed = world.move_speed_factor
+        if speed is not None and own_pace is None:  # (the usual: both gathered in one pass)
+            sizes, own_pace = _sizes_and_own_work(self.pop.size_gb, speed, queue)
+        else:
+            sizes = np.take(self.pop.size_gb, queue)  # take: fancy indexing's gather, faster
+            if speed is not None:
+                own_pace = own_pace / np.take(np.asarray(speed, dtype=float), queue)
         lead_hours = throttle.presync_lead_days * 24.0
         eligible = self.model.cutover_hours[self.planned_by_position] - lead_hours
         return initial_syncs(
