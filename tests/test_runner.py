@@ -62,6 +62,18 @@ def test_dask_local_cluster_gives_the_local_pools_results(small, one_worker):
     assert_same_result(one_worker, on_dask)
 
 
+@given(replications=st.integers(1, 3000), workers=st.integers(1, 16))
+def test_chunks_cover_every_replication_once_in_order_and_shrink_to_single_ones(
+    replications, workers
+):
+    chunks = chunks_for(replications, workers)
+    sizes = [chunk.count for chunk in chunks]
+    assert [chunk.first for chunk in chunks] == [sum(sizes[:i]) for i in range(len(sizes))]
+    assert sum(sizes) == replications
+    # Big first (few Model builds), single replications last (no worker idles at the end).
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) <= 10 and sizes[-1] == 1
+
+
 def test_replication_i_is_child_i_of_the_seed(small, one_worker):
     third = simulate(small, replication_seeds(11, REPLICATIONS)[2], replication=2)
     row = one_worker.runs.iloc[2].to_dict()

@@ -398,10 +398,11 @@ def keep_freed_memory() -> None:
 
     A replication allocates and frees arrays of millions of entries. By default glibc
     hands the largest back to the kernel (a fresh mmap each, and trimming the heap), so
-    the next replication faults every page in again, zero-filled: ~0.07 s of kernel time
-    a replication of the reference scenario (a tenth of it), and memory traffic that
-    slows the other worker. Kept, the memory is reused; the peak stays what it was. Only
-    worker processes do this (they end with the run); elsewhere than glibc, nothing.
+    the next replication faults every page in again, zero-filled: 0.1 s of kernel time
+    a replication of the reference scenario in a 2-worker run (an eighth of its CPU
+    time). Kept, the memory is reused; the peak stays what it was. Only the run's own
+    workers do this (a pool's, a local dask cluster's: they end with the run), not the
+    caller's process; elsewhere than glibc, nothing.
     """
     try:
         os.confstr("CS_GNU_LIBC_VERSION")
@@ -422,6 +423,7 @@ def dask_client(address: str):
             LocalCluster(n_workers=default_workers(), threads_per_worker=1, processes=True) as c,
             Client(c) as client,
         ):
+            client.run(keep_freed_memory)  # its workers are this run's, like a pool's
             yield client
     else:
         try:
