@@ -74,6 +74,19 @@ def test_chunks_cover_every_replication_once_in_order_and_shrink_to_single_ones(
     assert sizes == sorted(sizes, reverse=True) and max(sizes) <= 10 and sizes[-1] == 1
 
 
+def test_off_glibc_the_allocator_is_left_alone(monkeypatch):
+    from sim.experiments import runner as runner_mod
+
+    def not_glibc(name):
+        raise ValueError(f"unrecognized configuration name {name!r}")  # as on macOS or musl
+
+    monkeypatch.setattr(runner_mod.os, "confstr", not_glibc)
+    assert runner_mod._glibc() is None
+    runner_mod.keep_freed_memory()  # a pool's initializer: nothing to do, no error
+    with runner_mod.freed_memory_kept():
+        pass
+
+
 def test_replication_i_is_child_i_of_the_seed(small, one_worker):
     third = simulate(small, replication_seeds(11, REPLICATIONS)[2], replication=2)
     row = one_worker.runs.iloc[2].to_dict()

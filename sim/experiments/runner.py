@@ -33,9 +33,10 @@ ProgressCallback = Callable[[int], None]
 DASK_CONNECT_SECONDS = 5  # a wrong address should fail fast, not after dask's default 30 s
 MAX_CHUNK = 10  # replications in a chunk at most
 CHUNKS_PER_WORKER = 4  # a chunk is at most this fraction of a worker's share of what is left
-# glibc's mallopt parameters (malloc.h) and what a worker sets them to: see keep_freed_memory.
+# glibc's mallopt parameters (malloc.h) and what replications set them to: keep_freed_memory.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-KEEP_FREED_BYTES = 1 << 30
+KEEP_FREED_BYTES = 1 << 30  # blocks up to this size come from, and go back to, the heap
+GLIBC_MMAP_THRESHOLD_MAX = 32 << 20  # where glibc's own adjustment of the threshold stops
 
 
 class ClusterError(RuntimeError):
@@ -387,30 +388,51 @@ def backend(workers: int | None, dask: str | None) -> Iterator[Backend]:
     if workers < 1:
         raise ValueError(f"workers must be >= 1 (got {workers})")
     if workers == 1:
-        yield Backend()
+        with freed_memory_kept():
+            yield Backend()
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory) as pool:
         yield PoolBackend(pool, workers)
 
 
-def keep_freed_memory() -> None:
-    """In a worker process: let the C allocator keep what a replication frees for the next.
+def keep_freed_memory(keep_bytes: int = KEEP_FREED_BYTES) -> None:
+    """Let the C allocator keep what a replication frees for the next (a pool's initializer).
 
     A replication allocates and frees arrays of millions of entries. By default glibc
     hands the largest back to the kernel (a fresh mmap each, and trimming the heap), so
     the next replication faults every page in again, zero-filled: 0.1 s of kernel time
     a replication of the reference scenario in a 2-worker run (an eighth of its CPU
-    time). Kept, the memory is reused; the peak stays what it was. Only the run's own
-    workers do this (a pool's, a local dask cluster's: they end with the run), not the
-    caller's process; elsewhere than glibc, nothing.
+    time). Kept, the memory is reused; the peak stays what it was. Elsewhere than glibc,
+    nothing.
     """
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, keep_bytes)
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * keep_bytes)
+
+
+@contextmanager
+def freed_memory_kept() -> Iterator[None]:
+    """:func:`keep_freed_memory` in this process while replications run in it; then the
+    ceiling glibc's own adjustment rises to anyway (blocks up to 32 MiB from the heap), and
+    the free memory handed back to the kernel, so the caller's process keeps none of it."""
+    keep_freed_memory()
+    try:
+        yield
+    finally:
+        keep_freed_memory(GLIBC_MMAP_THRESHOLD_MAX)
+        libc = _glibc()
+        if libc is not None:
+            libc.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library, when it is glibc (whose allocator mallopt tunes); else None."""
     try:
         os.confstr("CS_GNU_LIBC_VERSION")
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError, TypeError, ValueError):  # not glibc
-        return
-    mallopt(M_MMAP_THRESHOLD, KEEP_FREED_BYTES)
-    mallopt(M_TRIM_THRESHOLD, 2 * KEEP_FREED_BYTES)
+        return ctypes.CDLL(None)
+    except (AttributeError, OSError, TypeError, ValueError):
+        return None
 
 
 @contextmanager
