@@ -87,6 +87,34 @@ def test_off_glibc_the_allocator_is_left_alone(monkeypatch):
         pass
 
 
+def test_a_run_outside_jupyter_does_not_import_the_plotting_for_its_progress_bar():
+    import subprocess
+    import sys
+
+    check = (
+        "import sys; from sim.experiments.runner import notebook_progress; "
+        "assert notebook_progress(100) is None; assert 'matplotlib' not in sys.modules"
+    )
+    root = Path(__file__).resolve().parents[1]  # this checkout's sim, whatever is installed
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=root)
+
+
+def test_in_jupyter_a_run_gets_the_text_progress_bar(monkeypatch):
+    import sys
+    import types
+
+    from sim.experiments.runner import notebook_progress
+    from sim.outputs.notebook import TextProgress
+
+    class ZMQInteractiveShell:  # what get_ipython() is in a Jupyter kernel
+        pass
+
+    ipython = types.SimpleNamespace(get_ipython=ZMQInteractiveShell)
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert isinstance(notebook_progress(100), TextProgress)
+
+
 def test_replication_i_is_child_i_of_the_seed(small, one_worker):
     third = simulate(small, replication_seeds(11, REPLICATIONS)[2], replication=2)
     row = one_worker.runs.iloc[2].to_dict()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -196,6 +197,8 @@ def _replicate(
 def notebook_progress(total: int, label: str = "replications") -> ProgressCallback | None:
     """In Jupyter, a text progress bar for a run that takes a while; elsewhere none (the CLI
     draws its own)."""
+    if "ipykernel" not in sys.modules:  # no Jupyter kernel: spare the run matplotlib's import
+        return None
     from sim.outputs.notebook import TextProgress, in_notebook
 
     return TextProgress(total, label) if in_notebook() else None
