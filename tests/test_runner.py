@@ -115,6 +115,24 @@ def test_in_jupyter_a_run_gets_the_text_progress_bar(monkeypatch):
     assert isinstance(notebook_progress(100), TextProgress)
 
 
+def test_the_collector_is_frozen_only_while_a_pool_runs():
+    import gc
+
+    from sim.experiments.runner import backend
+
+    assert gc.get_freeze_count() == 0
+    with backend(2, None):
+        assert gc.get_freeze_count() > 0  # the workers fork with every object frozen
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's own freeze outlives the pool
+    try:
+        with backend(2, None):
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_replication_i_is_child_i_of_the_seed(small, one_worker):
     third = simulate(small, replication_seeds(11, REPLICATIONS)[2], replication=2)
     row = one_worker.runs.iloc[2].to_dict()
