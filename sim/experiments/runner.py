@@ -37,7 +37,7 @@ MAX_CHUNK = 10  # replications in a chunk at most
 CHUNKS_PER_WORKER = 4  # a chunk is at most this fraction of a worker's share of what is left
 # glibc's mallopt parameters (malloc.h) and what replications set them to: keep_freed_memory.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-KEEP_FREED_BYTES = 1 << 30  # blocks up to this size come from, and go back to, the heap
+KEEP_FREED_BYTES = 256 << 20  # blocks up to this size from the heap: a 2.1M array is ~17 MB
 GLIBC_MMAP_THRESHOLD_MAX = 32 << 20  # where glibc's own adjustment of the threshold stops
 
 
@@ -423,10 +423,11 @@ def keep_freed_memory(keep_bytes: int = KEEP_FREED_BYTES) -> None:
 
     A replication allocates and frees arrays of millions of entries. By default glibc
     hands the largest back to the kernel (a fresh mmap each, and trimming the heap), so
-    the next replication faults every page in again, zero-filled: 0.1 s of kernel time
-    a replication of the reference scenario in a 2-worker run (an eighth of its CPU
-    time). Kept, the memory is reused; the peak stays what it was. Elsewhere than glibc,
-    nothing.
+    the next replication faults every page in again, zero-filled: 0.02-0.1 s of kernel
+    time a replication of the reference scenario on the 2-core test machine (5-20% of its
+    CPU time, more when the machine is busy). Kept, the memory is reused; a worker's peak
+    grows a little (0-0.1 GB, the one holding replication 0's mailbox table). Elsewhere
+    than glibc, nothing.
     """
     libc = _glibc()
     if libc is not None:
