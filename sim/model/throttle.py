@@ -240,8 +240,7 @@ def initial_syncs(
         share = np.where(waiting > 0, window * moves / np.clip(waiting, 1, moves), window)
         faster = _Clock(grid, np.minimum(pace * moves, share) * length)
         at = faster.level(start)
-        now = faster.time_after(at + work, spare=True)
-        top = reached.keep_earlier(now)  # the earlier finish, as a level of the faster clock
+        top = reached.keep_earlier(faster, at, work)  # as a level of the faster clock
         reached = _Reached(faster, synced, synced_bin)  # (after this pass: times only)
         clock, level = faster, at
         if not again:
@@ -391,6 +390,12 @@ class _Clock:
         first = np.searchsorted(self.curve, levels, side="left")
         return self._on_segment(levels, first), first
 
+    def _bucket_tables(self) -> None:
+        """Per bucket, when the clock reaches its top and the first grid index at or after."""
+        if self._bucket_end is None:
+            tops = self.width * np.arange(self.buckets + 2)
+            self._bucket_end, self._bucket_bin = self._first_times(tops)
+
     def time_after(self, levels: np.ndarray, spare: bool = False) -> _Reached:
         """When the clock reaches each level, never before (see :class:`_Reached`).
 
@@ -398,9 +403,7 @@ class _Clock:
         if len(levels) <= self.EXACT_BELOW:
             times, first = self._first_times(levels)
             return _Reached(self, times, first, levels)
-        if self._bucket_end is None:
-            tops = self.width * np.arange(self.buckets + 2)
-            self._bucket_end, self._bucket_bin = self._first_times(tops)
+        self._bucket_tables()
         index = np.empty(len(levels), dtype=np.intp)
         first = np.empty(len(levels), dtype=np.intp)
         hours = levels if spare else np.empty(len(levels))
@@ -485,17 +488,21 @@ class _Reached:
             return self.levels.copy()
         return self.index * self.clock.width
 
-    def keep_earlier(self, other: _Reached) -> np.ndarray:
-        """Each of these finishes or ``other``'s, whichever is earlier (kept here, in
-        place), as a level of ``other``'s clock."""
-        if self.index is not None and other.index is not None:  # both by bucket: one pass
-            clock, top = self.clock, np.empty(len(self.hours))
-            at_bucket = other.clock.level_at(clock._bucket_end, clock._bucket_bin)
+    def keep_earlier(self, clock: _Clock, at: np.ndarray, work: np.ndarray) -> np.ndarray:
+        """Each of these finishes or the time ``clock`` reaches ``at + work``, whichever
+        is earlier (kept here, in place), as a level of ``clock``."""
+        if self.index is not None and len(at) > clock.EXACT_BELOW:  # by bucket: one pass
+            mine, top = self.clock, np.empty(len(self.hours))
+            mine._bucket_tables()
+            clock._bucket_tables()
             _keep_earlier(
-                self.hours, self.first, self.index, at_bucket,
-                other.hours, other.first, other.index, other.clock.width, top,
+                self.hours, self.first, self.index,
+                clock.level_at(mine._bucket_end, mine._bucket_bin),
+                at, work, 1.0 / clock.width, clock.buckets + 1,
+                clock._bucket_end, clock._bucket_bin, clock.width, top,
             )  # fmt: skip
             return top
+        other = clock.time_after(at + work, spare=True)
         kept = np.flatnonzero(self.hours < other.hours)
         top = other.used()
         top[kept] = self.on(other.clock, kept)
@@ -514,16 +521,20 @@ class _Reached:
 
 @numba.njit(cache=True, error_model="numpy")
 def _keep_earlier(
-    hours, first, index, at_bucket, other_hours, other_first, other_index, width, top
-):
-    """:meth:`_Reached.keep_earlier` when both are found by bucket."""
+    hours, first, index, at_bucket, at, work, inv_width, top_bucket, bucket_end, bucket_bin,
+    width, top,
+):  # fmt: skip
+    """:meth:`_Reached.keep_earlier` by bucket: the other clock's finishes found as in
+    :meth:`_Clock.time_after` and compared at once."""
     for i in range(len(hours)):
-        if hours[i] < other_hours[i]:
+        b = _bucket_of(at[i] + work[i], inv_width, top_bucket)
+        other_hours = bucket_end[b]
+        if hours[i] < other_hours:
             top[i] = at_bucket[index[i]]
         else:
-            top[i] = other_index[i] * width
-            hours[i] = _np_min(hours[i], other_hours[i])
-        first[i] = min(first[i], other_first[i])
+            top[i] = b * width
+            hours[i] = _np_min(hours[i], other_hours)
+        first[i] = min(first[i], bucket_bin[b])
 
 
 def _count_by(bins: np.ndarray, points: int) -> np.ndarray:
