@@ -218,8 +218,7 @@ def initial_syncs(
     start_level, done_level = _slot_levels(
         eligible_level, work, moves, refinements, segments, scaled, handover
     )
-    start = busy.time_sorted(start_level)
-    np.maximum(eligible, start, out=start)
+    start = busy.time_sorted(start_level, eligible)
     if segments is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(
             start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
@@ -377,12 +376,14 @@ class _Clock:
         full = np.floor(self.curve * (1.0 / self.width)).astype(np.intp)
         return reached[np.clip(full, 0, self.buckets + 1)]
 
-    def time_sorted(self, levels: np.ndarray) -> np.ndarray:
-        """The last time the clock is at each level (non-decreasing levels; inf beyond)."""
+    def time_sorted(self, levels: np.ndarray, no_earlier: np.ndarray) -> np.ndarray:
+        """The last time the clock is at each level (non-decreasing levels; inf beyond),
+        or ``no_earlier`` when that is later."""
         out = np.empty(len(levels))
         _times_sorted(
-            levels, self.curve, self._base_level, self._per_unit, self._hours, self._base_time, out
-        )
+            levels, no_earlier,
+            self.curve, self._base_level, self._per_unit, self._hours, self._base_time, out,
+        )  # fmt: skip
         return out
 
     def _first_times(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -437,14 +438,15 @@ def _on_segments(levels, k, base_level, per_unit, hours, base_time, out) -> None
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _times_sorted(levels, curve, base_level, per_unit, hours, base_time, out) -> None:
+def _times_sorted(levels, no_earlier, curve, base_level, per_unit, hours, base_time, out) -> None:
     """:meth:`_Clock.time_sorted`: for non-decreasing levels the segment of each, the
     first grid index above it (``searchsorted(curve, level, "right")``), only steps on."""
     k, points = 0, len(curve)
     for i in range(len(levels)):
         while k < points and curve[k] <= levels[i]:
             k += 1
-        out[i] = _on_segment(levels[i], k, base_level, per_unit, hours, base_time)
+        at = _on_segment(levels[i], k, base_level, per_unit, hours, base_time)
+        out[i] = _np_max(no_earlier[i], at)
 
 
 @numba.njit(cache=True, error_model="numpy")
