@@ -770,26 +770,34 @@ def _finish_block(
 ) -> None:
     """:meth:`_Segments.finish`: exact within a move's first two stretches, then at its
     slowest rate (never early). Starts are non-decreasing, so each one's stretch is
-    found by stepping on from the one before."""
+    found by stepping on from the one before. First every move as if it finished in
+    its first stretch, then those with data left after it (about a quarter), apart:
+    no guess per move which way it goes."""
     ends = len(end_level)
     j = np.searchsorted(end_level, start[first], side="right")
+    later, count = np.empty(last - first, dtype=np.intp), 0
     for i in range(first, last):
         at = start[i]
         while j < ends and end_level[j] <= at:
             j += 1
         stretch[i] = j
         credit1 = _credit(own[i], slowest[i], share[j], move[j])
-        out = sizes[i] / credit1 + at  # (as if within the first stretch)
+        done[i] = sizes[i] / credit1 + at
+        past_second[i] = done[i] > end_level[min(j + 1, ends - 1)]
+        later[count] = i
+        count += not (sizes[i] - (end_level[j] - at) * credit1 <= 0)  # data left after it
+    for k in range(count):
+        i = later[k]
+        j = stretch[i]
         j2 = min(j + 1, ends - 1)
-        left = sizes[i] - (end_level[j] - at) * credit1  # data left after the first stretch
-        if not (left <= 0):
-            credit2 = _credit(own[i], slowest[i], share[j2], move[j2])
-            end1, end2 = end_level[j], end_level[j2]
-            second = (end2 - end1) * credit2
-            within = left <= second  # within the second stretch, else at the slowest rate
-            out = end1 + left / credit2 if within else end2 + (left - second) / slowest[i]
-        done[i] = out
-        past_second[i] = out > end_level[j2]
+        credit1 = _credit(own[i], slowest[i], share[j], move[j])
+        left = sizes[i] - (end_level[j] - start[i]) * credit1
+        credit2 = _credit(own[i], slowest[i], share[j2], move[j2])
+        end1, end2 = end_level[j], end_level[j2]
+        second = (end2 - end1) * credit2
+        within = left <= second  # within the second stretch, else at the slowest rate
+        done[i] = end1 + left / credit2 if within else end2 + (left - second) / slowest[i]
+        past_second[i] = done[i] > end2
 
 
 @numba.njit(cache=True, error_model="numpy")
