@@ -193,19 +193,20 @@ def initial_syncs(
         raise ValueError("eligible_hours must be in queue (non-decreasing) order")
     moves = max(int(concurrent_moves), 1)
     # Clocks count the GB of all C slots (C x one move's), so round numbers stay exact.
-    work, ratio, scaled = np.empty(len(sizes)), np.empty(len(sizes)), np.empty(len(sizes))
-    varies, empty = _work_and_ratio(sizes, own, moves, work, ratio, scaled)
+    work = np.empty(len(sizes))
+    # Own paces (where given: p x size / own work) and the slowest share of p each moves at.
+    paced = own_pace_gb is not None
+    own_pace, slowest = (np.empty(len(sizes)), np.empty(len(sizes))) if paced else (work, work)
+    pace = capacity.per_move_gb_per_hour
+    varies, empty = _work_and_paces(sizes, own, moves, pace, paced, work, own_pace, slowest)
     grid, window = capacity.grid_hours, capacity.grid_gb_per_hour
     length = np.diff(grid)
-    pace = capacity.per_move_gb_per_hour
 
     # Pass 1: every slot busy, each move at least min(p, window / C).
     busy = _Clock(grid, np.minimum(pace * moves, window) * length)
     segments = None
     if own_pace_gb is not None and varies:
-        segments = _Segments(grid, window / moves, pace, busy.curve, ratio)
-    else:
-        scaled = None
+        segments = _Segments(grid, window / moves, pace, busy.curve, own_pace, slowest, moves)
 
     # The clock at the queue's few hundred distinct eligible times.
     eligible_level = np.repeat(
@@ -216,14 +217,14 @@ def initial_syncs(
     # ahead has finished, and the data reported per hour stays within C x p.
     handover = busy.width if len(eligible) > busy.EXACT_BELOW else 0.0
     start_level, done_level = _slot_levels(
-        eligible_level, work, moves, refinements, segments, scaled, handover
+        eligible_level, work, moves, refinements, segments, sizes, handover
     )
     start = busy.time_sorted(start_level, eligible)
     if segments is not None:  # long moves: their real speed in every stretch, not the slowest
         done_level = segments.walk(
-            start_level, scaled, done_level, segments.stretch, segments.later(), spare=True
+            start_level, sizes, done_level, segments.stretch, segments.later(), spare=True
         )
-        segments = scaled = ratio = None  # (freed for the arrays below to reuse)
+        segments = own_pace = slowest = None  # (freed for the arrays below to reuse)
     reached = busy.time_after(done_level, spare=True)
     synced, synced_bin = reached.hours, reached.first
     top = None  # the clock's level at each finish (reached.used() if no pass)
@@ -260,16 +261,19 @@ def initial_syncs(
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _work_and_ratio(sizes, own, moves, work, ratio, scaled):
-    """Each move's work in clock units, ``max(size, own) x C``, its own pace / p,
-    ``size / own`` (1 where there is no own work), and its data in clock units, ``size
-    x C``; whether any pace differs from p, and the positions of moves with no work."""
+def _work_and_paces(sizes, own, moves, pace, paced, work, own_pace, slowest):
+    """Each move's work in clock units, ``max(size, own) x C``; where ``paced``, its own
+    pace, ``p x size / own`` (p where there is no own work), and the least share of p
+    it moves at, ``min(1, size / own)``. Whether any own pace differs from p, and the
+    positions of moves with no work."""
     varies, empty = False, []
     for i in range(len(sizes)):
         work[i] = _np_max(sizes[i], own[i]) * moves
-        ratio[i] = sizes[i] / own[i] if own[i] > 0 else 1.0
-        scaled[i] = sizes[i] * moves
-        varies |= ratio[i] != 1.0
+        if paced:
+            ratio = sizes[i] / own[i] if own[i] > 0 else 1.0
+            own_pace[i] = ratio * pace
+            slowest[i] = _np_min(1.0, ratio)
+            varies |= ratio != 1.0
         if work[i] <= 0:
             empty.append(i)
     return varies, np.array(empty, dtype=np.intp)
@@ -564,7 +568,7 @@ def _slot_levels(
     (a later member's finish is no earlier than this member's exact start), so a
     start is never earlier than the exact one. Within a block a finish is the start
     plus the work; the finishes handed on to later blocks are those of ``segments``
-    when given (tighter: :class:`_Segments`, ``sizes`` the data in clock units).
+    when given (tighter: :class:`_Segments`, ``sizes`` their GB).
     ``handover`` (when positive) is a bucket width: a finish frees its slot at its
     bucket's top, no earlier than the finish itself.
     """
@@ -687,11 +691,19 @@ class _Segments:
     in business hours, where it moves as fast as any other: counted at its slowest
     rate throughout, a slot would be busy too long and the queue would drain too
     late. Exact within the two stretches, at the slowest rate after them: never
-    early. (``ratio``, each own pace / ``p``, is spent: it becomes :attr:`own`.)
+    early. ``own`` is each mailbox's own pace, ``slowest`` the least share of ``p`` it
+    moves at (``min(1, own pace / p)``), ``moves`` the clocks' unit (C moves' GB).
     """
 
     def __init__(
-        self, grid: np.ndarray, share: np.ndarray, pace: float, curve: np.ndarray, ratio: np.ndarray
+        self,
+        grid: np.ndarray,
+        share: np.ndarray,
+        pace: float,
+        curve: np.ndarray,
+        own: np.ndarray,
+        slowest: np.ndarray,
+        moves: int,
     ):
         keep = np.diff(curve) > 0
         changes = np.concatenate([[True], (share[1:] != share[:-1]) | ~keep[:-1]])
@@ -701,22 +713,14 @@ class _Segments:
         last = share[new[-1]] if len(new) else 1.0
         self.share = np.append(share[new], [last, last])
         self.move = np.minimum(pace, self.share)  # the busy clock's rate in each stretch
-        self.slowest = np.minimum(1.0, ratio)
-        self.own = np.multiply(ratio, pace, out=ratio)  # each mailbox's own pace (ratio spent)
+        self.own, self.slowest, self.moves = own, slowest, moves
         # The stretch each mailbox starts in, as :meth:`finish` found it (for :meth:`walk`).
-        self.stretch = np.zeros(len(ratio), dtype=np.intp)
-        self.past_second = np.zeros(len(ratio), dtype=bool)  # finished past it (:meth:`finish`)
+        self.stretch = np.zeros(len(own), dtype=np.intp)
+        self.past_second = np.zeros(len(own), dtype=bool)  # finished past it (:meth:`finish`)
 
     def later(self) -> np.ndarray:
         """Queue positions whose :meth:`finish` is past their second stretch."""
         return np.flatnonzero(self.past_second)
-
-    def _credit(self, j: np.ndarray, own: np.ndarray, slowest: np.ndarray) -> np.ndarray:
-        """GB per clock unit in stretch ``j``, between the slowest and 1."""
-        credit = np.minimum(own, self.share[j])
-        credit /= self.move[j]
-        np.maximum(credit, slowest, out=credit)  # (np.clip, without its overhead)
-        return np.minimum(credit, 1.0, out=credit)
 
     def walk(
         self,
@@ -742,7 +746,7 @@ class _Segments:
             later = np.flatnonzero(done > second)
         out = done if spare else done.copy()
         _walk(
-            start, sizes, out, j, later,
+            start, sizes, self.moves, out, j, later,
             self.own, self.slowest, self.end_level, self.share, self.move,
         )  # fmt: skip
         return out
@@ -753,7 +757,7 @@ class _Segments:
         """Finish levels of mailboxes ``first`` to ``last`` (queue positions) from their
         ``start`` (non-decreasing: a block's starts), into ``done``."""
         _finish_block(
-            start, sizes, done, first, last, self.own, self.slowest,
+            start, sizes, self.moves, done, first, last, self.own, self.slowest,
             self.end_level, self.share, self.move, self.stretch, self.past_second,
         )  # fmt: skip
 
@@ -766,8 +770,9 @@ def _credit(own: float, slowest: float, share: float, move: float) -> float:
 
 @numba.njit(cache=True, error_model="numpy")
 def _finish_block(
-    start, sizes, done, first, last, own, slowest, end_level, share, move, stretch, past_second
-) -> None:
+    start, sizes, moves, done, first, last, own, slowest, end_level, share, move, stretch,
+    past_second,
+) -> None:  # fmt: skip
     """:meth:`_Segments.finish`: exact within a move's first two stretches, then at its
     slowest rate (never early). Starts are non-decreasing, so each one's stretch is
     found by stepping on from the one before. First every move as if it finished in
@@ -782,16 +787,17 @@ def _finish_block(
             j += 1
         stretch[i] = j
         credit1 = _credit(own[i], slowest[i], share[j], move[j])
-        done[i] = sizes[i] / credit1 + at
+        data = sizes[i] * moves  # (in the clocks' units)
+        done[i] = data / credit1 + at
         past_second[i] = done[i] > end_level[min(j + 1, ends - 1)]
         later[count] = i
-        count += not (sizes[i] - (end_level[j] - at) * credit1 <= 0)  # data left after it
+        count += not (data - (end_level[j] - at) * credit1 <= 0)  # data left after it
     for k in range(count):
         i = later[k]
         j = stretch[i]
         j2 = min(j + 1, ends - 1)
         credit1 = _credit(own[i], slowest[i], share[j], move[j])
-        left = sizes[i] - (end_level[j] - start[i]) * credit1
+        left = sizes[i] * moves - (end_level[j] - start[i]) * credit1
         credit2 = _credit(own[i], slowest[i], share[j2], move[j2])
         end1, end2 = end_level[j], end_level[j2]
         second = (end2 - end1) * credit2
@@ -801,11 +807,11 @@ def _finish_block(
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _walk(start, sizes, out, j, later, own, slowest, end_level, share, move) -> None:
+def _walk(start, sizes, moves, out, j, later, own, slowest, end_level, share, move) -> None:
     """:meth:`_Segments.walk` for the positions ``later``, stretch by stretch."""
     last = len(share) - 1
     for i in later:
-        at, left, k = start[i], sizes[i], j[i]
+        at, left, k = start[i], sizes[i] * moves, j[i]
         while True:
             credit = _credit(own[i], slowest[i], share[k], move[k])
             room = (end_level[k] - at) * credit
