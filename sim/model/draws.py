@@ -72,7 +72,9 @@ class FailureDice:
         self._queue = queue
         self._by_attempt: list[np.ndarray] = []
         self._start_by_attempt = np.zeros((0, 4), dtype=np.uint64)  # see _stream_starts
-        self._first_by_position = (
+        # By queue position, the uniform of each mailbox's next attempt: its first, until
+        # it fails one and will retry (``retry``). Each replication's own array.
+        self._next_by_position = (
             _in_queue_order(self._uniforms(1), queue) if failures.rate > 0 else None
         )
         share = failures.persistent_share
@@ -93,19 +95,18 @@ class FailureDice:
         Empty arrays where nothing is to be read (``rate`` 0, no persistent share)."""
         persistent = self._persistent_by_position
         return (
-            self._first_by_position if rate > 0 else _NO_UNIFORMS,
+            self._next_by_position if rate > 0 else _NO_UNIFORMS,
             _NO_FLAGS if persistent is None else persistent,
         )
 
     def retry(self, positions: np.ndarray, failed_attempt: np.ndarray) -> None:
         """The mailboxes at ``positions`` failed attempt ``failed_attempt`` and will try again:
         their next attempt's uniforms, a few of millions read from their places in its stream,
-        replace the uniforms they have used (so ``_first_by_position`` holds each mailbox's
-        next attempt's uniform)."""
-        if self._first_by_position is None or not len(positions):
+        replace the uniforms they have used in ``_next_by_position``."""
+        if self._next_by_position is None or not len(positions):
             return  # no failure rate: only the persistent fail
         attempt = failed_attempt.astype(np.int64) + 1
-        self._first_by_position[positions] = _stream_uniforms(
+        self._next_by_position[positions] = _stream_uniforms(
             self._stream_starts(int(attempt.max())),
             attempt,
             self._queue[positions],
