@@ -11,10 +11,11 @@ the job starts), when the first block of replications was counted on it, and
 when the verdict was on the page (charts drawn). Targets (issue 18): the
 reference in <= 10 s, the small trust in <= 2 s, progress visible within 1 s.
 
-Measured 2026-12-06 (evening, load ~1.5, after the replication speed-ups): reference,
-bar shown 0.055 s, first replications counted 2.2-2.5 s, verdict 8.58 / 8.74 / 8.63 s
-(median 8.63 s); small trust 0.005 s / 0.06 s / 0.29 s. Heavier load (other work on the
-two cores) stretches the reference several-fold.
+Measured 2026-12-07 (load ~0.3-0.9, compiled kernels cached): reference, bar shown
+0.054-0.058 s, first replications counted 2.1-2.5 s, verdict 6.04 / 5.67 / 5.85 s
+(median 5.85 s); small trust 0.006 s / 0.28 s / 0.53 s (median of 0.53, 0.51, 0.59;
+mostly the workers loading the kernels). Heavier load (other work on the two cores)
+stretches the reference several-fold.
 """
 
 from __future__ import annotations
