@@ -14,13 +14,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from sim.outputs.plots.calendar_marks import date_nums
-from sim.outputs.plots.frame import side_note
+from sim.outputs.plots.frame import new_axes, side_note
 from sim.outputs.plots.style import (
     BAND_ALPHA,
     COLOUR_PAUSED,
     COLOUR_RISK_PAUSE,
     QUANTILES,
     THIN_BAND_SHARE,
+    thousands,
 )
 
 
@@ -162,7 +163,25 @@ def replications_label(n_runs: int) -> str:
     return f"{n_runs:,} replication" + ("" if n_runs == 1 else "s")
 
 
+def daily_axes(
+    ax: Axes | None, daily: pd.DataFrame, title: str, ylabel: str | None = None
+) -> tuple[Axes, int]:
+    """A daily chart's axes (a new figure's, or the caller's) and how many replications
+    ``daily`` holds: ``title`` names them where it has ``{}``, dates run along, ``ylabel``
+    (when given) labels a thousands-separated axis, and a grid marks its values."""
+    ax = new_axes(ax)
+    n_runs = n_replications(daily)
+    ax.set_title(title.format(replications_label(n_runs)))
+    ax.set_xlabel("date")
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+        ax.yaxis.set_major_formatter(thousands())
+    ax.grid(axis="y", alpha=0.3)
+    return ax, n_runs
+
+
 __all__ = [
+    "daily_axes",
     "draw_fan",
     "n_replications",
     "paused_share",

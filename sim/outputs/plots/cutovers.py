@@ -12,13 +12,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from sim.outputs.plots.bands import (
-    n_replications,
+    daily_axes,
     per_date_quantiles,
-    replications_label,
     shade_pauses,
 )
 from sim.outputs.plots.calendar_marks import date_nums, deadline_of
-from sim.outputs.plots.frame import finish, new_axes, no_data
+from sim.outputs.plots.frame import finish, no_data
 from sim.outputs.plots.style import (
     COLOUR_DEFERRED,
     COLOUR_FAILED,
@@ -26,7 +25,6 @@ from sim.outputs.plots.style import (
     COLOUR_SLIPPED,
     DateLike,
     legend_entry,
-    thousands,
 )
 from sim.outputs.timeline import Timeline
 
@@ -49,14 +47,8 @@ def daily_cutovers(
     Days paused (by the go/no-go gate or a risk) in at least half of the replications are
     shaded; days paused in fewer are counted in a note beside the chart.
     """
-    ax = new_axes(ax)
+    ax, _ = daily_axes(ax, daily, "Daily cutovers (median across {})", "mailboxes per day")
     deadline = deadline_of(deadline, timeline)
-    n_runs = n_replications(daily)
-    ax.set_title(f"Daily cutovers (median across {replications_label(n_runs)})")
-    ax.set_xlabel("date")
-    ax.set_ylabel("mailboxes per day")
-    ax.yaxis.set_major_formatter(thousands())
-    ax.grid(axis="y", alpha=0.3)
     if daily.empty:
         return no_data(ax, timeline, deadline)
 

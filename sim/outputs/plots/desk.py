@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from sim.outputs.plots.bands import draw_fan, n_replications, per_date_quantiles, replications_label
+from sim.outputs.plots.bands import daily_axes, draw_fan, per_date_quantiles
 from sim.outputs.plots.calendar_marks import date_nums, deadline_of
-from sim.outputs.plots.frame import finish, new_axes, no_data, side_note
+from sim.outputs.plots.frame import finish, no_data, side_note
 from sim.outputs.plots.style import (
     COLOUR_DEFERRED,
     COLOUR_MAIN,
@@ -23,7 +23,6 @@ from sim.outputs.plots.style import (
     THRESHOLD_SHOWN_UP_TO,
     DateLike,
     legend_entry,
-    thousands,
 )
 from sim.outputs.timeline import Timeline
 
@@ -53,14 +52,8 @@ def support_backlog(
     day's cutovers are skipped), or noted beside the chart when it is so far above the
     backlog that drawing it would flatten the fan.
     """
-    ax = new_axes(ax)
+    ax, n_runs = daily_axes(ax, daily, "Service desk: open tickets and daily flow ({})", "tickets")
     deadline = deadline_of(deadline, timeline)
-    n_runs = n_replications(daily)
-    ax.set_title(f"Service desk: open tickets and daily flow ({replications_label(n_runs)})")
-    ax.set_xlabel("date")
-    ax.set_ylabel("tickets")
-    ax.yaxis.set_major_formatter(thousands())
-    ax.grid(axis="y", alpha=0.3)
     if daily.empty:
         return no_data(ax, timeline, deadline)
 

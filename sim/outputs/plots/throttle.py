@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from sim.outputs.plots.bands import n_replications, per_date_quantiles, replications_label
+from sim.outputs.plots.bands import daily_axes, per_date_quantiles
 from sim.outputs.plots.calendar_marks import date_nums, deadline_of
-from sim.outputs.plots.frame import finish, new_axes, no_data, side_note
+from sim.outputs.plots.frame import finish, no_data, side_note
 from sim.outputs.plots.style import (
     COLOUR_MAIN,
     COLOUR_OK,
@@ -43,12 +43,8 @@ def throttle_utilisation(
     Bars are ``presync_gb``, the step line ``throttle_capacity_gb``; the axis switches to TB
     when days move more than 10,000 GB. The mean utilisation over days with syncing is noted.
     """
-    ax = new_axes(ax)
+    ax, _ = daily_axes(ax, daily, "Throttle: initial sync vs capacity (median across {})")
     deadline = deadline_of(deadline, timeline)
-    n_runs = n_replications(daily)
-    ax.set_title(f"Throttle: initial sync vs capacity (median across {replications_label(n_runs)})")
-    ax.set_xlabel("date")
-    ax.grid(axis="y", alpha=0.3)
     if daily.empty:
         ax.set_ylabel("data per day (GB)")
         return no_data(ax, timeline, deadline)
