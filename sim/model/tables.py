@@ -12,6 +12,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from sim.model.arrays import take
 from sim.model.bookkeeping import MIGRATED, PENDING, REMEDIATION, STATUS_NAMES
 from sim.model.calendar import NAT_NS, Calendar, LocalClock
 from sim.model.record import RunRecord
@@ -269,17 +270,7 @@ def _lane_column(record: RunRecord, n: int) -> pd.Categorical:
 def _looked_up(ns_by_day: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Instants (UTC ns) by day index (-1: NaT) from one instant per calendar day: a
     lookup, not a time-zone conversion of each of millions of values."""
-    instants = np.empty(len(day), dtype=np.int64)
-    _take(np.append(ns_by_day, NAT_NS), day, instants)  # day -1 reads the NaT at the end
-    return instants
-
-
-@numba.njit(cache=True)
-def _take(table, index, out) -> None:
-    """``np.take(table, index, out=out)``, without numpy's copy of millions of int32
-    indices into intp ones first."""
-    for i in range(len(index)):
-        out[i] = table[index[i]]
+    return take(np.append(ns_by_day, NAT_NS), day)  # day -1 reads the NaT at the end
 
 
 def _sparse_timestamps(
