@@ -251,9 +251,6 @@ def initial_syncs(
         waiting = fewer
     if top is None:
         top = reached.used()
-    else:  # (the pass's finish levels: a move's own, not its bucket's, where never reached)
-        never = np.flatnonzero(np.isinf(synced))  # (a bucket's top is capped at the clock's)
-        top[never] = level[never] + work[never]  # so such a move is reported at its own pace
     synced[empty], top[empty] = start[empty], level[empty]
     synced_bin[empty] = np.searchsorted(grid, start[empty], side="left")
     reported = _reported(clock, start, level, synced_bin, top, sizes)
@@ -537,8 +534,9 @@ def _keep_earlier(
         other_hours = bucket_end[b]
         if hours[i] < other_hours:
             top[i] = at_bucket[index[i]]
-        else:
-            top[i] = b * width
+        else:  # a move the clock never finishes keeps its own level, not the top bucket's,
+            # so it is reported moving at its own pace
+            top[i] = b * width if other_hours < np.inf else at[i] + work[i]
             hours[i] = _np_min(hours[i], other_hours)
         first[i] = min(first[i], bucket_bin[b])
 
