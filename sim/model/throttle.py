@@ -356,27 +356,6 @@ class _Clock:
         out[first >= len(self.grid)] = np.inf
         return out
 
-    def bucket_top(self, levels: np.ndarray) -> np.ndarray:
-        """The top of each level's bucket: the level :meth:`time_after` finds it at."""
-        return self.width * np.ceil(levels * (1.0 / self.width))
-
-    def _bucket(self, levels: np.ndarray) -> np.ndarray:
-        """Each level's bucket: the ceiling of level / width, within 0 and the top."""
-        index = np.empty(len(levels), dtype=np.intp)
-        _buckets(levels, 1.0 / self.width, self.buckets + 1, index)
-        return index
-
-    def count_reached(self, levels: np.ndarray) -> np.ndarray:
-        """Per grid time, how many of ``levels`` the clock has surely reached by then."""
-        levels = levels[np.isfinite(levels)]
-        if len(levels) <= self.EXACT_BELOW:
-            first = np.searchsorted(self.curve, levels, side="left")  # first grid at or above
-            return np.cumsum(np.bincount(first, minlength=len(self.curve) + 1))[: len(self.curve)]
-        # A level counts from the first grid time whose clock reaches its bucket's top.
-        reached = np.cumsum(np.bincount(self._bucket(levels), minlength=self.buckets + 2))
-        full = np.floor(self.curve * (1.0 / self.width)).astype(np.intp)
-        return reached[np.clip(full, 0, self.buckets + 1)]
-
     def time_sorted(self, levels: np.ndarray, no_earlier: np.ndarray) -> np.ndarray:
         """The last time the clock is at each level (non-decreasing levels; inf beyond),
         or ``no_earlier`` when that is later."""
@@ -454,12 +433,6 @@ def _times_sorted(levels, no_earlier, curve, base_level, per_unit, hours, base_t
 def _bucket_of(level: float, inv_width: float, top: int) -> int:
     """``clip(ceil(level x inv_width), 0, top)`` as an index."""
     return int(min(max(np.ceil(level * inv_width), 0.0), float(top)))
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _buckets(levels, inv_width, top, index) -> None:
-    for i in range(len(levels)):
-        index[i] = _bucket_of(levels[i], inv_width, top)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -616,7 +589,8 @@ def _np_max(a: float, b: float) -> float:
 
 @numba.njit(cache=True, error_model="numpy")
 def _bucket_top(level: float, width: float) -> float:
-    """A level's bucket top (:meth:`_Clock.bucket_top`); the level itself if ``width`` is 0."""
+    """The top of a level's bucket, the level at which :meth:`_Clock.time_after` finds it
+    reached; the level itself if ``width`` is 0."""
     if width > 0.0:
         return width * np.ceil(level * (1.0 / width))
     return level
